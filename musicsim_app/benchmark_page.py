@@ -1,0 +1,377 @@
+"""Benchmarks: run models on one library, compare their 27-cell tables, read thesis Appendix A."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .heatmap import ScoreHeatmap
+from .session import LibrarySession
+from .workers import Worker
+
+
+class _NumberItem(QTableWidgetItem):
+    """Sorts numerically."""
+
+    def __lt__(self, other) -> bool:
+        try:
+            return float(self.data(Qt.ItemDataRole.UserRole)) < float(other.data(Qt.ItemDataRole.UserRole))
+        except (TypeError, ValueError):
+            return super().__lt__(other)
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+class ResultPanel(QWidget):
+    """A model picker, its heatmap and its P@1 / MAP@R."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.results: dict[str, object] = {}
+        self.combo = QComboBox()
+        self.heatmap = ScoreHeatmap()
+        self.summary = QLabel()
+        self.summary.setObjectName("Dim")
+        self.summary.setWordWrap(True)
+        head = QHBoxLayout()
+        head.addWidget(QLabel(title))
+        head.addWidget(self.combo, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(head)
+        layout.addWidget(self.heatmap, 1)
+        layout.addWidget(self.summary)
+        self.combo.currentTextChanged.connect(self._show)
+
+    def set_results(self, results: dict[str, object], pick: int = 0) -> None:
+        self.results = results
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItems(list(results))
+        self.combo.blockSignals(False)
+        if results:
+            self.combo.setCurrentIndex(min(pick, len(results) - 1))
+        self._show(self.combo.currentText())
+
+    def _show(self, name: str) -> None:
+        res = self.results.get(name)
+        if res is None:
+            self.heatmap.clear_scores()
+            self.summary.setText("")
+            return
+        self.heatmap.set_rows(res.rows)
+        best = max(res.rows, key=lambda r: r.score_percent) if res.rows else None
+        parts = []
+        if best is not None:
+            parts.append(f"best: {best.distance} + {best.scaler} = {best.score_percent:.2f}%")
+        if getattr(res, "p_at_1", None) is not None or getattr(res, "map_at_r", None) is not None:
+            parts.append(f"P@1 {_fmt(res.p_at_1)} · MAP@R {_fmt(res.map_at_r)}")
+        if getattr(res, "n_songs", 0):
+            parts.append(f"{res.n_songs} songs, {res.n_triplets} triplets ({res.triplet_source})")
+        self.summary.setText("  ·  ".join(parts))
+
+
+class BenchmarkPage(QWidget):
+    def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.worker: Worker | None = None
+        self.results: dict[str, object] = {}
+        self.run_folder: Path | None = None
+
+        self.models_list = QListWidget()
+        self.models_list.setToolTip("Tick the models to compare")
+        self.library_combo = QComboBox(editable=True)
+        self.source_combo = QComboBox()
+        self.source_combo.addItem("Album folders", "folders")
+        self.source_combo.addItem("Triplets CSV", "csv")
+        self.csv_edit = QLineEdit(placeholderText="triplets.csv", enabled=False)
+        self.csv_button = QPushButton("…", maximumWidth=32, enabled=False)
+        self.run_button = QPushButton("Run benchmark")
+        self.run_button.setObjectName("Primary")
+        self.cancel_button = QPushButton("Cancel", enabled=False)
+        self.progress = QProgressBar()
+        self.progress_label = QLabel("")
+        self.progress_label.setObjectName("Dim")
+        self.progress_label.setWordWrap(True)
+        self.runs_list = QListWidget()
+        self.runs_list.setToolTip("Double-click to reopen a past run")
+        self.export_button = QPushButton("Export CSV…", enabled=False)
+
+        csv_row = QHBoxLayout()
+        csv_row.addWidget(self.csv_edit, 1)
+        csv_row.addWidget(self.csv_button)
+        form = QFormLayout()
+        form.addRow("Library", self.library_combo)
+        form.addRow("Triplets", self.source_combo)
+        form.addRow("CSV", csv_row)
+        run_box = QGroupBox("Run")
+        run_layout = QVBoxLayout(run_box)
+        run_layout.addWidget(QLabel("Models"))
+        run_layout.addWidget(self.models_list, 2)
+        run_layout.addLayout(form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        run_layout.addLayout(buttons)
+        run_layout.addWidget(self.progress)
+        run_layout.addWidget(self.progress_label)
+        run_layout.addWidget(QLabel("Past runs"))
+        run_layout.addWidget(self.runs_list, 1)
+
+        self.panel_a = ResultPanel("A")
+        self.panel_b = ResultPanel("B")
+        compare = QWidget()
+        grid = QGridLayout(compare)
+        grid.addWidget(self.panel_a, 0, 0)
+        grid.addWidget(self.panel_b, 0, 1)
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["Model", "Distance", "Scaler", "Score %", "P@1", "MAP@R"])
+        self.table.setSortingEnabled(True)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table_page = QWidget()
+        tl = QVBoxLayout(table_page)
+        tl.addWidget(self.table, 1)
+        tl.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.reference_a = ResultPanel("Thesis")
+        self.reference_b = ResultPanel("vs")
+        reference_page = QWidget()
+        rl = QGridLayout(reference_page)
+        note = QLabel("Thesis Appendix A (Tables 1–10): percent of test triplets ranked correctly. "
+                      "These are the thesis's numbers, for comparison with yours.")
+        note.setObjectName("Dim")
+        note.setWordWrap(True)
+        rl.addWidget(note, 0, 0, 1, 2)
+        rl.addWidget(self.reference_a, 1, 0)
+        rl.addWidget(self.reference_b, 1, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(compare, "Compare")
+        self.tabs.addTab(table_page, "All scores")
+        self.tabs.addTab(reference_page, "Thesis Appendix A")
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(run_box)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 1)
+        split.setSizes([320, 960])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(split)
+
+        self.source_combo.currentIndexChanged.connect(self._on_source)
+        self.csv_button.clicked.connect(self._browse_csv)
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.export_button.clicked.connect(self._on_export)
+        self.runs_list.itemDoubleClicked.connect(self._on_run_opened)
+        session.modelsChanged.connect(self._fill_models)
+        session.songsChanged.connect(self._fill_libraries)
+        self._fill_models()
+        self._fill_libraries()
+        self.load_reference()
+        self.refresh_runs()
+
+    # -- form -----------------------------------------------------------------------------------
+    def _fill_models(self) -> None:
+        checked = set(self.checked_models()) or {"default", "classic"}
+        self.models_list.clear()
+        for ref in self.session.model_refs:
+            item = QListWidgetItem(ref.name if ref.name == ref.info.arch else f"{ref.name} ({ref.info.arch})")
+            item.setData(Qt.ItemDataRole.UserRole, ref.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if ref.name in checked else Qt.CheckState.Unchecked)
+            self.models_list.addItem(item)
+
+    def checked_models(self) -> list[str]:
+        return [self.models_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models_list.count())
+                if self.models_list.item(i).checkState() == Qt.CheckState.Checked]
+
+    def set_checked_models(self, names: list[str]) -> None:
+        for i in range(self.models_list.count()):
+            item = self.models_list.item(i)
+            on = item.data(Qt.ItemDataRole.UserRole) in names
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def _fill_libraries(self) -> None:
+        current = self.library_combo.currentText()
+        self.library_combo.clear()
+        self.library_combo.addItems([str(r) for r in self.session.roots])
+        if current:
+            self.library_combo.setCurrentText(current)
+
+    def _on_source(self) -> None:
+        on = self.source_combo.currentData() == "csv"
+        self.csv_edit.setEnabled(on)
+        self.csv_button.setEnabled(on)
+
+    def _browse_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Triplets CSV", self.csv_edit.text(), "CSV (*.csv)")
+        if path:
+            self.csv_edit.setText(path)
+
+    # -- reference and past runs ----------------------------------------------------------------
+    def load_reference(self) -> None:
+        from trainer.evaluate import BenchResult, load_reference_tables
+        from trainer.paths import reference_dir
+
+        try:
+            tables = load_reference_tables(reference_dir() / "appendix_a.csv")
+        except Exception as exc:  # noqa: BLE001 - a missing resource must not break the page
+            self.reference_a.summary.setText(f"Appendix A not available: {exc}")
+            return
+        refs = {name: BenchResult(model=name, rows=rows, triplet_source="thesis") for name, rows in tables.items()}
+        self.reference_a.set_results(refs, 0)
+        self.reference_b.set_results({**self.results, **refs}, 1)
+
+    def refresh_runs(self) -> None:
+        from trainer.bench import list_runs
+
+        self.runs_list.clear()
+        try:
+            runs = list_runs(self.session.home)
+        except Exception as exc:  # noqa: BLE001
+            self.session.errorOccurred.emit(f"cannot list benchmark runs: {exc}")
+            return
+        for folder, results in runs:
+            item = QListWidgetItem(f"{folder.name}  ·  {', '.join(r.model for r in results)}")
+            item.setData(Qt.ItemDataRole.UserRole, (folder, results))
+            item.setToolTip(str(folder))
+            self.runs_list.addItem(item)
+
+    def _on_run_opened(self, item: QListWidgetItem) -> None:
+        folder, results = item.data(Qt.ItemDataRole.UserRole)
+        self.show_results(results, folder)
+
+    # -- running --------------------------------------------------------------------------------
+    def start(self) -> Worker | None:
+        if self.worker is not None:
+            return None
+        from trainer.bench import run_benchmark
+
+        models = self.checked_models()
+        library = self.library_combo.currentText().strip()
+        if not models or not library:
+            self.session.errorOccurred.emit("Pick at least one model and a library folder to benchmark")
+            return None
+        triplets = "folders" if self.source_combo.currentData() == "folders" else self.csv_edit.text().strip()
+        if not triplets:
+            self.session.errorOccurred.emit("Choose a triplets CSV file (or use album folders)")
+            return None
+        worker = Worker(run_benchmark, library, models, triplets, home=self.session.home,
+                        device=self.session.device, name="benchmark")
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(lambda msg: self._end(f"Failed: {msg}", error=True))
+        worker.cancelled.connect(lambda: self._end("Cancelled"))
+        worker.done.connect(self._on_done)
+        self.worker = worker
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.progress_label.setText(f"Benchmarking {', '.join(models)}…")
+        self.session.runner.start(worker)
+        return worker
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.progress_label.setText("Cancelling…")
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+        self.progress_label.setText(message)
+
+    def _on_finished(self, outcome) -> None:
+        results, folder = outcome
+        self.show_results(results, folder)
+        self.refresh_runs()
+        self._end(f"Done: saved in {folder}")
+
+    def _end(self, text: str, error: bool = False) -> None:
+        self.progress_label.setText(text)
+        if error:
+            self.session.errorOccurred.emit(f"Benchmark {text[0].lower()}{text[1:]}")
+
+    def _on_done(self) -> None:
+        self.worker = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if self.results else 0)
+
+    def show_results(self, results: list, folder: Path | None = None) -> None:
+        self.results = {r.model: r for r in results}
+        self.run_folder = folder
+        self.panel_a.set_results(self.results, 0)
+        self.panel_b.set_results(self.results, 1)
+        self.reference_b.set_results({**self.results, **self.reference_a.results}, 0)
+        self._fill_table()
+        self.export_button.setEnabled(bool(self.results))
+        self.tabs.setCurrentIndex(0)
+
+    def _fill_table(self) -> None:
+        self.table.setSortingEnabled(False)
+        rows = [(res, r) for res in self.results.values() for r in res.sorted_rows()]
+        self.table.setRowCount(len(rows))
+        for i, (res, r) in enumerate(rows):
+            cells = [QTableWidgetItem(res.model), QTableWidgetItem(r.distance), QTableWidgetItem(r.scaler)]
+            for value in (r.score_percent, res.p_at_1, res.map_at_r):
+                item = _NumberItem(_fmt(value))
+                item.setData(Qt.ItemDataRole.UserRole, -1.0 if value is None else float(value))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                cells.append(item)
+            for col, item in enumerate(cells):
+                self.table.setItem(i, col, item)
+        self.table.setSortingEnabled(True)
+
+    def export_csv(self, path: Path) -> None:
+        import csv
+
+        with Path(path).open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["model", "distance", "scaler", "score_percent", "n_triplets", "p_at_1", "map_at_r"])
+            for res in self.results.values():
+                for r in res.sorted_rows():
+                    writer.writerow([res.model, r.distance, r.scaler, f"{r.score_percent:.3f}", r.n_triplets,
+                                     "" if res.p_at_1 is None else f"{res.p_at_1:.4f}",
+                                     "" if res.map_at_r is None else f"{res.map_at_r:.4f}"])
+
+    def _on_export(self) -> None:
+        start = str((self.run_folder or Path.home()) / "benchmark.csv")
+        path, _ = QFileDialog.getSaveFileName(self, "Export benchmark", start, "CSV (*.csv)")
+        if path:
+            try:
+                self.export_csv(Path(path))
+            except OSError as exc:
+                self.session.errorOccurred.emit(f"cannot write '{path}': {exc.strerror or exc}")
+            else:
+                self.session.message.emit(f"Benchmark exported to {path}")

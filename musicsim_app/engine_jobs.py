@@ -1,0 +1,101 @@
+"""The engine calls the app runs on worker threads, as plain functions of plain data.
+
+Each opens its own short-lived ``Library`` connection, so the GUI thread never shares a SQLite
+connection with a worker.  Nothing here touches Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Snapshot:
+    """What the GUI needs to show a library with one model: songs, embeddings, failures."""
+
+    songs: list = field(default_factory=list)
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    failures: dict[int, str] = field(default_factory=dict)
+    model_key: str = ""
+
+
+def _scoped(progress, index: int, count: int, label: str):
+    """Prefix a job's progress messages with which folder of several it is on."""
+    if progress is None or count <= 1:
+        return progress
+
+    def inner(done: int, total: int, message: str = "") -> None:
+        progress(done, total, f"[{index + 1}/{count}] {label}: {message}")
+
+    return inner
+
+
+def scan_roots(home: Path, roots: list[Path], *, progress=None, should_stop=None) -> list:
+    from trainer.library import Library
+
+    with Library(home) as lib:
+        return [lib.scan(r, progress=_scoped(progress, i, len(roots), Path(r).name), should_stop=should_stop)
+                for i, r in enumerate(roots)]
+
+
+def index_roots(home: Path, roots: list[Path], model_name: str, *, device: str = "auto",
+                progress=None, should_stop=None) -> list:
+    from trainer.device import resolve_device
+    from trainer.library import Library
+    from trainer.modelstore import load_model
+
+    if progress is not None:
+        progress(0, 0, f"loading model {model_name}…")
+    loaded = load_model(model_name, home)
+    dev = str(resolve_device(device))
+    with Library(home) as lib:
+        return [lib.index(r, loaded, device=dev, progress=_scoped(progress, i, len(roots), Path(r).name),
+                          should_stop=should_stop) for i, r in enumerate(roots)]
+
+
+def load_snapshot(home: Path, roots: list[Path], model_key: str) -> Snapshot:
+    from trainer.library import Library
+
+    snap = Snapshot(model_key=model_key)
+    with Library(home) as lib:
+        id_parts, x_parts = [], []
+        known_roots = {Path(r) for r in lib.roots()}
+        for root in roots:
+            root = Path(root).expanduser().resolve()
+            if root not in known_roots:
+                continue
+            snap.songs.extend(lib.songs(root))
+            if model_key:
+                ids, X = lib.embeddings(model_key, root)
+                if len(ids):
+                    id_parts.append(ids)
+                    x_parts.append(X)
+        if id_parts:
+            snap.ids = np.concatenate(id_parts)
+            snap.matrix = np.concatenate(x_parts).astype(np.float32, copy=False)
+        if model_key:
+            snap.failures = lib.failures(model_key)
+    return snap
+
+
+def describe_device(name: str = "auto") -> str:
+    from trainer.device import describe_device as describe
+    from trainer.device import resolve_device
+
+    return describe(resolve_device(name))
+
+
+def spectrogram(path: Path, features=None, max_seconds: float = 600.0):
+    """``(image (n_mels, frames) dB, seconds_per_frame, mel_hz (n_mels,))`` of a track."""
+    from trainer.audio import load_audio
+    from trainer.config import FeatureConfig
+    from trainer.features import log_mel_image, mel_frequencies
+
+    cfg = features or FeatureConfig()
+    wave, sr = load_audio(path, sr=cfg.sample_rate, mono=True, duration_s=max_seconds)
+    image = log_mel_image(wave, sr, cfg)
+    return image, cfg.hop_length / cfg.sample_rate, mel_frequencies(cfg)

@@ -1,0 +1,146 @@
+"""The embedding map: one ScatterPlotItem for the whole library, coloured by album or artist.
+
+Hover shows "title — artist — album", a click makes that song the query; the query and its
+results are drawn on top as two small overlay items.  Nothing per point is a Python object
+in the hot paths: hit-testing is a vectorised nearest-point search in pixel space.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
+
+HIT_RADIUS_PX = 8
+
+
+def palette(n: int) -> list[QColor]:
+    """``n`` distinct, evenly spread hues that read well on a dark background."""
+    golden = 0.618033988749895
+    return [QColor.fromHsvF((i * golden) % 1.0, 0.55, 0.95) for i in range(max(n, 1))]
+
+
+class MapPlot(pg.PlotWidget):
+    """Scatter of ``(n, 2)`` points; emits ``pointClicked(row)``; ``labels`` give tooltips."""
+
+    pointClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMenuEnabled(False)
+        self.hideAxis("left")
+        self.hideAxis("bottom")
+        self.setAspectLocked(False)
+        self.scatter = pg.ScatterPlotItem(pxMode=True, size=7, pen=None)
+        self.results_item = pg.ScatterPlotItem(pxMode=True, size=12, brush=None,
+                                               pen=pg.mkPen("#ffffff", width=1.5))
+        self.query_item = pg.ScatterPlotItem(pxMode=True, size=20, symbol="star",
+                                             brush=pg.mkBrush("#ffd166"), pen=pg.mkPen("#000000", width=1))
+        for item in (self.scatter, self.results_item, self.query_item):
+            self.addItem(item)
+        self.pos = np.zeros((0, 2), np.float32)
+        self.tooltips: list[str] = []
+        self._mouse_proxy = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    def set_points(self, pos: np.ndarray, color_index: np.ndarray, colors: list[QColor],
+                   tooltips: list[str]) -> None:
+        self.pos = np.asarray(pos, dtype=np.float32)
+        self.tooltips = tooltips
+        brushes = [pg.mkBrush(c) for c in colors]
+        self.scatter.setData(pos=self.pos, brush=[brushes[i] for i in color_index])
+        self.results_item.clear()
+        self.query_item.clear()
+        self.autoRange(padding=0.05)
+
+    def highlight(self, query_row: int | None, result_rows: list[int]) -> None:
+        rows = [r for r in result_rows if 0 <= r < len(self.pos)]
+        self.results_item.setData(pos=self.pos[rows] if rows else np.zeros((0, 2)))
+        if query_row is not None and 0 <= query_row < len(self.pos):
+            self.query_item.setData(pos=self.pos[[query_row]])
+        else:
+            self.query_item.clear()
+
+    def nearest_row(self, scene_pos: QPointF) -> int | None:
+        """Row of the point under ``scene_pos`` (within ``HIT_RADIUS_PX``), vectorised."""
+        if len(self.pos) == 0 or not self.plotItem.vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        vb = self.plotItem.vb
+        view = vb.mapSceneToView(scene_pos)
+        # pixel size in view units, so the distance test is in screen pixels on both axes
+        px = vb.viewPixelSize()
+        dx = (self.pos[:, 0] - view.x()) / max(px[0], 1e-12)
+        dy = (self.pos[:, 1] - view.y()) / max(px[1], 1e-12)
+        d2 = dx * dx + dy * dy
+        row = int(np.argmin(d2))
+        return row if d2[row] <= HIT_RADIUS_PX ** 2 else None
+
+    def _on_mouse_moved(self, args) -> None:
+        scene_pos = args[0]
+        row = self.nearest_row(scene_pos)
+        if row is None or row >= len(self.tooltips):
+            QToolTip.hideText()
+            self.setCursor(Qt.CursorShape.ArrowCursor)
+            return
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        global_pos = self.mapToGlobal(self.mapFromScene(scene_pos).toPoint())
+        QToolTip.showText(global_pos, self.tooltips[row], self)
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        row = self.nearest_row(event.scenePos())
+        if row is not None:
+            event.accept()
+            self.pointClicked.emit(row)
+
+
+class MapView(QWidget):
+    """Map plus its controls (projection method, colour by) and a status line."""
+
+    methodChanged = Signal(str)
+    colorByChanged = Signal(str)
+    songClicked = Signal(int)  #: song id
+
+    def __init__(self, methods: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = MapPlot()
+        self.method_combo = QComboBox(toolTip="How the embeddings are projected to 2-D")
+        self.method_combo.addItems(methods)
+        self.color_combo = QComboBox(toolTip="Colour points by")
+        self.color_combo.addItems(["album", "artist"])
+        self.status = QLabel()
+        self.status.setObjectName("Dim")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Map"))
+        bar.addWidget(self.method_combo)
+        bar.addWidget(QLabel("colour by"))
+        bar.addWidget(self.color_combo)
+        bar.addWidget(self.status, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.plot, 1)
+        self.song_ids = np.zeros(0, np.int64)
+        self._row_of: dict[int, int] = {}
+        self.method_combo.currentTextChanged.connect(self.methodChanged)
+        self.color_combo.currentTextChanged.connect(self.colorByChanged)
+        self.plot.pointClicked.connect(self._on_point_clicked)
+
+    def set_map(self, song_ids: np.ndarray, pos: np.ndarray, groups: list[str], tooltips: list[str]) -> None:
+        """Show ``pos (n, 2)`` for ``song_ids (n,)``, coloured by the group name of each point."""
+        self.song_ids = np.asarray(song_ids)
+        self._row_of = {int(s): i for i, s in enumerate(self.song_ids)}
+        names, color_index = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+        self.plot.set_points(pos, color_index, palette(len(names)), tooltips)
+        self.status.setText(f"{len(self.song_ids)} songs · {len(names)} {self.color_combo.currentText()}s")
+
+    def highlight(self, query_id: int | None, result_ids: list[int]) -> None:
+        self.plot.highlight(self._row_of.get(query_id) if query_id is not None else None,
+                            [self._row_of[i] for i in result_ids if i in self._row_of])
+
+    def _on_point_clicked(self, row: int) -> None:
+        if 0 <= row < len(self.song_ids):
+            self.songClicked.emit(int(self.song_ids[row]))

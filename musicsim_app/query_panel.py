@@ -1,0 +1,119 @@
+"""The query song and the search controls: model, distance, scaler, k."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QLabel,
+    QSpinBox,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
+
+from . import song_text
+from .session import LibrarySession
+
+
+class QueryPanel(QWidget):
+    playQueryRequested = Signal(int)
+
+    def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from trainer.search import DISTANCES, SCALERS
+
+        self.session = session
+        self.title_label = QLabel()
+        self.title_label.setObjectName("QueryTitle")
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_label = QLabel()
+        self.detail_label.setObjectName("Dim")
+        self.play_button = QToolButton(icon=self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
+                                       toolTip="Play the query song")
+        self.play_button.setAutoRaise(True)
+
+        self.model_combo = QComboBox(toolTip="Embedding model (trained models appear here)")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.distance_combo = QComboBox(toolTip="Distance between embeddings")
+        self.distance_combo.addItems(list(DISTANCES))
+        self.scaler_combo = QComboBox(toolTip="How embeddings are scaled before measuring distance")
+        self.scaler_combo.addItems(list(SCALERS))
+        self.k_spin = QSpinBox(toolTip="Number of results")
+        self.k_spin.setRange(1, 200)
+
+        controls = QFormLayout()
+        controls.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.play_button, 0, 0, 2, 1)
+        grid.addWidget(self.title_label, 0, 1, 1, 7)
+        grid.addWidget(self.detail_label, 1, 1, 1, 7)
+        for col, (label, widget) in enumerate((("Model", self.model_combo), ("Distance", self.distance_combo),
+                                               ("Scaler", self.scaler_combo), ("k", self.k_spin))):
+            lab = QLabel(label)
+            lab.setObjectName("Dim")
+            grid.addWidget(lab, 2, 1 + 2 * col, Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(widget, 2, 2 + 2 * col)
+        grid.setColumnStretch(2, 2)
+        grid.setColumnStretch(4, 1)
+        grid.setColumnStretch(6, 1)
+
+        self._fill_models()
+        self._sync_options()
+        self._on_query(session.query_song)
+        self.model_combo.currentIndexChanged.connect(self._on_model_picked)
+        self.distance_combo.currentTextChanged.connect(session.set_distance)
+        self.scaler_combo.currentTextChanged.connect(session.set_scaler)
+        self.k_spin.valueChanged.connect(session.set_k)
+        self.play_button.clicked.connect(self._on_play)
+        session.modelsChanged.connect(self._fill_models)
+        session.optionsChanged.connect(self._sync_options)
+        session.queryChanged.connect(self._on_query)
+
+    def _fill_models(self) -> None:
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for ref in self.session.model_refs:
+            info = ref.info
+            label = ref.name if ref.name == info.arch else f"{ref.name}  ({info.arch})"
+            self.model_combo.addItem(label, ref.name)
+            tip = f"{info.arch}, {info.embedding_dim}-d" + (f", {info.loss} loss" if info.loss else "")
+            if info.epochs:
+                tip += f", {info.epochs} epochs"
+            self.model_combo.setItemData(self.model_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.blockSignals(False)
+        self._sync_options()
+
+    def _sync_options(self) -> None:
+        s = self.session
+        for widget, setter in ((self.model_combo, lambda: self.model_combo.setCurrentIndex(
+                                    max(0, self.model_combo.findData(s.model_name)))),
+                               (self.distance_combo, lambda: self.distance_combo.setCurrentText(s.distance)),
+                               (self.scaler_combo, lambda: self.scaler_combo.setCurrentText(s.scaler)),
+                               (self.k_spin, lambda: self.k_spin.setValue(s.k))):
+            widget.blockSignals(True)
+            setter()
+            widget.blockSignals(False)
+
+    def _on_model_picked(self, index: int) -> None:
+        name = self.model_combo.itemData(index)
+        if name:
+            self.session.set_model(name)
+
+    def _on_query(self, song) -> None:
+        self.play_button.setEnabled(song is not None)
+        if song is None:
+            self.title_label.setText("No query song")
+            self.detail_label.setText("Pick a song in the library, or click a point on the map")
+            return
+        self.title_label.setText(song_text.title(song))
+        rest = " — ".join(p for p in (song_text.artist(song), song_text.album(song)) if p)
+        self.detail_label.setText(rest or song_text.rel_path(song))
+        self.title_label.setToolTip(str(song.path))
+
+    def _on_play(self) -> None:
+        if self.session.query_id is not None:
+            self.playQueryRequested.emit(self.session.query_id)

@@ -1,0 +1,189 @@
+"""Top-k results: rank, play button, title, artist, album, distance; walk and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import song_text
+from .session import LibrarySession, Result
+
+
+def write_m3u(path: Path, results: list[Result], query=None) -> None:
+    """Extended M3U (UTF-8): the query first when given, then the results in rank order."""
+    lines = ["#EXTM3U"]
+    songs = ([query] if query is not None else []) + [r.song for r in results]
+    for song in songs:
+        seconds = int(round(song.duration_s)) if song.duration_s else -1
+        lines.append(f"#EXTINF:{seconds},{song_text.artist(song) or 'Unknown'} - {song_text.title(song)}")
+        lines.append(str(song.path))
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class ResultsModel(QAbstractTableModel):
+    COLUMNS = ("", "#", "Title", "Artist", "Album", "Distance")
+    PLAY, RANK, TITLE, ARTIST, ALBUM, DISTANCE = range(6)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.results: list[Result] = []
+        self._play_icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+
+    def set_results(self, results: list[Result]) -> None:
+        self.beginResetModel()
+        self.results = list(results)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.results)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.results[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return {
+                self.RANK: str(r.rank),
+                self.TITLE: song_text.title(r.song),
+                self.ARTIST: song_text.artist(r.song),
+                self.ALBUM: song_text.album(r.song),
+                self.DISTANCE: f"{r.distance:.4g}",
+            }.get(col)
+        if role == Qt.ItemDataRole.DecorationRole and col == self.PLAY:
+            return self._play_icon
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "Play" if col == self.PLAY else str(r.song.path)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (self.RANK, self.DISTANCE):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and col in (self.RANK, self.DISTANCE):
+            return QColor("#9aa4b1")
+        return None
+
+
+class ResultsView(QWidget):
+    playRequested = Signal(int)  #: song id
+    useAsQueryRequested = Signal(int)
+    currentSongChanged = Signal(int)
+
+    def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model = ResultsModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(ResultsModel.TITLE, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 28), (1, 32), (3, 110), (4, 120), (5, 72)):
+            self.table.setColumnWidth(col, width)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+        self.walk_button = QPushButton("Use as query", toolTip="Search again from the selected result")
+        self.export_button = QPushButton("Export M3U…", toolTip="Save query and results as a playlist")
+        self.empty_label = QLabel()
+        self.empty_label.setObjectName("Dim")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.empty_label, 1)
+        buttons.addWidget(self.walk_button)
+        buttons.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+        self.table.clicked.connect(self._on_clicked)
+        self.table.doubleClicked.connect(lambda ix: self.useAsQueryRequested.emit(self._song_id(ix.row())))
+        self.table.customContextMenuRequested.connect(self._on_context_menu)
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda cur, _prev: self.currentSongChanged.emit(self._song_id(cur.row())) if cur.isValid() else None)
+        self.walk_button.clicked.connect(self._on_walk)
+        self.export_button.clicked.connect(self._on_export)
+        session.resultsChanged.connect(self._on_results)
+        self._on_results()
+
+    def _song_id(self, row: int) -> int:
+        return self.model.results[row].song.id
+
+    def selected_song_id(self) -> int | None:
+        ix = self.table.currentIndex()
+        return self._song_id(ix.row()) if ix.isValid() else None
+
+    def _on_results(self) -> None:
+        self.model.set_results(self.session.results)
+        has = bool(self.session.results)
+        self.walk_button.setEnabled(has)
+        self.export_button.setEnabled(has)
+        if has:
+            self.table.selectRow(0)
+            self.empty_label.setText(f"{len(self.session.results)} nearest by {self.session.distance}")
+        elif self.session.query_song is None:
+            self.empty_label.setText("Double-click a song, or search and press Enter, to find similar ones")
+        else:
+            self.empty_label.setText("No results yet")
+
+    def _on_clicked(self, index) -> None:
+        if index.column() == ResultsModel.PLAY:
+            self.playRequested.emit(self._song_id(index.row()))
+
+    def _on_walk(self) -> None:
+        song_id = self.selected_song_id()
+        if song_id is not None:
+            self.useAsQueryRequested.emit(song_id)
+
+    def _on_context_menu(self, pos) -> None:
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        song_id = self._song_id(index.row())
+        menu = QMenu(self)
+        menu.addAction("Play", lambda: self.playRequested.emit(song_id))
+        menu.addAction("Use as query", lambda: self.useAsQueryRequested.emit(song_id))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def export_m3u(self, path: Path) -> None:
+        write_m3u(path, self.session.results, self.session.query_song)
+
+    def _on_export(self) -> None:
+        query = self.session.query_song
+        suggested = f"similar to {song_text.title(query)}.m3u" if query else "results.m3u"
+        path, _ = QFileDialog.getSaveFileName(self, "Export playlist", str(Path.home() / suggested),
+                                              "M3U playlist (*.m3u *.m3u8)")
+        if path:
+            try:
+                self.export_m3u(Path(path))
+            except OSError as exc:
+                self.session.errorOccurred.emit(f"cannot write playlist: {exc.strerror or exc}")
+            else:
+                self.session.message.emit(f"Playlist saved to {path}")

@@ -1,0 +1,333 @@
+"""The library page's state: folders, songs, the chosen model's embeddings, the query and results.
+
+Views take a ``LibrarySession`` and listen to its signals (napari's ``QtDims(dims)`` habit).
+Embedding matrices are cached per model and a ``trainer.search.SearchIndex`` per (model, scaler),
+so changing model, distance, scaler or k re-ranks at once without reading audio.  Library
+writes (scan, index) run one at a time on worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from . import engine_jobs
+from .engine_jobs import Snapshot
+from .workers import JobRunner, Worker, run_task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    rank: int
+    song: Any  # trainer.library.Song
+    distance: float
+
+
+@dataclass
+class _Embeddings:
+    ids: np.ndarray
+    matrix: np.ndarray
+    row_of: dict[int, int]
+
+
+class LibrarySession(QObject):
+    songsChanged = Signal()
+    embeddingsChanged = Signal()
+    resultsChanged = Signal()
+    queryChanged = Signal(object)  #: Song or None
+    modelsChanged = Signal()
+    optionsChanged = Signal()  #: model, distance, scaler or k
+    jobStarted = Signal(object, str)  #: Worker, label
+    message = Signal(str)
+    errorOccurred = Signal(str)
+
+    def __init__(self, home: Path, runner: JobRunner, *, device: str = "auto",
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        from trainer.search import DISTANCES, SCALERS
+
+        self.home = Path(home)
+        self.runner = runner
+        self.device = device
+        self.roots: list[Path] = []
+        self.songs: list = []
+        self._song_by_id: dict[int, Any] = {}
+        self.failures: dict[int, str] = {}
+        self.model_refs: list = []
+        self.model_name = "default"
+        self.distance = "cosine" if "cosine" in DISTANCES else DISTANCES[0]
+        self.scaler = "Normalizer" if "Normalizer" in SCALERS else SCALERS[0]
+        self.k = 10
+        self.query_id: int | None = None
+        self.results: list[Result] = []
+        self._emb: dict[str, _Embeddings] = {}
+        self._indexes: dict[tuple[str, str], Any] = {}
+        self._queue: list[tuple[str, Callable[..., Any], tuple, dict, Callable[[Any], None] | None]] = []
+        self._current: Worker | None = None
+        self._loading_generation = 0
+        self.refresh_models()
+
+    # -- models ---------------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        from trainer.modelstore import available_models
+
+        self.model_refs = available_models(self.home)
+        names = [r.name for r in self.model_refs]
+        if self.model_name not in names and names:
+            self.model_name = names[0]
+        self.modelsChanged.emit()
+
+    def model_ref(self, name: str | None = None):
+        name = name or self.model_name
+        return next((r for r in self.model_refs if r.name == name), None)
+
+    @property
+    def model_key(self) -> str:
+        ref = self.model_ref()
+        return ref.info.key if ref is not None else ""
+
+    @property
+    def features(self):
+        ref = self.model_ref()
+        return ref.info.features if ref is not None else None
+
+    # -- folders --------------------------------------------------------------------------------
+    def open_library(self, roots: list[Path]) -> None:
+        """Show these folders: what the index knows at once, then an incremental rescan + index."""
+        self.roots = [Path(r).expanduser().resolve() for r in roots]
+        self._emb.clear()
+        self._indexes.clear()
+        self.query_id = None
+        self.results = []
+        self.queryChanged.emit(None)
+        self.resultsChanged.emit()
+        self._reload(then_update=True)
+
+    def add_root(self, path: Path, *, replace_demo: bool = True) -> None:
+        path = Path(path).expanduser().resolve()
+        if not path.is_dir():
+            self.errorOccurred.emit(f"'{path}' is not a folder")
+            return
+        from trainer.paths import demo_library_dir
+
+        demo = demo_library_dir().resolve()
+        roots = [r for r in self.roots if not (replace_demo and r == demo)]
+        if path not in roots:
+            roots.append(path)
+        self.open_library(roots)
+
+    def remove_root(self, path: Path) -> None:
+        self.open_library([r for r in self.roots if r != Path(path).resolve()])
+
+    def rescan(self) -> None:
+        self._queue_update()
+
+    def _queue_update(self) -> None:
+        roots = [r for r in self.roots if r.is_dir()]
+        missing = [r for r in self.roots if not r.is_dir()]
+        if missing:
+            self.errorOccurred.emit("library folder not found: " + ", ".join(str(m) for m in missing))
+        if not roots:
+            return
+        self.enqueue("Scanning library", engine_jobs.scan_roots, (self.home, roots), {},
+                     lambda reports: self._after_scan(reports))
+
+    def _after_scan(self, reports: list) -> None:
+        new = sum(r.new + r.changed for r in reports)
+        removed = sum(r.removed for r in reports)
+        skipped = sum(len(r.skipped) for r in reports)
+        self.message.emit(f"Scan finished: {new} new or changed, {removed} removed, {skipped} skipped")
+        self._reload(then_index=True)
+
+    def ensure_index(self) -> None:
+        """Embed the songs the current model has not seen yet (background job with progress)."""
+        roots = [r for r in self.roots if r.is_dir()]
+        if not roots:
+            return
+        name = self.model_name
+        self.enqueue(f"Indexing with {name}", engine_jobs.index_roots, (self.home, roots, name),
+                     {"device": self.device}, lambda reports: self._after_index(reports))
+
+    def _after_index(self, reports: list) -> None:
+        indexed = sum(r.indexed for r in reports)
+        failed = sum(len(r.skipped) for r in reports)
+        self.message.emit(f"Indexed {indexed} songs with {self.model_name}"
+                          + (f"; {failed} could not be used" if failed else ""))
+        self._emb.pop(self.model_key, None)
+        self._drop_indexes(self.model_key)
+        self._reload()
+
+    # -- loading snapshots ------------------------------------------------------------------------
+    def _reload(self, *, then_update: bool = False, then_index: bool = False) -> None:
+        self._loading_generation += 1
+        gen = self._loading_generation
+        home, roots, key = self.home, list(self.roots), self.model_key
+        run_task(lambda: engine_jobs.load_snapshot(home, roots, key),
+                 lambda snap: self._on_snapshot(gen, snap, then_update, then_index),
+                 self.errorOccurred.emit)
+
+    def _on_snapshot(self, gen: int, snap: Snapshot, then_update: bool, then_index: bool) -> None:
+        if gen != self._loading_generation:
+            return
+        self.songs = snap.songs
+        self._song_by_id = {s.id: s for s in snap.songs}
+        self.failures = snap.failures
+        self.songsChanged.emit()
+        if snap.model_key:
+            self._emb[snap.model_key] = _Embeddings(snap.ids, snap.matrix,
+                                                    {int(i): r for r, i in enumerate(snap.ids)})
+            self._drop_indexes(snap.model_key)
+            self.embeddingsChanged.emit()
+        if self.query_id is not None and self.query_id not in self._song_by_id:
+            self.query_id = None
+            self.queryChanged.emit(None)
+        self._rerank()
+        if then_update:
+            self._queue_update()
+        elif then_index and self.needs_index():
+            self.ensure_index()
+
+    def needs_index(self) -> bool:
+        emb = self._emb.get(self.model_key)
+        done = (len(emb.ids) if emb else 0) + len(self.failures)
+        return done < len(self.songs)
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def enqueue(self, label: str, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
+                on_done: Callable[[Any], None] | None = None) -> None:
+        self._queue.append((label, fn, args, kwargs or {}, on_done))
+        self._start_next()
+
+    def _start_next(self) -> None:
+        if self._current is not None or not self._queue:
+            return
+        label, fn, args, kwargs, on_done = self._queue.pop(0)
+        worker = Worker(fn, *args, name=label, **kwargs)
+        self._current = worker
+        if on_done is not None:
+            worker.finished.connect(on_done)
+        worker.failed.connect(lambda msg, label=label: self.errorOccurred.emit(f"{label} failed: {msg}"))
+        worker.cancelled.connect(lambda label=label: self.message.emit(f"{label}: cancelled"))
+        worker.done.connect(self._on_job_done)
+        self.runner.start(worker)
+        self.jobStarted.emit(worker, label)
+
+    def _on_job_done(self) -> None:
+        self._current = None
+        self._start_next()
+
+    def cancel_jobs(self) -> None:
+        self._queue.clear()
+        if self._current is not None:
+            self._current.cancel()
+
+    def busy(self) -> bool:
+        return self._current is not None
+
+    # -- options --------------------------------------------------------------------------------
+    def set_model(self, name: str) -> None:
+        if name == self.model_name or self.model_ref(name) is None:
+            return
+        self.model_name = name
+        self.optionsChanged.emit()
+        if self.model_key in self._emb:
+            self.embeddingsChanged.emit()
+            self._rerank()
+            if self.needs_index():
+                self.ensure_index()
+        else:
+            self.results = []
+            self.resultsChanged.emit()
+            self._reload(then_index=True)
+
+    def set_distance(self, distance: str) -> None:
+        if distance != self.distance:
+            self.distance = distance
+            self.optionsChanged.emit()
+            self._rerank()
+
+    def set_scaler(self, scaler: str) -> None:
+        if scaler != self.scaler:
+            self.scaler = scaler
+            self.optionsChanged.emit()
+            self._rerank()
+
+    def set_k(self, k: int) -> None:
+        if int(k) != self.k:
+            self.k = int(k)
+            self.optionsChanged.emit()
+            self._rerank()
+
+    # -- query ----------------------------------------------------------------------------------
+    def song(self, song_id: int | None):
+        return self._song_by_id.get(song_id) if song_id is not None else None
+
+    @property
+    def query_song(self):
+        return self.song(self.query_id)
+
+    def set_query(self, song_id: int | None) -> None:
+        self.query_id = song_id
+        self.queryChanged.emit(self.query_song)
+        self._rerank()
+
+    def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(song_ids (n,), matrix (n, d))`` of the current model (empty before indexing)."""
+        emb = self._emb.get(self.model_key)
+        if emb is None:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        return emb.ids, emb.matrix
+
+    def search_index(self):
+        """The cached ``SearchIndex`` of the current model and scaler (built on first use)."""
+        from trainer.search import SearchIndex
+
+        key = (self.model_key, self.scaler)
+        emb = self._emb.get(self.model_key)
+        if emb is None or len(emb.ids) == 0:
+            return None
+        if key not in self._indexes:
+            self._indexes[key] = SearchIndex(emb.matrix, self.scaler)
+        return self._indexes[key]
+
+    def _drop_indexes(self, model_key: str) -> None:
+        for key in [k for k in self._indexes if k[0] == model_key]:
+            del self._indexes[key]
+
+    def _rerank(self) -> None:
+        self.results = self._search()
+        self.resultsChanged.emit()
+
+    def _search(self) -> list[Result]:
+        song = self.query_song
+        if song is None:
+            return []
+        emb = self._emb.get(self.model_key)
+        row = emb.row_of.get(song.id) if emb else None
+        if row is None:
+            reason = self.failures.get(song.id) or song.error
+            if reason:
+                self.message.emit(f"'{song.display_title}' could not be used: {reason}")
+            elif emb is None or self.busy():
+                self.message.emit(f"'{song.display_title}' is not indexed with {self.model_name} yet")
+            return []
+        index = self.search_index()
+        try:
+            idx, dist = index.query(emb.matrix[row], self.k, self.distance, exclude_ids=[row])
+        except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
+            self.errorOccurred.emit(f"search failed: {exc}")
+            return []
+        out = []
+        for rank, (i, d) in enumerate(zip(idx, dist), start=1):
+            s = self._song_by_id.get(int(emb.ids[int(i)]))
+            if s is not None:
+                out.append(Result(rank, s, float(d)))
+        return out

@@ -1,0 +1,42 @@
+"""How a song is shown: tags first, then the file and folder names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def title(song) -> str:
+    return song.title or Path(song.path).stem
+
+
+def album(song) -> str:
+    if song.album:
+        return song.album
+    rel = _rel_parts(song)
+    return rel[-2] if len(rel) >= 2 else ""
+
+
+def artist(song) -> str:
+    if song.artist:
+        return song.artist
+    rel = _rel_parts(song)
+    return rel[-3] if len(rel) >= 3 else ""
+
+
+def _rel_parts(song) -> tuple[str, ...]:
+    try:
+        return Path(song.path).relative_to(song.root).parts
+    except (ValueError, AttributeError):
+        return Path(song.path).parts[-3:]
+
+
+def rel_path(song) -> str:
+    try:
+        return Path(song.path).relative_to(song.root).as_posix()
+    except (ValueError, AttributeError):
+        return str(song.path)
+
+
+def describe(song) -> str:
+    """"Title — Artist — Album" for tooltips and the query panel."""
+    return " — ".join(p for p in (title(song), artist(song), album(song)) if p)

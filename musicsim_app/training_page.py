@@ -1,0 +1,358 @@
+"""Train a model: settings form, live loss curve, per-epoch validation, ETA and stall meter."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .heartbeat import Heartbeat
+from .session import LibrarySession
+from .workers import Worker
+
+SOURCES = (("folders", "Album folders (songs in one folder are similar)"),
+           ("csv", "Triplets CSV (song1,song2,song3,odd)"),
+           ("self", "Self-supervised (excerpts of the same song)"))
+
+
+def run_training(cfg, home: Path, *, emit, progress, should_stop) -> Path:
+    """Worker-thread body: ``trainer.train.train`` with its callbacks turned into events."""
+    from trainer.train import train
+
+    return train(cfg, home=home, progress=progress, should_stop=should_stop,
+                 on_step=lambda step, loss: emit("step", (step, loss)),
+                 on_epoch=lambda stats: emit("epoch", stats))
+
+
+def format_eta(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+class TrainingPage(QWidget):
+    modelTrained = Signal(str)  #: the new model's name
+
+    def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from trainer.device import DEVICE_CHOICES
+        from trainer.losses import LOSSES
+        from trainer.models import list_models
+
+        self.session = session
+        self.specs = {s.name: s for s in list_models() if s.trainable}
+        self.worker: Worker | None = None
+        self.heartbeat = Heartbeat(10, parent=self)
+        self._steps: list[float] = []
+        self._losses: list[float] = []
+        self._dirty = False
+        self._phase_total = 0
+        self._phase_start = 0.0
+        self._phase_done0 = 0
+
+        self.library_combo = QComboBox(editable=True, toolTip="Folder of songs to train on")
+        browse_lib = QPushButton("…", maximumWidth=32, toolTip="Choose a folder")
+        self.arch_combo = QComboBox()
+        for name, spec in self.specs.items():
+            self.arch_combo.addItem(name, name)
+            self.arch_combo.setItemData(self.arch_combo.count() - 1, spec.description,
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.arch_info = QLabel(wordWrap=True)
+        self.arch_info.setObjectName("Dim")
+        self.loss_combo = QComboBox()
+        self.loss_combo.addItems(list(LOSSES))
+        self.source_combo = QComboBox()
+        for key, label in SOURCES:
+            self.source_combo.addItem(label, key)
+        self.csv_edit = QLineEdit(placeholderText="triplets.csv")
+        self.csv_button = QPushButton("…", maximumWidth=32, toolTip="Choose a triplets CSV")
+        self.epochs_spin = QSpinBox(minimum=1, maximum=10000, value=10)
+        self.batch_spin = QSpinBox(minimum=2, maximum=4096)
+        self.lr_spin = QDoubleSpinBox(decimals=7, minimum=1e-7, maximum=1.0, singleStep=1e-5, value=1e-5)
+        self.lr_spin.setToolTip("Learning rate (the thesis used 1e-5)")
+        self.device_combo = QComboBox()
+        self.device_combo.addItems([d if d == "auto" else d.upper() for d in DEVICE_CHOICES])
+        self.name_edit = QLineEdit(toolTip="The trained model's name in the model picker")
+
+        lib_row = QHBoxLayout()
+        lib_row.addWidget(self.library_combo, 1)
+        lib_row.addWidget(browse_lib)
+        csv_row = QHBoxLayout()
+        csv_row.addWidget(self.csv_edit, 1)
+        csv_row.addWidget(self.csv_button)
+        form = QFormLayout()
+        form.addRow("Library", lib_row)
+        form.addRow("Architecture", self.arch_combo)
+        form.addRow("", self.arch_info)
+        form.addRow("Loss", self.loss_combo)
+        form.addRow("Triplets from", self.source_combo)
+        form.addRow("Triplets CSV", csv_row)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Model name", self.name_edit)
+        self.start_button = QPushButton("Start training")
+        self.start_button.setObjectName("Primary")
+        self.cancel_button = QPushButton("Cancel", enabled=False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        settings_box = QGroupBox("Settings")
+        settings_layout = QVBoxLayout(settings_box)
+        settings_layout.addLayout(form)
+        settings_layout.addLayout(buttons)
+        settings_layout.addStretch(1)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.status_label = QLabel("Idle")
+        self.eta_label = QLabel("")
+        self.stall_label = QLabel("Max GUI stall: –")
+        self.stall_label.setToolTip("Longest delay of a 10 ms heartbeat timer while training: how long "
+                                    "the window could not react")
+        for lab in (self.eta_label, self.stall_label):
+            lab.setObjectName("Dim")
+        self.loss_plot = pg.PlotWidget()
+        self.loss_plot.setMenuEnabled(False)
+        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot.setLabel("left", "training loss")
+        self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.raw_curve = self.loss_plot.plot(pen=pg.mkPen((127, 219, 255, 90), width=1))
+        self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen("#7fdbff", width=2))
+        self.epoch_table = QTableWidget(0, 4)
+        self.epoch_table.setHorizontalHeaderLabels(["Epoch", "Train loss", "Validation score", "Time"])
+        self.epoch_table.verticalHeader().hide()
+        self.epoch_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.epoch_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+
+        info_row = QHBoxLayout()
+        info_row.addWidget(self.status_label, 1)
+        info_row.addWidget(self.eta_label)
+        info_row.addSpacing(16)
+        info_row.addWidget(self.stall_label)
+        live = QWidget()
+        live_layout = QVBoxLayout(live)
+        live_layout.setContentsMargins(0, 0, 0, 0)
+        live_layout.addWidget(self.progress)
+        live_layout.addLayout(info_row)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.epoch_table)
+        plots.setStretchFactor(0, 3)
+        plots.setStretchFactor(1, 1)
+        live_layout.addWidget(plots, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(settings_box)
+        split.addWidget(live)
+        split.setStretchFactor(1, 1)
+        split.setSizes([380, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(split)
+
+        self._redraw = QTimer(self, interval=200)
+        self._redraw.timeout.connect(self._on_redraw)
+        self.arch_combo.currentIndexChanged.connect(self._on_arch)
+        self.source_combo.currentIndexChanged.connect(self._on_source)
+        browse_lib.clicked.connect(self._browse_library)
+        self.csv_button.clicked.connect(self._browse_csv)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        session.songsChanged.connect(self._fill_libraries)
+        self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData("musicnet-small")))
+        self._on_arch()
+        self._on_source()
+        self._fill_libraries()
+
+    # -- form ---------------------------------------------------------------------------------
+    def _fill_libraries(self) -> None:
+        current = self.library_combo.currentText()
+        self.library_combo.clear()
+        self.library_combo.addItems([str(r) for r in self.session.roots])
+        if current:
+            self.library_combo.setCurrentText(current)
+
+    def _on_arch(self) -> None:
+        spec = self.specs.get(self.arch_combo.currentData())
+        if spec is None:
+            return
+        self.batch_spin.setValue(spec.default_batch_size)
+        self.loss_combo.setCurrentText(spec.default_loss)
+        params = f" · thesis: {spec.thesis_params / 1e6:.1f}M parameters" if spec.thesis_params else ""
+        self.arch_info.setText(spec.description + params)
+        self.name_edit.setText(self._unique_name(spec.name))
+
+    def _unique_name(self, arch: str) -> str:
+        taken = {r.name for r in self.session.model_refs}
+        base = f"{arch}-{_dt.date.today():%Y%m%d}"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        return name
+
+    def _on_source(self) -> None:
+        is_csv = self.source_combo.currentData() == "csv"
+        self.csv_edit.setEnabled(is_csv)
+        self.csv_button.setEnabled(is_csv)
+
+    def _browse_library(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Library to train on", self.library_combo.currentText())
+        if path:
+            self.library_combo.setCurrentText(path)
+
+    def _browse_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Triplets CSV", self.csv_edit.text(), "CSV (*.csv)")
+        if path:
+            self.csv_edit.setText(path)
+
+    def config(self):
+        from trainer.train import TrainConfig
+
+        source = self.source_combo.currentData()
+        return TrainConfig(
+            library=Path(self.library_combo.currentText()).expanduser(), arch=self.arch_combo.currentData(),
+            loss=self.loss_combo.currentText(), source=source,
+            triplets_csv=Path(self.csv_edit.text()) if source == "csv" and self.csv_edit.text() else None,
+            epochs=self.epochs_spin.value(), batch_size=self.batch_spin.value(), lr=self.lr_spin.value(),
+            device=self.device_combo.currentText().lower(), name=self.name_edit.text().strip(),
+            threads=max(1, (os.cpu_count() or 2) - 1))
+
+    # -- running --------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, cfg=None) -> Worker | None:
+        if self.worker is not None:
+            return None
+        try:
+            cfg = cfg or self.config()
+        except Exception as exc:  # noqa: BLE001 - a bad field: say which, do not crash
+            self.session.errorOccurred.emit(f"cannot start training: {exc}")
+            return None
+        self._steps, self._losses = [], []
+        self.raw_curve.clear()
+        self.smooth_curve.clear()
+        self.epoch_table.setRowCount(0)
+        self._phase_total = -1
+        self.progress.setRange(0, 0)
+        self.status_label.setText(f"Preparing {cfg.name}…")
+        self.eta_label.setText("")
+        worker = Worker(run_training, cfg, self.session.home, name=f"training {cfg.name}", pass_emit=True)
+        worker.progress.connect(self._on_progress)
+        worker.event.connect(self._on_event)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.done.connect(self._on_done)
+        self.worker = worker
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.heartbeat.start()
+        self._redraw.start()
+        self.session.runner.start(worker)
+        return worker
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status_label.setText("Cancelling after this batch…")
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if total != self._phase_total:
+            self._phase_total, self._phase_start, self._phase_done0 = total, now, done
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            rate = (done - self._phase_done0) / max(now - self._phase_start, 1e-6)
+            if rate > 0 and done < total:
+                self.eta_label.setText(f"ETA {format_eta((total - done) / rate)}")
+        else:
+            self.progress.setRange(0, 0)
+        self.status_label.setText(message)
+
+    def _on_event(self, name: str, payload) -> None:
+        if name == "step":
+            step, loss = payload
+            self._steps.append(step)
+            self._losses.append(loss)
+            self._dirty = True
+        elif name == "epoch":
+            row = self.epoch_table.rowCount()
+            self.epoch_table.insertRow(row)
+            val = "–" if payload.val_score is None else f"{payload.val_score:.3f}"
+            for col, text in enumerate((f"{payload.epoch}/{payload.epochs}", f"{payload.train_loss:.4f}", val,
+                                        f"{payload.seconds:.1f} s")):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.epoch_table.setItem(row, col, item)
+            self.epoch_table.scrollToBottom()
+
+    def _on_redraw(self) -> None:
+        self.stall_label.setText(f"Max GUI stall: {self.heartbeat.max_lateness_ms:.0f} ms")
+        if not self._dirty:
+            return
+        self._dirty = False
+        x = np.asarray(self._steps, dtype=float)
+        y = np.asarray(self._losses, dtype=float)
+        self.raw_curve.setData(x, y)
+        window = max(1, min(50, len(y) // 10))
+        if len(y) >= window > 1:
+            kernel = np.ones(window) / window
+            self.smooth_curve.setData(x[window - 1:], np.convolve(y, kernel, mode="valid"))
+        else:
+            self.smooth_curve.setData(x, y)
+
+    def _on_finished(self, folder) -> None:
+        name = Path(folder).name
+        self.status_label.setText(f"Finished: model '{name}' saved in {folder}")
+        self.session.refresh_models()
+        self.session.message.emit(f"Training finished: '{name}' is now in the model picker")
+        self.modelTrained.emit(name)
+        self.name_edit.setText(self._unique_name(self.arch_combo.currentData()))
+
+    def _on_failed(self, message: str) -> None:
+        self.status_label.setText(f"Failed: {message}")
+        self.session.errorOccurred.emit(f"Training failed: {message}")
+
+    def _on_cancelled(self) -> None:
+        self.status_label.setText("Cancelled (the checkpoint is kept: start again with the same name to resume)")
+
+    def _on_done(self) -> None:
+        self.worker = None
+        self.heartbeat.stop()
+        self._on_redraw()
+        self._redraw.stop()
+        self.progress.setRange(0, max(1, self.progress.maximum()))
+        self.eta_label.setText("")
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)

@@ -1,0 +1,206 @@
+"""Run engine callables off the GUI thread and report back through signals.
+
+``Worker`` wraps one long engine call (scan, index, projection, training, benchmark): it passes
+``progress`` and ``should_stop`` to the callable, emits ``progress(done, total, message)``,
+``finished(result)`` or ``failed(message)`` with plain data and never touches a widget.
+``JobRunner`` moves each worker to its own QThread, keeps it alive while it runs and stops and
+waits for all of them when the window closes.  ``run_task`` is the short one-off variant
+(decode a track, compute a spectrogram) on the global thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+
+from trainer.errors import Cancelled, MusicSimError
+
+log = logging.getLogger(__name__)
+
+#: progress signals are throttled to this interval (the last one of a job always goes through).
+PROGRESS_INTERVAL_S = 0.05
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for the user: our own errors carry their message, others their type too."""
+    if isinstance(exc, MusicSimError):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Worker(QObject):
+    """Runs ``fn(*args, progress=..., should_stop=..., **kwargs)`` once, on whatever thread it lives.
+
+    Set ``pass_progress=False`` for callables that do not take the two keyword arguments.
+    ``event(name, payload)`` carries job-specific data (training steps, epochs) from inside
+    the callable: with ``pass_emit=True`` the callable also gets ``emit=worker.emit_event``.
+    """
+
+    progress = Signal(int, int, str)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    event = Signal(str, object)
+    done = Signal()  #: always emitted last, whatever the outcome
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", pass_progress: bool = True,
+                 pass_emit: bool = False, **kwargs: Any) -> None:
+        super().__init__()
+        self.name = name or getattr(fn, "__name__", "job")
+        self._fn = fn
+        self._args = args
+        self._kwargs = dict(kwargs, emit=self.emit_event) if pass_emit else kwargs
+        self._pass_progress = pass_progress
+        self._stop = False
+        self._last_emit = 0.0
+        self.running = False
+        self.result: Any = None
+        self.error: str | None = None
+
+    # -- called from any thread -------------------------------------------------------------
+    def cancel(self) -> None:
+        self._stop = True
+
+    def is_cancelled(self) -> bool:
+        return self._stop
+
+    def emit_event(self, name: str, payload: Any = None) -> None:
+        self.event.emit(name, payload)
+
+    def _report(self, done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last_emit >= PROGRESS_INTERVAL_S:
+            self._last_emit = now
+            self.progress.emit(int(done), int(total), str(message))
+
+    # -- runs on the worker thread ----------------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        self.running = True
+        try:
+            if self._pass_progress:
+                self.result = self._fn(*self._args, progress=self._report, should_stop=self.is_cancelled,
+                                       **self._kwargs)
+            else:
+                self.result = self._fn(*self._args, **self._kwargs)
+            if self._stop:
+                raise Cancelled("cancelled")
+        except Cancelled:
+            self.error = "cancelled"
+            self.cancelled.emit()
+        except MusicSimError as exc:
+            self.error = error_text(exc)
+            log.info("%s failed: %s", self.name, self.error)
+            self.failed.emit(self.error)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, logged with the traceback
+            self.error = error_text(exc)
+            log.error("%s crashed:\n%s", self.name, traceback.format_exc())
+            self.failed.emit(self.error)
+        else:
+            self.finished.emit(self.result)
+        finally:
+            self.running = False
+            self.done.emit()
+
+
+class JobRunner(QObject):
+    """Owns the QThreads of running workers; ``stop_all`` cancels and joins them."""
+
+    started = Signal(object)  #: the Worker
+    ended = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: dict[Worker, QThread] = {}
+
+    def start(self, worker: Worker) -> Worker:
+        thread = QThread()
+        thread.setObjectName(f"job-{worker.name}")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        # direct: the GUI thread may be blocked in stop_all() waiting for exactly this quit
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(lambda w=worker: self._on_thread_finished(w))
+        self._jobs[worker] = thread
+        thread.start()
+        self.started.emit(worker)
+        return worker
+
+    def running(self) -> list[Worker]:
+        return list(self._jobs)
+
+    def is_busy(self) -> bool:
+        return bool(self._jobs)
+
+    def _on_thread_finished(self, worker: Worker) -> None:
+        thread = self._jobs.pop(worker, None)
+        if thread is not None:
+            thread.deleteLater()
+        self.ended.emit(worker)
+
+    def stop_all(self, timeout_ms: int = 10000) -> bool:
+        """Cancel every job and wait for its thread; True when all stopped in time."""
+        for worker in self._jobs:
+            worker.cancel()
+        ok = True
+        for worker, thread in list(self._jobs.items()):
+            if not thread.wait(timeout_ms):
+                log.warning("job %s did not stop within %d ms", worker.name, timeout_ms)
+                ok = False
+        return ok
+
+
+class _TaskSignals(QObject):
+    finished = Signal(object)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], Any], signals: _TaskSignals) -> None:
+        super().__init__()
+        self._fn = fn
+        self.signals = signals
+
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except Exception as exc:  # noqa: BLE001
+            if not isinstance(exc, MusicSimError):
+                log.error("task crashed:\n%s", traceback.format_exc())
+            self.signals.failed.emit(error_text(exc))
+        else:
+            self.signals.finished.emit(result)
+
+
+_live_tasks: set[_TaskSignals] = set()
+
+
+def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
+             on_error: Callable[[str], None] | None = None) -> None:
+    """Run a short job on the global pool; ``on_done``/``on_error`` run on the GUI thread."""
+    signals = _TaskSignals()  # created on the GUI thread, so its slots are delivered there
+    _live_tasks.add(signals)
+
+    def finish(result: Any) -> None:
+        _live_tasks.discard(signals)
+        on_done(result)
+
+    def fail(message: str) -> None:
+        _live_tasks.discard(signals)
+        if on_error is not None:
+            on_error(message)
+        else:
+            log.warning("task failed: %s", message)
+
+    signals.finished.connect(finish)
+    signals.failed.connect(fail)
+    QThreadPool.globalInstance().start(_Task(fn, signals))
+
+
+def wait_for_tasks(timeout_ms: int = 5000) -> bool:
+    return QThreadPool.globalInstance().waitForDone(timeout_ms)

@@ -1,0 +1,110 @@
+"""Benchmark models on a library: index it with each model, then score every model on the *same*
+odd-one-out triplets (27 distance x scaler combinations), plus P@1 and MAP@R with album labels."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .device import resolve_device
+from .errors import ParameterError
+from .evaluate import BenchResult, album_triplets, map_at_r, precision_at_1, read_triplets_csv, triplet_scores
+from .jobs import ProgressFn, StopFn, check_stop, report
+from .library import Library
+from .modelstore import load_model
+from .paths import benchmarks_dir, home_dir
+
+
+def _triplets_for(rels: list[str], labels: np.ndarray, triplets: str | os.PathLike[str], n_triplets: int,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    if os.fspath(triplets) == "folders":
+        idx, odd = album_triplets(labels, n_triplets, seed=seed)
+        return idx, odd, "folders"
+    pos = {r: i for i, r in enumerate(rels)}
+    rows = read_triplets_csv(Path(triplets), known_paths=set(pos))
+    idx = np.array([[pos[t.song1], pos[t.song2], pos[t.song3]] for t in rows], dtype=np.int64).reshape(-1, 3)
+    odd = np.array([t.odd - 1 for t in rows], dtype=np.int64)
+    return idx, odd, f"csv:{Path(triplets).name}"
+
+
+def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
+                  triplets: str | os.PathLike[str] = "folders", *, home: str | os.PathLike[str] | None = None,
+                  n_triplets: int = 5000, seed: int = 0, device: str = "auto", workers: int | None = None,
+                  out_dir: Path | None = None, progress: ProgressFn | None = None,
+                  should_stop: StopFn | None = None) -> tuple[list[BenchResult], Path]:
+    """Returns the results (one per model, same triplets for all) and the folder they were saved in."""
+    if not model_names:
+        raise ParameterError("name at least one model to benchmark")
+    home_path = home_dir(home)
+    dev = str(resolve_device(device))
+    loaded = [load_model(m, home_path) for m in model_names]
+    per_model: list[tuple[np.ndarray, np.ndarray]] = []
+    with Library(home_path) as lib:
+        for k, lm in enumerate(loaded):
+            check_stop(should_stop)
+
+            def sub(done: int, total: int, msg: str, k: int = k) -> None:
+                report(progress, k * 1000 + (done * 1000 // max(total, 1)), len(loaded) * 1000,
+                       f"{loaded[k].info.name}: {msg}")
+
+            lib.index(library_root, lm, device=dev, workers=workers, progress=sub, should_stop=should_stop)
+            per_model.append(lib.embeddings(lm.info.key, root=library_root))
+        songs = {s.id: s for s in lib.songs(library_root)}
+    common = set(per_model[0][0].tolist())
+    for ids, _ in per_model[1:]:
+        common &= set(ids.tolist())
+    if len(common) < 3:
+        raise ParameterError("fewer than three songs could be embedded by every model; nothing to compare")
+    order = sorted(common, key=lambda i: songs[i].rel)
+    rels = [songs[i].rel for i in order]
+    labels = np.array(["/".join(Path(r).parts[-3:-1]) or "(root)" for r in rels])
+    idx, odd, source = _triplets_for(rels, labels, triplets, n_triplets, seed)
+    if len(idx) == 0:
+        raise ParameterError("no triplets to score")
+    results = []
+    for lm, (ids, matrix) in zip(loaded, per_model):
+        check_stop(should_stop)
+        pos = {sid: r for r, sid in enumerate(ids.tolist())}
+        X = matrix[[pos[i] for i in order]]
+        results.append(BenchResult(
+            model=lm.info.name, rows=triplet_scores(X, idx, odd),
+            p_at_1=precision_at_1(X, labels), map_at_r=map_at_r(X, labels), n_songs=len(order),
+            n_triplets=len(idx), triplet_source=source,
+            created=_dt.datetime.now().replace(microsecond=0).isoformat(),
+            extra={"library": os.fspath(library_root), "model_key": lm.info.key, "arch": lm.info.arch,
+                   "n_albums": int(len(set(labels.tolist()))), "seed": seed}))
+    out = out_dir or benchmarks_dir(home_path) / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    save_results(results, out)
+    return results, out
+
+
+def save_results(results: list[BenchResult], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for res in results:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in res.model)
+        res.to_json(out / f"{safe}.json")
+        res.to_csv(out / f"{safe}.csv")
+    (out / "run.json").write_text(json.dumps({"models": [r.model for r in results]}), encoding="utf-8")
+
+
+def list_runs(home: str | os.PathLike[str] | None = None) -> list[tuple[Path, list[BenchResult]]]:
+    """Past benchmark runs, newest first: (folder, results)."""
+    root = benchmarks_dir(home_dir(home))
+    runs = []
+    if root.is_dir():
+        for folder in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
+            results = []
+            for f in sorted(folder.glob("*.json")):
+                if f.name == "run.json":
+                    continue
+                try:
+                    results.append(BenchResult.from_json(f))
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+            if results:
+                runs.append((folder, results))
+    return runs

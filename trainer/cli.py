@@ -1,0 +1,336 @@
+"""The ``musicsim`` command line.  With no arguments it opens the desktop app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import Cancelled, MusicSimError
+
+
+class _Bar:
+    """tqdm progress bar driven by the engine's progress callback."""
+
+    def __init__(self, desc: str, quiet: bool = False) -> None:
+        self.desc = desc
+        self.quiet = quiet or not sys.stderr.isatty() and os.environ.get("MUSICSIM_PROGRESS") != "1"
+        self.bar = None
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None or (total and self.bar.total != total):
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=total or None, desc=self.desc, unit="", leave=False, dynamic_ncols=True)
+        self.bar.n = done
+        if message:
+            self.bar.set_postfix_str(message[:60], refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _existing_dir(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"'{text}' does not exist")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"'{text}' is a file, not a folder")
+    return path
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"'{text}' does not exist or is not a file")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .device import DEVICE_CHOICES
+    from .losses import LOSSES
+    from .models import list_models
+    from .search import DISTANCES, SCALERS
+
+    arch_names = [m.name for m in list_models()]
+    p = argparse.ArgumentParser(prog="musicsim", description="Find songs that sound alike. "
+                                "Run without a command to open the app.")
+    p.add_argument("--home", help="data folder (index, models, benchmarks); default: $MUSICSIM_HOME or the "
+                   "platform's user data folder")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("app", help="open the desktop app (the default)")
+    s.add_argument("library", nargs="?", type=_existing_dir, help="music folder to open")
+
+    s = sub.add_parser("index", help="scan a folder and embed new or changed songs")
+    s.add_argument("dir", type=_existing_dir)
+    s.add_argument("--model", default="default", help="model name or folder (default: the shipped model)")
+    s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    s.add_argument("--workers", type=int, default=None, help="decoder processes (default: CPU count, max 4)")
+
+    s = sub.add_parser("embed", help="write a folder's embeddings to an .npz file")
+    s.add_argument("dir", type=_existing_dir)
+    s.add_argument("--out", required=True, help="output .npz with arrays 'paths' and 'embeddings'")
+    s.add_argument("--model", default="default")
+    s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    s.add_argument("--workers", type=int, default=None)
+
+    s = sub.add_parser("query", help="the songs in the index that sound most like SONG")
+    s.add_argument("song", type=_existing_file)
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--distance", default="cosine", choices=DISTANCES)
+    s.add_argument("--scaler", default="Normalizer", choices=SCALERS)
+    s.add_argument("--model", default="default")
+    s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+
+    s = sub.add_parser("train", help="train a model on a music folder")
+    s.add_argument("--library", required=True, type=_existing_dir)
+    s.add_argument("--arch", default="musicnet", choices=arch_names, metavar="ARCH",
+                   help="architecture (see 'musicsim models')")
+    s.add_argument("--loss", default="triplet", choices=LOSSES)
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--triplets", type=_existing_file, help="ground-truth CSV: song1,song2,song3,odd")
+    src.add_argument("--labels", choices=["folders"], help="folder labels (parent = album, grandparent = artist)")
+    src.add_argument("--self-supervised", action="store_true", help="excerpts of the same song are positives")
+    s.add_argument("--epochs", type=int, default=10)
+    s.add_argument("--batch-size", type=int, default=None, help="default: the thesis's for the architecture")
+    s.add_argument("--lr", type=float, default=1e-5)
+    s.add_argument("--margin", type=float, default=0.2)
+    s.add_argument("--temperature", type=float, default=0.1)
+    s.add_argument("--augment", default="auto", choices=["auto", "none", "light", "thesis"])
+    s.add_argument("--init-from", help="fine-tune from this model (e.g. 'default')")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--segments", type=int, default=8, help="segments cached per song")
+    s.add_argument("--restart", action="store_true", help="discard an interrupted run of this name")
+    s.add_argument("--name", required=True, help="name of the trained model")
+
+    s = sub.add_parser("bench", help="27-way distance x scaler table, P@1 and MAP@R")
+    s.add_argument("--library", required=True, type=_existing_dir)
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--triplets", type=_existing_file)
+    src.add_argument("--labels", choices=["folders"])
+    s.add_argument("--model", action="append", help="model to compare (repeatable); default: default and classic")
+    s.add_argument("--n-triplets", type=int, default=5000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--out", help="folder for JSON/CSV results (default: <home>/benchmarks/<time>)")
+
+    sub.add_parser("models", help="list architectures and trained models")
+    return p
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .device import resolve_device
+    from .library import Library
+    from .modelstore import load_model
+
+    loaded = load_model(args.model, _home(args))
+    device = resolve_device(args.device)
+    bar = _Bar("index", args.quiet)
+    with Library(_home(args)) as lib:
+        rep = lib.index(args.dir, loaded, device=str(device), workers=args.workers, progress=bar)
+    bar.close()
+    speed = f", {rep.audio_seconds / rep.seconds:.0f}x real time" if rep.indexed and rep.seconds else ""
+    print(f"indexed {rep.indexed}, unchanged {rep.unchanged}, removed {rep.scan.removed}, "
+          f"skipped {len(rep.skipped)} ({rep.seconds:.1f} s{speed}) with model '{loaded.info.name}'")
+    for path, reason in rep.skipped:
+        print(f"  skipped {_show(path)}: {reason}")
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from .device import resolve_device
+    from .library import Library
+    from .modelstore import load_model
+
+    out = Path(args.out).expanduser()
+    if out.suffix != ".npz":
+        out = out.with_suffix(out.suffix + ".npz") if out.suffix else out.with_suffix(".npz")
+    loaded = load_model(args.model, _home(args))
+    bar = _Bar("embed", args.quiet)
+    with Library(_home(args)) as lib:
+        rep = lib.index(args.dir, loaded, device=str(resolve_device(args.device)), workers=args.workers,
+                        progress=bar)
+        ids, matrix = lib.embeddings(loaded.info.key, root=args.dir)
+        by_id = {s.id: s for s in lib.songs(args.dir)}
+    bar.close()
+    paths = np.array([by_id[i].rel for i in ids.tolist()])
+    tmp = out.with_name(out.name + ".tmp.npz")
+    np.savez(tmp, paths=paths, embeddings=matrix)
+    os.replace(tmp, out)
+    print(f"wrote {len(paths)} embeddings ({matrix.shape[1] if matrix.size else 0}-d, model "
+          f"'{loaded.info.name}') to {out}; skipped {len(rep.skipped)}")
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from .device import resolve_device
+    from .embed import Embedder
+    from .library import Library
+    from .modelstore import load_model
+    from .search import SearchIndex
+
+    if args.k < 1:
+        raise MusicSimError("--k must be at least 1")
+    loaded = load_model(args.model, _home(args))
+    with Library(_home(args)) as lib:
+        ids, matrix = lib.embeddings(loaded.info.key)
+        if len(ids) == 0:
+            raise MusicSimError(f"no songs are indexed with model '{loaded.info.name}'; "
+                                f"run 'musicsim index DIR --model {args.model}' first")
+        song = lib.song_by_path(args.song)
+        exclude = None
+        pos = {sid: k for k, sid in enumerate(ids.tolist())}
+        if song is not None and song.id in pos:
+            q = matrix[pos[song.id]]
+            exclude = [pos[song.id]]
+        else:
+            q = Embedder(loaded, device=resolve_device(args.device)).embed_file(args.song)
+        index = SearchIndex(matrix, args.scaler)
+        idx, dist = index.query(q, args.k, args.distance, exclude_ids=exclude)
+        songs = {s.id: s for s in lib.songs_by_ids([int(ids[i]) for i in idx])}
+    print(f"{args.k} nearest to {_show(args.song)} ({args.distance}, {args.scaler}, model '{loaded.info.name}'):")
+    for rank, (i, d) in enumerate(zip(idx, dist), 1):
+        s = songs[int(ids[i])]
+        who = " — ".join(x for x in (s.artist, s.album) if x)
+        print(f"{rank:3d}. {d:9.4f}  {_show(s.path)}" + (f"  [{s.display_title}{' — ' + who if who else ''}]"))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    if args.triplets:
+        source, csv = "csv", args.triplets
+    elif args.self_supervised:
+        source, csv = "self", None
+    else:
+        source, csv = "folders", None
+    cfg = TrainConfig(library=args.library, arch=args.arch, loss=args.loss, source=source, triplets_csv=csv,
+                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
+                      name=args.name, seed=args.seed, margin=args.margin, temperature=args.temperature,
+                      augment=args.augment, init_from=args.init_from, workers=args.workers,
+                      segments_per_song=args.segments)
+    bar = _Bar("train", args.quiet)
+
+    def on_epoch(stats) -> None:  # type: ignore[no-untyped-def]
+        bar.close()
+        val = f", validation {stats.val_score:.1f} %" if stats.val_score is not None else ""
+        print(f"epoch {stats.epoch}/{stats.epochs}: loss {stats.train_loss:.4f}{val} ({stats.seconds:.1f} s)",
+              flush=True)
+
+    folder = train(cfg, home=_home(args), restart=args.restart, progress=bar, on_epoch=on_epoch)
+    bar.close()
+    print(f"saved model '{args.name}' to {folder}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_benchmark
+
+    models = args.model or ["default", "classic"]
+    bar = _Bar("bench", args.quiet)
+    results, out = run_benchmark(args.library, models, args.triplets or "folders", home=_home(args),
+                                 n_triplets=args.n_triplets, seed=args.seed, device=args.device,
+                                 workers=args.workers, out_dir=Path(args.out) if args.out else None,
+                                 progress=bar)
+    bar.close()
+    for res in results:
+        print(res.format_table())
+        print()
+    if len(results) > 1:
+        print(_summary(results))
+    print(f"results saved to {out}")
+    return 0
+
+
+def _summary(results: list) -> str:  # type: ignore[type-arg]
+    lines = ["model                       cosine-Normalizer   best (distance-scaler)            P@1    MAP@R"]
+    for r in results:
+        cn = next(x.score_percent for x in r.rows if x.distance == "cosine" and x.scaler == "Normalizer")
+        b = r.best()
+        lines.append(f"{r.model:<27} {cn:>8.1f} %        {b.score_percent:5.1f} % ({b.distance}-{b.scaler})"
+                     f"{'':<{max(0, 22 - len(b.distance) - len(b.scaler))}} {r.p_at_1 * 100:5.1f} % "
+                     f"{r.map_at_r * 100:5.1f} %")
+    return "\n".join(lines)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .models import build_model, count_parameters, list_models
+    from .config import FeatureConfig
+    from .modelstore import available_models
+
+    print("architectures (use with 'musicsim train --arch'):")
+    print(f"  {'name':<22}{'family':<20}{'parameters':>12}{'thesis':>10}  description")
+    for spec in list_models():
+        n = count_parameters(build_model(spec.name, FeatureConfig()))
+        thesis = f"{spec.thesis_params / 1e6:.1f}M" if spec.thesis_params else "-"
+        print(f"  {spec.name:<22}{spec.family:<20}{n / 1e6:>11.2f}M{thesis:>10}  {spec.description}")
+    print("\nmodels ready to use (--model):")
+    for ref in available_models(_home(args)):
+        i = ref.info
+        where = str(ref.path) if ref.path else "built in"
+        extra = f", {i.loss} loss, {i.epochs} epochs" if i.loss else ""
+        print(f"  {ref.name:<22}{i.arch}{extra}  ({where})")
+    return 0
+
+
+def _home(args: argparse.Namespace) -> Path:
+    from .paths import home_dir
+
+    if getattr(args, "_home_path", None) is None:
+        args._home_path = home_dir(args.home)
+    return args._home_path  # type: ignore[no-any-return]
+
+
+def _show(path: Path | str) -> str:
+    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+COMMANDS = {"index": _cmd_index, "embed": _cmd_embed, "query": _cmd_query, "train": _cmd_train,
+            "bench": _cmd_bench, "models": _cmd_models}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in (None, "app"):
+        try:
+            from musicsim_app.app import main as app_main
+        except ImportError as exc:
+            print(f"musicsim: error: the desktop app is not available ({exc})", file=sys.stderr)
+            return 2
+        return int(app_main(None, library=getattr(args, "library", None), home=args.home))
+    try:
+        return COMMANDS[args.command](args)
+    except Cancelled:
+        print("musicsim: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nmusicsim: interrupted; finished work is kept (run the same command again to resume)",
+              file=sys.stderr)
+        return 130
+    except MusicSimError as exc:
+        print(f"musicsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.exit(main())

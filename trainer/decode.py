@@ -1,0 +1,115 @@
+"""Decode many files in worker processes, robust to files that crash the decoder.
+
+Decoding is the CPU-heavy part of indexing and holds the GIL in parts of libsndfile's wrapper,
+so it runs in separate processes (spawned, so no torch/Qt state is inherited) while the parent
+batches the excerpts through the model.  A file that kills its worker (a decoder segfault on a
+hostile file) is retried alone once and then reported as skipped; the rest of the job goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import AudioInfo, load_excerpts
+from .config import FeatureConfig
+from .errors import AudioError
+from .tags import Tags, read_tags
+
+
+@dataclass
+class Decoded:
+    """What a worker returns for one file: excerpts and metadata, or the reason it failed."""
+
+    path: Path
+    waves: np.ndarray | None
+    info: AudioInfo | None
+    tags: Tags | None
+    error: str | None
+
+
+def decode_one(path: Path, cfg: FeatureConfig | None, want_tags: bool = True) -> Decoded:
+    tags = None
+    try:
+        if want_tags:
+            tags = read_tags(path)
+        if cfg is None:
+            from .audio import probe
+
+            return Decoded(path, None, probe(path), tags, None)
+        ex = load_excerpts(path, cfg)
+        return Decoded(path, ex.waves, ex.info, tags, None)
+    except AudioError as exc:
+        return Decoded(path, None, None, tags, str(exc))
+    except MemoryError:
+        return Decoded(path, None, None, tags, "out of memory while decoding")
+    except Exception as exc:  # a decoder bug must not end the whole job
+        return Decoded(path, None, None, tags, f"unexpected decoder error: {type(exc).__name__}: {exc}")
+
+
+def _job(args: tuple[str, dict[str, Any] | None, bool]) -> Decoded:
+    raw, cfg, want_tags = args
+    return decode_one(Path(raw), FeatureConfig.from_dict(cfg) if cfg is not None else None, want_tags)
+
+
+def default_workers() -> int:
+    return max(1, min(4, (os.cpu_count() or 2)))
+
+
+def decode_many(paths: Iterable[Path], cfg: FeatureConfig | None, *, workers: int | None = None,
+                want_tags: bool = True, window: int = 16) -> Iterator[Decoded]:
+    """Yield a ``Decoded`` for every path, in completion order.  ``workers=0`` decodes in-process."""
+    paths = list(paths)
+    n_workers = default_workers() if workers is None else workers
+    if n_workers <= 0 or len(paths) <= 2:
+        for p in paths:
+            yield decode_one(p, cfg, want_tags)
+        return
+    cfg_dict = cfg.to_dict() if cfg is not None else None
+    pending = list(reversed(paths))
+    ctx = mp.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+    in_flight: dict[Future[Decoded], Path] = {}
+    suspects: list[Path] = []
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < window:
+                p = pending.pop()
+                in_flight[pool.submit(_job, (os.fspath(p), cfg_dict, want_tags))] = p
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                p = in_flight.pop(fut)
+                try:
+                    yield fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    suspects.append(p)
+            if broken:
+                suspects.extend(in_flight.values())
+                in_flight.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                for p in suspects:
+                    yield _decode_isolated(p, cfg_dict, want_tags, ctx)
+                suspects.clear()
+                pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+    finally:
+        for fut in in_flight:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _decode_isolated(path: Path, cfg: dict[str, Any] | None, want_tags: bool, ctx: Any) -> Decoded:
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as solo:
+        try:
+            return solo.submit(_job, (os.fspath(path), cfg, want_tags)).result()
+        except BrokenProcessPool:
+            return Decoded(path, None, None, None, "the decoder crashed on this file")

@@ -1,0 +1,486 @@
+"""How well embeddings group songs: the thesis's 27-way triplet table, P@1 and MAP@R.
+
+A triplet is three songs of which one is the odd one out (thesis section 3.4.3.2). It is scored
+correct when the two similar songs are strictly closer to each other than either is to the odd
+one, so ties -- e.g. every pair at the same hamming distance -- count as wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+from collections.abc import Collection, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ParameterError
+from .search import (
+    DISTANCES,
+    SCALERS,
+    check_metric,
+    default_variances,
+    paired_distances,
+    pairwise_distances,
+    scale,
+    smallest_k,
+)
+
+TRIPLET_COLUMNS = ("song1", "song2", "song3", "odd")
+# Rows of triplets scored per step, and distance-matrix entries per step for P@1/MAP@R: bounds
+# memory to a few tens of MB whatever the data size.
+_TRIPLET_CHUNK = 16_384
+_MATRIX_BUDGET = 4_000_000
+
+
+@dataclass(frozen=True)
+class Triplet:
+    """Three songs (paths relative to the library root) and which of them (1, 2 or 3) is odd."""
+
+    song1: str
+    song2: str
+    song3: str
+    odd: int
+
+    @property
+    def songs(self) -> tuple[str, str, str]:
+        return (self.song1, self.song2, self.song3)
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ParameterError(f"{path.name}: line {line} is not valid UTF-8 text") from exc
+    if not text.strip():
+        raise ParameterError(f"{path.name}: the file is empty; expected a header {','.join(TRIPLET_COLUMNS)}")
+    return text
+
+
+def read_triplets_csv(path: str | os.PathLike, *, known_paths: Collection[str] | None = None) -> list[Triplet]:
+    """Read triplets in the thesis's quartet form: header ``song1,song2,song3,odd``.
+
+    Extra columns are ignored, blank lines skipped, and whitespace around fields stripped.
+    Every problem raises :class:`ParameterError` with a one-line message naming the line.
+
+    Parameters
+    ----------
+    path : path-like
+        UTF-8 CSV file (a byte-order mark is accepted).
+    known_paths : collection of str, optional
+        Library paths (relative to its root); when given, every song must be one of them.
+
+    Returns
+    -------
+    list of Triplet
+    """
+    path = Path(path)
+    rows = csv.reader(io.StringIO(_decode(path), newline=""))
+    header = [h.strip().lower() for h in next(rows)]
+    missing = [c for c in TRIPLET_COLUMNS if c not in header]
+    if missing:
+        raise ParameterError(
+            f"{path.name}: line 1: missing column(s) {', '.join(missing)}; "
+            f"expected a header {','.join(TRIPLET_COLUMNS)}"
+        )
+    cols = [header.index(c) for c in TRIPLET_COLUMNS]
+    known = None if known_paths is None else set(known_paths)
+    seen: dict[tuple[str, str, str, int], int] = {}
+    out: list[Triplet] = []
+    for fields in rows:
+        line = rows.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) < len(header):
+            raise ParameterError(f"{path.name}: line {line}: expected {len(header)} fields, found {len(fields)}")
+        song1, song2, song3, odd_text = (fields[i].strip() for i in cols)
+        triplet = Triplet(song1, song2, song3, _parse_odd(odd_text, path.name, line))
+        _check_songs(triplet, known, path.name, line)
+        key = (*triplet.songs, triplet.odd)
+        if key in seen:
+            raise ParameterError(f"{path.name}: lines {seen[key]} and {line} are the same triplet")
+        seen[key] = line
+        out.append(triplet)
+    if not out:
+        raise ParameterError(f"{path.name}: no triplets after the header")
+    return out
+
+
+def _parse_odd(text: str, name: str, line: int) -> int:
+    try:
+        odd = int(text)
+    except ValueError:
+        raise ParameterError(f"{name}: line {line}: odd must be 1, 2 or 3, found '{text}'") from None
+    if odd not in (1, 2, 3):
+        raise ParameterError(f"{name}: line {line}: odd must be 1, 2 or 3, found {odd}")
+    return odd
+
+
+def _check_songs(t: Triplet, known: set[str] | None, name: str, line: int) -> None:
+    for song in t.songs:
+        if not song:
+            raise ParameterError(f"{name}: line {line}: a song path is empty")
+        if known is not None and song not in known:
+            raise ParameterError(f"{name}: line {line}: unknown song '{song}' (not in the library)")
+    if len(set(t.songs)) < 3:
+        raise ParameterError(f"{name}: line {line}: the same song appears twice in one triplet")
+
+
+def append_triplets_csv(path: str | os.PathLike, rows: Iterable[Triplet]) -> None:
+    """Append triplets to ``path``, writing the header first when the file is new or empty."""
+    path = Path(path)
+    rows = list(rows)
+    for t in rows:
+        if t.odd not in (1, 2, 3):
+            raise ParameterError(f"odd must be 1, 2 or 3, found {t.odd}")
+    existing = path.read_bytes() if path.exists() else b""
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        if existing and not existing.endswith(b"\n"):
+            fh.write("\n")
+        writer = csv.writer(fh, lineterminator="\n")
+        if not existing.strip():
+            writer.writerow(TRIPLET_COLUMNS)
+        writer.writerows((*t.songs, t.odd) for t in rows)
+
+
+def album_triplets(labels: np.ndarray, n_triplets: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random triplets from labels (e.g. albums): two songs sharing a label and one that does not.
+
+    Every distinct triplet (unordered similar pair, odd song) is equally likely; the odd song's
+    position is drawn uniformly so it is not always last. No triplet repeats unless
+    ``n_triplets`` exceeds the number of distinct ones, in which case all appear and the rest
+    are drawn again.
+
+    Parameters
+    ----------
+    labels : np.ndarray, shape (n,)
+        Integers or strings.
+    n_triplets : int
+    seed : int
+        Same seed, same triplets.
+
+    Returns
+    -------
+    idx : np.ndarray, shape (t, 3), int64
+        Row indices into ``labels``.
+    odd : np.ndarray, shape (t,), int64
+        Position (0, 1 or 2) of the odd song in each row.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ParameterError(f"labels must be 1-D, got shape {labels.shape}")
+    if n_triplets < 1:
+        raise ParameterError(f"n_triplets must be at least 1, got {n_triplets}")
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if len(counts) < 2:
+        raise ParameterError("album triplets need at least two different labels")
+    if counts.max() < 2:
+        raise ParameterError("album triplets need a label shared by at least two songs")
+    rng = np.random.default_rng(seed)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n = len(labels)
+    weights = counts * (counts - 1) / 2 * (n - counts)
+    total = int(weights.sum())
+    if total <= 4 * n_triplets:
+        base = _all_triplets(order, starts, counts, n)
+        picks = np.concatenate([rng.permutation(total) for _ in range(-(-n_triplets // total))])
+        base = base[picks[:n_triplets]]
+    else:
+        base = _sample_triplets(rng, order, starts, counts, weights / weights.sum(), n, n_triplets)
+    swap = rng.random(n_triplets) < 0.5  # the similar pair's order is random too
+    base[swap, :2] = base[swap, 1::-1]
+    odd = rng.integers(0, 3, size=n_triplets)
+    idx = np.empty((n_triplets, 3), dtype=np.int64)
+    pair_slots = np.array([[1, 2], [0, 2], [0, 1]])[odd]
+    rows = np.arange(n_triplets)
+    idx[rows, odd] = base[:, 2]
+    idx[rows, pair_slots[:, 0]] = base[:, 0]
+    idx[rows, pair_slots[:, 1]] = base[:, 1]
+    return idx, odd
+
+
+def _all_triplets(order: np.ndarray, starts: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
+    """Every (a, b, odd) with ``a < b`` sharing a label and ``odd`` elsewhere -> ``(total, 3)``."""
+    out = []
+    for start, size in zip(starts, counts):
+        members = order[start : start + size]
+        if size < 2:
+            continue
+        a, b = np.triu_indices(size, k=1)
+        others = np.concatenate([order[:start], order[start + size :]])
+        pairs = np.stack([members[a], members[b]], axis=1)
+        out.append(np.column_stack([np.repeat(pairs, len(others), axis=0), np.tile(others, len(pairs))]))
+    return np.concatenate(out).astype(np.int64)
+
+
+def _sample_triplets(
+    rng: np.random.Generator,
+    order: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    p: np.ndarray,
+    n: int,
+    want: int,
+) -> np.ndarray:
+    """Distinct uniform random triplets ``(want, 3)`` by sampling and dropping repeats."""
+    found = np.empty((0, 3), dtype=np.int64)
+    while len(found) < want:
+        m = int((want - len(found)) * 1.1) + 16
+        g = rng.choice(len(counts), size=m, p=p)
+        size, start = counts[g], starts[g]
+        i = rng.integers(0, size)
+        j = rng.integers(0, size - 1)
+        j = j + (j >= i)
+        r = rng.integers(0, n - size)
+        r = r + (r >= start) * size
+        a, b = order[start + i], order[start + j]
+        cand = np.column_stack([np.minimum(a, b), np.maximum(a, b), order[r]])
+        found = np.concatenate([found, cand])
+        _, first = np.unique(found, axis=0, return_index=True)
+        found = found[np.sort(first)]
+    return found[:want]
+
+
+def _check_triplets(X: np.ndarray, idx: np.ndarray, odd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.asarray(idx, dtype=np.int64)
+    odd = np.asarray(odd, dtype=np.int64)
+    if idx.ndim != 2 or idx.shape[1] != 3 or odd.shape != (idx.shape[0],):
+        raise ParameterError(f"expected idx (t, 3) and odd (t,), got {idx.shape} and {odd.shape}")
+    if idx.size and (idx.min() < 0 or idx.max() >= len(X)):
+        raise ParameterError(f"triplet indices must lie in 0..{len(X) - 1}")
+    if odd.size and (odd.min() < 0 or odd.max() > 2):
+        raise ParameterError("odd positions must be 0, 1 or 2")
+    return idx, odd
+
+
+def _correct_scaled(Xs: np.ndarray, idx: np.ndarray, odd: np.ndarray, metric: str, V: np.ndarray) -> np.ndarray:
+    """Triplet correctness ``(t,)`` on already-scaled rows ``Xs (n, d)``, in bounded-memory chunks."""
+    out = np.empty(len(idx), dtype=bool)
+    rows = np.arange(len(idx))
+    sim = np.array([[1, 2], [0, 2], [0, 1]])[odd]
+    a, b, o = idx[rows, sim[:, 0]], idx[rows, sim[:, 1]], idx[rows, odd]
+    for s in range(0, len(idx), _TRIPLET_CHUNK):
+        sl = slice(s, s + _TRIPLET_CHUNK)
+        A, B, O = Xs[a[sl]], Xs[b[sl]], Xs[o[sl]]
+        d_ab = paired_distances(A, B, metric, variances=V)
+        d_ao = paired_distances(A, O, metric, variances=V)
+        d_bo = paired_distances(B, O, metric, variances=V)
+        out[sl] = (d_ab < d_ao) & (d_ab < d_bo)
+    return out
+
+
+def triplet_correct(
+    X: np.ndarray,
+    idx: np.ndarray,
+    odd: np.ndarray,
+    metric: str,
+    scaler: str,
+    *,
+    fit_on: np.ndarray | None = None,
+) -> np.ndarray:
+    """Which triplets the embeddings get right under one distance and scaler.
+
+    Parameters
+    ----------
+    X : np.ndarray, shape (n, d)
+        Embeddings of the evaluated songs.
+    idx : np.ndarray, shape (t, 3), int
+        Rows of ``X`` in each triplet.
+    odd : np.ndarray, shape (t,), int
+        Position (0..2) of the odd song.
+    metric, scaler : str
+    fit_on : np.ndarray, shape (m, d), optional
+        Rows to fit the scaler (and seuclidean's variances) on; ``X`` itself by default, as the
+        thesis fitted on its test set.
+
+    Returns
+    -------
+    np.ndarray, shape (t,), bool
+    """
+    check_metric(metric)
+    idx, odd = _check_triplets(np.asarray(X), idx, odd)
+    Xs = scale(X, scaler, fit_on=fit_on)
+    V = default_variances(Xs if fit_on is None else scale(fit_on, scaler, fit_on=fit_on))
+    return _correct_scaled(Xs, idx, odd, metric, V)
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One cell of the thesis's table: percent of triplets correct for a distance and a scaler."""
+
+    distance: str
+    scaler: str
+    score_percent: float
+    n_triplets: int
+
+
+def triplet_scores(
+    X: np.ndarray, idx: np.ndarray, odd: np.ndarray, *, fit_on: np.ndarray | None = None
+) -> list[ScoreRow]:
+    """All 27 distance x scaler scores, in Appendix A order (see :func:`triplet_correct`)."""
+    idx, odd = _check_triplets(np.asarray(X), idx, odd)
+    rows = []
+    for scaler in SCALERS:
+        Xs = scale(X, scaler, fit_on=fit_on)
+        V = default_variances(Xs if fit_on is None else scale(fit_on, scaler, fit_on=fit_on))
+        for metric in DISTANCES:
+            correct = _correct_scaled(Xs, idx, odd, metric, V)
+            percent = 100.0 * float(correct.mean()) if len(correct) else 0.0
+            rows.append(ScoreRow(metric, scaler, percent, len(correct)))
+    return sort_rows(rows)
+
+
+def sort_rows(rows: Iterable[ScoreRow]) -> list[ScoreRow]:
+    """Rows in thesis Appendix A order: by distance in DISTANCES order, then scaler in SCALERS order."""
+    return sorted(rows, key=lambda r: (DISTANCES.index(r.distance), SCALERS.index(r.scaler)))
+
+
+def retrieval_scores(
+    X: np.ndarray, labels: np.ndarray, *, metric: str = "cosine", scaler: str = "Normalizer"
+) -> tuple[float, float]:
+    """Leave-one-out precision@1 and MAP@R (Musgrave et al. 2020) in one pass.
+
+    Each song queries all the others; songs whose label has no other member are skipped. Equal
+    distances are ranked by row index, so results are reproducible.
+
+    Parameters
+    ----------
+    X : np.ndarray, shape (n, d)
+    labels : np.ndarray, shape (n,)
+
+    Returns
+    -------
+    (p_at_1, map_at_r) : tuple of float in [0, 1]
+        NaN-free; ``ParameterError`` when no song has a same-label partner.
+    """
+    check_metric(metric)
+    labels = np.asarray(labels)
+    if labels.shape != (len(X),):
+        raise ParameterError(f"labels must have shape ({len(X)},), got {labels.shape}")
+    _, lab, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    R = counts[lab] - 1
+    queries = np.flatnonzero(R > 0)
+    if len(queries) == 0:
+        raise ParameterError("no label is shared by two songs, so retrieval cannot be scored")
+    Xs = scale(X, scaler)
+    V = default_variances(Xs)
+    n = len(Xs)
+    step = max(1, _MATRIX_BUDGET // n)
+    hits1, aps = [], []
+    for s in range(0, len(queries), step):
+        q = queries[s : s + step]
+        D = pairwise_distances(Xs[q], Xs, metric, variances=V)
+        D[np.arange(len(q)), q] = np.inf
+        r_max = int(R[q].max())  # at most n - 1, so the query itself (at inf) is never ranked
+        ranked, _ = smallest_k(D, r_max)
+        rel = lab[ranked] == lab[q][:, None]
+        within = np.arange(r_max)[None, :] < R[q][:, None]
+        rel &= within
+        precision = np.cumsum(rel, axis=1) / np.arange(1, r_max + 1)
+        aps.append((precision * rel).sum(axis=1) / R[q])
+        hits1.append(rel[:, 0])
+    return float(np.concatenate(hits1).mean()), float(np.concatenate(aps).mean())
+
+
+def precision_at_1(
+    X: np.ndarray, labels: np.ndarray, *, metric: str = "cosine", scaler: str = "Normalizer"
+) -> float:
+    """Fraction of songs whose nearest other song shares their label (see :func:`retrieval_scores`)."""
+    return retrieval_scores(X, labels, metric=metric, scaler=scaler)[0]
+
+
+def map_at_r(X: np.ndarray, labels: np.ndarray, *, metric: str = "cosine", scaler: str = "Normalizer") -> float:
+    """Mean average precision at R, R = number of other songs with the query's label."""
+    return retrieval_scores(X, labels, metric=metric, scaler=scaler)[1]
+
+
+@dataclass
+class BenchResult:
+    """One model's evaluation: the 27-way table plus retrieval scores, saved as JSON or CSV."""
+
+    model: str
+    rows: list[ScoreRow]
+    p_at_1: float | None = None
+    map_at_r: float | None = None
+    n_songs: int = 0
+    n_triplets: int = 0
+    triplet_source: str = ""
+    created: str = field(default_factory=lambda: _dt.date.today().isoformat())
+    extra: dict = field(default_factory=dict)
+
+    def sorted_rows(self) -> list[ScoreRow]:
+        """Rows in thesis Appendix A order."""
+        return sort_rows(self.rows)
+
+    def best(self) -> ScoreRow:
+        """The highest-scoring row; the first in Appendix A order among equals."""
+        if not self.rows:
+            raise ParameterError(f"benchmark '{self.model}' has no score rows")
+        return max(self.sorted_rows(), key=lambda r: r.score_percent)
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> BenchResult:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data["rows"] = [ScoreRow(**r) for r in data["rows"]]
+            return cls(**data)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ParameterError(f"cannot read benchmark result '{path}': {exc}") from exc
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Columns ``model,distance,scaler,score_percent,n_triplets``, readable by
+        :func:`load_reference_tables`."""
+        with Path(path).open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["model", "distance", "scaler", "score_percent", "n_triplets"])
+            for r in self.sorted_rows():
+                writer.writerow([self.model, r.distance, r.scaler, f"{r.score_percent:.3f}", r.n_triplets])
+
+    def format_table(self) -> str:
+        """Plain-text table for the CLI: 27 rows, the best marked with ``*``, then P@1 and MAP@R."""
+        best = self.best() if self.rows else None
+        lines = [
+            f"{self.model}  ({self.n_songs} songs, {self.n_triplets} triplets, {self.triplet_source or '-'})",
+            f"  {'distance':<12} {'scaler':<15} {'score %':>8}",
+        ]
+        for r in self.sorted_rows():
+            mark = "*" if r == best else " "
+            lines.append(f"{mark} {r.distance:<12} {r.scaler:<15} {r.score_percent:8.3f}")
+        for name, value in (("P@1", self.p_at_1), ("MAP@R", self.map_at_r)):
+            lines.append(f"  {name:<6} {'-' if value is None else f'{value:.4f}'}")
+        return "\n".join(lines)
+
+
+def load_reference_tables(csv_path: str | os.PathLike) -> dict[str, list[ScoreRow]]:
+    """Read Appendix A (``model,table,distance,scaler,score_percent``) into rows per model.
+
+    ``table`` is optional and an ``n_triplets`` column is used when present (0 otherwise), so a
+    :meth:`BenchResult.to_csv` file loads too.
+    """
+    path = Path(csv_path)
+    rows = csv.DictReader(io.StringIO(_decode(path), newline=""))
+    need = {"model", "distance", "scaler", "score_percent"}
+    if not need <= set(rows.fieldnames or ()):
+        raise ParameterError(f"{path.name}: line 1: expected columns {', '.join(sorted(need))}")
+    out: dict[str, list[ScoreRow]] = {}
+    for r in rows:
+        line = rows.line_num
+        if r["distance"] not in DISTANCES or r["scaler"] not in SCALERS:
+            raise ParameterError(f"{path.name}: line {line}: unknown distance or scaler")
+        try:
+            score = float(r["score_percent"])
+            n = int(r.get("n_triplets") or 0)
+        except ValueError:
+            raise ParameterError(f"{path.name}: line {line}: score_percent must be a number") from None
+        out.setdefault(r["model"], []).append(ScoreRow(r["distance"], r["scaler"], score, n))
+    return {model: sort_rows(rows_) for model, rows_ in out.items()}

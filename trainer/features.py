@@ -1,0 +1,55 @@
+"""Log-mel spectrograms with torchaudio, so the same transform runs on the training device."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torchaudio
+
+from .config import FeatureConfig
+
+
+class LogMel(torch.nn.Module):
+    """Waves ``(B, n_samples)`` -> normalised log-mel ``(B, 1, n_mels, n_frames)``.
+
+    The dB floor is relative to each excerpt's peak (``top_db``), so a quiet master and a loud one
+    of the same music look alike; a fixed affine map then puts values in a unit-ish range, which
+    the thesis's BatchNorm-free models need.
+    """
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+            n_mels=cfg.n_mels, f_min=cfg.f_min, f_max=cfg.f_max, power=2.0, norm="slaney",
+            mel_scale="slaney",
+        )
+        self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=cfg.top_db)
+
+    def forward(self, waves: torch.Tensor) -> torch.Tensor:
+        spec = self.mel(waves).unsqueeze(1)  # (B, 1, n_mels, frames)
+        db = self.to_db(spec)
+        return (db + self.cfg.norm_offset_db) / self.cfg.norm_scale_db
+
+
+def mel_frequencies(cfg: FeatureConfig) -> np.ndarray:
+    """Centre frequency (Hz) of each mel band, for axis labels."""
+    import librosa
+
+    return librosa.mel_frequencies(n_mels=cfg.n_mels, fmin=cfg.f_min, fmax=cfg.f_max, htk=False)
+
+
+_display_cache: dict[FeatureConfig, LogMel] = {}
+
+
+def log_mel_image(wave: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
+    """Log-mel in dB, ``(n_mels, frames)``, of a whole mono track for display (CPU)."""
+    if sr != cfg.sample_rate:
+        import soxr
+
+        wave = soxr.resample(wave, sr, cfg.sample_rate)
+    transform = _display_cache.setdefault(cfg, LogMel(cfg))
+    with torch.no_grad():
+        x = transform(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None])
+    return (x[0, 0].numpy() * cfg.norm_scale_db - cfg.norm_offset_db).astype(np.float32)

@@ -1,0 +1,389 @@
+"""The library index: one SQLite database (WAL) with every song's file facts, tags and embeddings.
+
+Paths are stored as bytes (``os.fsencode``) so names that are not valid UTF-8 survive.  A scan
+only stats files; files that are new or changed (size or mtime) are decoded and embedded in
+worker processes, and results are committed every few songs, so a killed index keeps all
+finished songs and the next run picks up the rest.  A cross-process lock file serialises writers
+(the GUI and the CLI on the same home): the second one is told who holds it instead of waiting
+forever or corrupting anything.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat as _stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import filelock
+import numpy as np
+
+from .audio import AUDIO_EXTENSIONS
+from .embed import Embedder
+from .errors import LibraryBusyError, ModelError, ParameterError
+from .jobs import ProgressFn, StopFn, check_stop, report
+from .modelstore import LoadedModel
+from .paths import home_dir
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS roots (path BLOB PRIMARY KEY, added REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS songs (
+    id INTEGER PRIMARY KEY,
+    path BLOB UNIQUE NOT NULL,
+    root BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    duration REAL,
+    sample_rate INTEGER,
+    channels INTEGER,
+    title TEXT, artist TEXT, album TEXT, genre TEXT,
+    error TEXT,
+    probed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS songs_root ON songs(root);
+CREATE TABLE IF NOT EXISTS models (key TEXT PRIMARY KEY, name TEXT, features TEXT NOT NULL, dim INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS embeddings (
+    song_id INTEGER NOT NULL REFERENCES songs(id) ON DELETE CASCADE,
+    model_key TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (song_id, model_key)
+);
+CREATE TABLE IF NOT EXISTS failures (
+    song_id INTEGER NOT NULL REFERENCES songs(id) ON DELETE CASCADE,
+    model_key TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (song_id, model_key)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Song:
+    id: int
+    path: Path
+    root: Path
+    size: int
+    mtime: float
+    duration_s: float | None
+    title: str | None
+    artist: str | None
+    album: str | None
+    genre: str | None
+    error: str | None
+
+    @property
+    def rel(self) -> str:
+        try:
+            return self.path.relative_to(self.root).as_posix()
+        except ValueError:
+            return self.path.as_posix()
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.path.stem
+
+    @property
+    def folder_album(self) -> str:
+        """Album by folder layout (parent folder): the label folder-based training and benchmarks use."""
+        return self.path.parent.name
+
+    @property
+    def folder_artist(self) -> str:
+        return self.path.parent.parent.name
+
+
+@dataclass
+class ScanReport:
+    root: Path
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+@dataclass
+class IndexReport:
+    scan: ScanReport
+    indexed: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+
+    @property
+    def removed(self) -> int:
+        return self.scan.removed
+
+
+def _b(path: Path) -> bytes:
+    return os.fsencode(path)
+
+
+def _p(raw: bytes) -> Path:
+    return Path(os.fsdecode(raw))
+
+
+def _root_path(root: str | os.PathLike[str]) -> Path:
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise ParameterError(f"library folder '{path}' does not exist")
+    if not path.is_dir():
+        raise ParameterError(f"library path '{path}' is a file, not a folder")
+    return path.resolve()
+
+
+def walk_audio(root: Path, skipped: list[tuple[Path, str]],
+               should_stop: StopFn | None = None) -> Iterator[tuple[Path, os.stat_result]]:
+    """Yield (path, stat) of candidate audio files; everything odd lands in ``skipped`` with a reason.
+
+    Symlinked folders are not followed (no loops); symlinked files are, if they resolve.
+    """
+    stack = [root]
+    while stack:
+        check_stop(should_stop)
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            skipped.append((folder, f"cannot list folder: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if path.suffix.lower() in AUDIO_EXTENSIONS:
+                        skipped.append((path, "is a folder, not a file"))
+                    stack.append(path)
+                    continue
+                if path.suffix.lower() not in AUDIO_EXTENSIONS:
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=True)
+                except OSError as exc:
+                    if entry.is_symlink():
+                        reason = "symlink loop" if exc.errno == 40 else "broken symlink"
+                    else:
+                        reason = f"cannot stat: {exc.strerror or exc}"
+                    skipped.append((path, reason))
+                    continue
+                if _stat.S_ISDIR(st.st_mode):
+                    skipped.append((path, "is a folder, not a file"))
+                elif not _stat.S_ISREG(st.st_mode):
+                    skipped.append((path, "not a regular file"))
+                elif st.st_size == 0:
+                    skipped.append((path, "empty file (0 bytes)"))
+                else:
+                    yield path, st
+            except OSError as exc:
+                skipped.append((path, f"cannot read: {exc.strerror or exc}"))
+
+
+class Library:
+    """The index of every folder the user added, in ``<home>/index.db``."""
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, *, lock_timeout: float = 0.0) -> None:
+        self.home = home_dir(home)
+        self.db_path = self.home / "index.db"
+        self.lock_timeout = lock_timeout
+        self._lock = filelock.FileLock(str(self.home / "index.lock"))
+        try:
+            self.conn = sqlite3.connect(str(self.db_path), timeout=30.0, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
+            self.conn.commit()
+        except sqlite3.DatabaseError as exc:
+            raise ParameterError(f"cannot open the library index '{self.db_path}': {exc}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writer lock ----------------------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        try:
+            self._lock.acquire(timeout=self.lock_timeout)
+        except filelock.Timeout as exc:
+            raise LibraryBusyError(
+                f"another MusicSim process is updating the library in '{self.home}'; "
+                "wait for it to finish (or use another --home)") from exc
+        try:
+            (self.home / "index.lock.pid").write_text(str(os.getpid()))
+            yield
+        finally:
+            self._lock.release()
+
+    # -- reading --------------------------------------------------------------------------------
+    def roots(self) -> list[Path]:
+        return [_p(r[0]) for r in self.conn.execute("SELECT path FROM roots ORDER BY added")]
+
+    def songs(self, root: str | os.PathLike[str] | None = None) -> list[Song]:
+        sql = ("SELECT id, path, root, size, mtime, duration, title, artist, album, genre, error "
+               "FROM songs")
+        args: tuple[object, ...] = ()
+        if root is not None:
+            sql += " WHERE root = ?"
+            args = (_b(Path(root).expanduser().resolve()),)
+        rows = self.conn.execute(sql + " ORDER BY path", args).fetchall()
+        return [Song(r[0], _p(r[1]), _p(r[2]), r[3], r[4], r[5], *r[6:11]) for r in rows]
+
+    def song_by_path(self, path: str | os.PathLike[str]) -> Song | None:
+        raw = _b(Path(path).expanduser().resolve())
+        for s in self.songs_by_ids(self._ids_where("path = ?", (raw,))):
+            return s
+        return None
+
+    def _ids_where(self, cond: str, args: tuple[object, ...]) -> list[int]:
+        return [r[0] for r in self.conn.execute(f"SELECT id FROM songs WHERE {cond}", args)]
+
+    def songs_by_ids(self, ids: list[int]) -> list[Song]:
+        by_id = {s.id: s for s in self.songs()} if len(ids) > 50 else None
+        if by_id is not None:
+            return [by_id[i] for i in ids if i in by_id]
+        out = []
+        for i in ids:
+            r = self.conn.execute("SELECT id, path, root, size, mtime, duration, title, artist, album, genre,"
+                                  " error FROM songs WHERE id = ?", (i,)).fetchone()
+            if r:
+                out.append(Song(r[0], _p(r[1]), _p(r[2]), r[3], r[4], r[5], *r[6:11]))
+        return out
+
+    def embeddings(self, model_key: str, root: str | os.PathLike[str] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """``(song_ids (n,), matrix (n, d) float32)`` of every song embedded with ``model_key``."""
+        sql = "SELECT e.song_id, e.vector FROM embeddings e JOIN songs s ON s.id = e.song_id WHERE e.model_key = ?"
+        args: tuple[object, ...] = (model_key,)
+        if root is not None:
+            sql += " AND s.root = ?"
+            args += (_b(Path(root).expanduser().resolve()),)
+        rows = self.conn.execute(sql + " ORDER BY s.path", args).fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1).copy()
+        return ids, matrix
+
+    def failures(self, model_key: str) -> dict[int, str]:
+        return dict(self.conn.execute("SELECT song_id, reason FROM failures WHERE model_key = ?", (model_key,)))
+
+    # -- scanning -------------------------------------------------------------------------------
+    def scan(self, root: str | os.PathLike[str], *, progress: ProgressFn | None = None,
+             should_stop: StopFn | None = None) -> ScanReport:
+        """Register new/changed files (by size and mtime) and drop removed ones.  Reads no audio."""
+        root_path = _root_path(root)
+        report_ = ScanReport(root_path)
+        with self.writing():
+            known = {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
+                "SELECT path, id, size, mtime FROM songs WHERE root = ?", (_b(root_path),))}
+            seen: set[bytes] = set()
+            now = time.time()
+            self.conn.execute("INSERT OR IGNORE INTO roots(path, added) VALUES (?, ?)", (_b(root_path), now))
+            for i, (path, st) in enumerate(walk_audio(root_path, report_.skipped, should_stop)):
+                raw = _b(path)
+                seen.add(raw)
+                old = known.get(raw)
+                if old is not None and old[1] == st.st_size and old[2] == st.st_mtime:
+                    report_.unchanged += 1
+                elif old is not None:
+                    report_.changed += 1
+                    self.conn.execute("DELETE FROM embeddings WHERE song_id = ?", (old[0],))
+                    self.conn.execute("DELETE FROM failures WHERE song_id = ?", (old[0],))
+                    self.conn.execute("UPDATE songs SET size=?, mtime=?, probed=0, error=NULL WHERE id=?",
+                                      (st.st_size, st.st_mtime, old[0]))
+                else:
+                    report_.new += 1
+                    self.conn.execute("INSERT INTO songs(path, root, size, mtime) VALUES (?, ?, ?, ?)",
+                                      (raw, _b(root_path), st.st_size, st.st_mtime))
+                if i % 500 == 0:
+                    report(progress, i, 0, f"scanning… {i} files")
+            gone = [known[raw][0] for raw in known.keys() - seen]
+            report_.removed = len(gone)
+            self.conn.executemany("DELETE FROM songs WHERE id = ?", [(g,) for g in gone])
+            self.conn.commit()
+        return report_
+
+    # -- embedding ------------------------------------------------------------------------------
+    def register_model(self, loaded: LoadedModel) -> None:
+        """Remember which representation a model key was embedded with; refuse a mismatch."""
+        info = loaded.info
+        features = info.features.to_dict()
+        import json
+
+        row = self.conn.execute("SELECT features, dim FROM models WHERE key = ?", (info.key,)).fetchone()
+        if row is None:
+            self.conn.execute("INSERT INTO models(key, name, features, dim) VALUES (?, ?, ?, ?)",
+                              (info.key, info.name, json.dumps(features, sort_keys=True), info.embedding_dim))
+            self.conn.commit()
+            return
+        stored = json.loads(row[0])
+        if stored != features or int(row[1]) != info.embedding_dim:
+            diff = sorted(k for k in set(stored) | set(features) if stored.get(k) != features.get(k))
+            raise ModelError(f"model '{info.name}' does not match the embeddings already in this index "
+                             f"(representation differs in: {', '.join(diff) or 'embedding size'}); "
+                             "rename the model or delete its embeddings")
+
+    def index(self, root: str | os.PathLike[str], loaded: LoadedModel, *, device: str | None = None,
+              workers: int | None = None, progress: ProgressFn | None = None,
+              should_stop: StopFn | None = None) -> IndexReport:
+        """Scan ``root`` and embed every song that has no embedding for this model yet."""
+        started = time.perf_counter()
+        scan = self.scan(root, progress=progress, should_stop=should_stop)
+        rep = IndexReport(scan, skipped=list(scan.skipped))
+        self.register_model(loaded)
+        key = loaded.info.key
+        root_b = _b(scan.root)
+        todo = self.conn.execute(
+            "SELECT s.id, s.path FROM songs s WHERE s.root = ? AND NOT EXISTS "
+            "(SELECT 1 FROM embeddings e WHERE e.song_id = s.id AND e.model_key = ?) AND NOT EXISTS "
+            "(SELECT 1 FROM failures f WHERE f.song_id = s.id AND f.model_key = ?)",
+            (root_b, key, key)).fetchall()
+        total_songs = self.conn.execute("SELECT COUNT(*) FROM songs WHERE root = ?", (root_b,)).fetchone()[0]
+        for sid, reason in self.conn.execute(
+                "SELECT f.song_id, f.reason FROM failures f JOIN songs s ON s.id = f.song_id "
+                "WHERE s.root = ? AND f.model_key = ?", (root_b, key)).fetchall():
+            for song in self.songs_by_ids([sid]):
+                rep.skipped.append((song.path, reason))
+        rep.unchanged = total_songs - len(todo) - (len(rep.skipped) - len(scan.skipped))
+        ids_by_path = {_p(r[1]): r[0] for r in todo}
+        embedder = Embedder(loaded, device=device)
+        with self.writing():
+            for batch in embedder.embed_files(list(ids_by_path), workers=workers, progress=progress,
+                                              should_stop=should_stop):
+                for res in batch:
+                    sid = ids_by_path[res.path]
+                    d = res.decoded
+                    info, t = d.info, d.tags
+                    self.conn.execute(
+                        "UPDATE songs SET duration=COALESCE(?, duration), sample_rate=COALESCE(?, sample_rate),"
+                        " channels=COALESCE(?, channels), title=COALESCE(?, title), artist=COALESCE(?, artist),"
+                        " album=COALESCE(?, album), genre=COALESCE(?, genre), probed=1 WHERE id=?",
+                        (info.duration_s if info else None, info.sample_rate if info else None,
+                         info.channels if info else None, t.title if t else None, t.artist if t else None,
+                         t.album if t else None, t.genre if t else None, sid))
+                    if res.embedding is not None:
+                        self.conn.execute("INSERT OR REPLACE INTO embeddings(song_id, model_key, vector) "
+                                          "VALUES (?, ?, ?)", (sid, key, res.embedding.astype(np.float32).tobytes()))
+                        self.conn.execute("UPDATE songs SET error=NULL WHERE id=?", (sid,))
+                        rep.indexed += 1
+                        rep.audio_seconds += info.duration_s if info else 0.0
+                    else:
+                        reason = d.error or "unknown error"
+                        self.conn.execute("INSERT OR REPLACE INTO failures(song_id, model_key, reason) "
+                                          "VALUES (?, ?, ?)", (sid, key, reason))
+                        self.conn.execute("UPDATE songs SET error=? WHERE id=?", (reason, sid))
+                        rep.skipped.append((res.path, reason))
+                self.conn.commit()
+        rep.seconds = time.perf_counter() - started
+        return rep

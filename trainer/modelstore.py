@@ -1,0 +1,248 @@
+"""Trained models on disk: a folder with ``weights.safetensors`` and ``config.json``.
+
+Loading reads JSON and raw tensors only, so a model from a stranger cannot execute code (no
+pickle anywhere).  The config names the architecture and the exact ``FeatureConfig``; a model is
+refused with a reason when its architecture is unknown or its weights do not fit it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .config import FeatureConfig
+from .errors import ModelError, ParameterError
+from .paths import default_model_dir, models_dir
+
+WEIGHTS_FILE = "weights.safetensors"
+CONFIG_FILE = "config.json"
+FORMAT_VERSION = 1
+CLASSIC = "classic"
+DEFAULT = "default"
+RESERVED_NAMES = frozenset({CLASSIC, DEFAULT})
+
+
+@dataclass
+class ModelInfo:
+    """Everything ``config.json`` records: enough to rebuild the model and reproduce embeddings."""
+
+    name: str
+    arch: str
+    embedding_dim: int
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    loss: str | None = None
+    epochs: int = 0
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    weights_sha256: str = ""
+    musicsim_version: str = __version__
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def key(self) -> str:
+        """Identifies this model's embeddings in the library index (changes when weights change)."""
+        return f"{self.name}@{self.weights_sha256[:12] or 'noweights'}"
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["features"] = self.features.to_dict()
+        return json.dumps(data, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "config.json") -> "ModelInfo":
+        if not isinstance(data, dict):
+            raise ModelError(f"{where}: expected a JSON object")
+        missing = [k for k in ("name", "arch", "embedding_dim") if k not in data]
+        if missing:
+            raise ModelError(f"{where}: missing field(s) {', '.join(missing)}")
+        if int(data.get("format_version", 1)) > FORMAT_VERSION:
+            raise ModelError(f"{where}: written by a newer MusicSim (format {data['format_version']})")
+        feats = data.get("features") or {}
+        if not isinstance(feats, dict):
+            raise ModelError(f"{where}: 'features' must be an object")
+        try:
+            features = FeatureConfig.from_dict(feats)
+            return cls(
+                name=str(data["name"]), arch=str(data["arch"]), embedding_dim=int(data["embedding_dim"]),
+                features=features, loss=data.get("loss"), epochs=int(data.get("epochs", 0)),
+                training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
+                created=str(data.get("created", "")), weights_sha256=str(data.get("weights_sha256", "")),
+                musicsim_version=str(data.get("musicsim_version", "")),
+                format_version=int(data.get("format_version", 1)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{where}: malformed field ({exc})") from exc
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    info: ModelInfo
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    path: Path | None
+    info: ModelInfo
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def validate_name(name: str) -> str:
+    if not name or name in RESERVED_NAMES or name.startswith(".") or any(c in name for c in "/\\:\0"):
+        raise ParameterError(
+            f"invalid model name '{name}': use letters, digits, '-', '_' (not 'classic' or 'default')")
+    return name
+
+
+def save_model(folder: Path, model: torch.nn.Module, info: ModelInfo) -> Path:
+    """Write the model folder atomically: a crash or full disk never leaves a half-written model."""
+    folder = Path(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise ModelError(f"cannot write model to '{folder.parent}': {exc.strerror or exc}") from exc
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_FILE))
+        info.weights_sha256 = _sha256(tmp / WEIGHTS_FILE)
+        info.created = info.created or now_iso()
+        (tmp / CONFIG_FILE).write_text(info.to_json(), encoding="utf-8")
+        old = None
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelError(f"cannot write model to '{folder}': {exc.strerror or exc}") from exc
+    return folder
+
+
+def classic_model(features: FeatureConfig | None = None) -> LoadedModel:
+    from .models import build_model
+
+    cfg = features or FeatureConfig()
+    model = build_model(CLASSIC, cfg)
+    info = ModelInfo(name=CLASSIC, arch=CLASSIC, embedding_dim=int(model.embedding_dim), features=cfg,
+                     weights_sha256=hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode())
+                     .hexdigest())
+    return LoadedModel(model.eval(), info, None)
+
+
+def read_info(folder: Path) -> ModelInfo:
+    cfg_path = Path(folder) / CONFIG_FILE
+    try:
+        raw = cfg_path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ModelError(f"'{folder}' is not a model folder (no {CONFIG_FILE})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read {cfg_path}: {exc}") from exc
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{cfg_path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    return ModelInfo.from_dict(data, where=str(cfg_path))
+
+
+def load_model_folder(folder: Path) -> LoadedModel:
+    from .models import build_model, get_spec
+
+    folder = Path(folder)
+    info = read_info(folder)
+    try:
+        spec = get_spec(info.arch)
+    except ParameterError as exc:
+        raise ModelError(f"model '{info.name}' names an unknown architecture '{info.arch}'") from exc
+    model = build_model(spec.name, info.features, embedding_dim=info.embedding_dim)
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelError(f"model '{info.name}' has no {WEIGHTS_FILE}")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"model '{info.name}': {WEIGHTS_FILE} is not a valid safetensors file ({exc})") from exc
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1:3]
+        raise ModelError(f"model '{info.name}': weights do not match architecture '{info.arch}' "
+                         f"({' '.join(s.strip() for s in first)[:300]})") from exc
+    if not info.weights_sha256:
+        info.weights_sha256 = _sha256(weights)
+    return LoadedModel(model.eval(), info, folder)
+
+
+def _user_model_folder(name: str, home: Path | None) -> Path | None:
+    if home is None:
+        return None
+    candidate = models_dir(home) / name
+    return candidate if (candidate / CONFIG_FILE).is_file() else None
+
+
+def load_model(ref: str | os.PathLike[str], home: Path | None = None) -> LoadedModel:
+    """Load by name (``classic``, ``default``, a trained model in ``home``) or by folder path."""
+    text = os.fspath(ref)
+    if text == CLASSIC:
+        return classic_model()
+    if text == DEFAULT:
+        if not (default_model_dir() / CONFIG_FILE).is_file():
+            raise ModelError("the default model is missing from resources/models/default")
+        return load_model_folder(default_model_dir())
+    user = _user_model_folder(text, home)
+    if user is not None:
+        return load_model_folder(user)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return load_model_folder(path)
+    names = ", ".join(r.name for r in available_models(home))
+    raise ParameterError(f"unknown model '{text}'; available: {names}")
+
+
+def available_models(home: Path | None = None) -> list[ModelRef]:
+    """Every model the user can pick: the shipped default, the classic baseline, trained ones."""
+    refs: list[ModelRef] = []
+    if (default_model_dir() / CONFIG_FILE).is_file():
+        try:
+            refs.append(ModelRef(DEFAULT, default_model_dir(), read_info(default_model_dir())))
+        except ModelError:
+            pass
+    refs.append(ModelRef(CLASSIC, None, classic_model().info))
+    if home is not None and models_dir(home).is_dir():
+        for folder in sorted(models_dir(home).iterdir()):
+            if folder.name.startswith(".") or not (folder / CONFIG_FILE).is_file():
+                continue
+            try:
+                refs.append(ModelRef(folder.name, folder, read_info(folder)))
+            except ModelError:
+                continue  # a broken folder is reported when the user tries to load it
+    return refs

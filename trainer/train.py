@@ -1,0 +1,332 @@
+"""Train an embedder with triplet or contrastive loss; checkpoint every epoch; resume after a kill.
+
+The run's state (weights, Adam moments, epoch, history) is one safetensors file written
+atomically at the end of every epoch, so a killed or cancelled run resumes from its last good
+epoch.  Each epoch reseeds the sampler and torch's RNG from ``(seed, epoch)``; that is what makes a
+resumed run on the CPU end with exactly the weights of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .augment import LIGHT, THESIS_CONTRASTIVE, AugmentConfig, Augmenter
+from .config import FeatureConfig
+from .data import SOURCES, LabelledSource, SegmentCache, TripletCsvSource, csv_triplets, library_songs, split_validation
+from .device import resolve_device
+from .errors import Cancelled, ModelError, ParameterError
+from .evaluate import album_triplets, triplet_correct
+from .jobs import ProgressFn, StopFn, check_stop, report
+from .losses import LOSSES, make_loss
+from .models import build_model, get_spec
+from .modelstore import ModelInfo, load_model, save_model, validate_name
+from .paths import home_dir, models_dir, runs_dir
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+@dataclass
+class TrainConfig:
+    library: Path
+    arch: str = "musicnet"
+    loss: str = "triplet"
+    source: str = "folders"            # folders | self | csv
+    triplets_csv: Path | None = None
+    epochs: int = 10
+    batch_size: int | None = None      # None: the architecture's thesis default
+    lr: float = 1e-5                   # thesis default
+    weight_decay: float = 0.0
+    device: str = "auto"
+    name: str = "my-model"
+    seed: int = 0
+    margin: float = 0.2
+    temperature: float = 0.1
+    embedding_dim: int = 128
+    segments_per_song: int = 8
+    segment_seconds: float = 6.0
+    augment: str = "auto"              # auto | none | light | thesis
+    init_from: str | None = None       # fine-tune from a model (name or folder)
+    val_fraction: float = 0.15
+    workers: int | None = None
+    threads: int | None = None         # cap torch's CPU threads (keeps a GUI responsive)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def identity(self) -> dict[str, Any]:
+        """Settings a resumed run must share with the checkpoint (everything but epochs/device)."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("epochs", "device", "workers", "threads")}
+        d["library"] = str(self.library)
+        d["triplets_csv"] = str(self.triplets_csv) if self.triplets_csv else None
+        return json.loads(json.dumps(d, default=str))
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_score: float | None
+    seconds: float
+
+
+def _validate(cfg: TrainConfig) -> None:
+    validate_name(cfg.name)
+    if cfg.loss not in LOSSES:
+        raise ParameterError(f"unknown loss '{cfg.loss}'; choose one of: {', '.join(LOSSES)}")
+    if cfg.source not in SOURCES:
+        raise ParameterError(f"unknown triplet source '{cfg.source}'; choose one of: {', '.join(SOURCES)}")
+    if cfg.source == "csv" and not cfg.triplets_csv:
+        raise ParameterError("source 'csv' needs a triplets CSV file")
+    if cfg.epochs < 1 or (cfg.batch_size is not None and cfg.batch_size < 2) or not cfg.lr > 0:
+        raise ParameterError("epochs must be >= 1, batch size >= 2 and the learning rate > 0")
+    if not get_spec(cfg.arch).trainable:
+        raise ParameterError(f"model '{cfg.arch}' has no trainable parameters")
+
+
+def _augmenter(cfg: TrainConfig) -> Augmenter | None:
+    choice = cfg.augment
+    if choice == "auto":
+        choice = "thesis" if cfg.loss == "contrastive" else "light"
+    table: dict[str, AugmentConfig | None] = {"none": None, "light": LIGHT, "thesis": THESIS_CONTRASTIVE}
+    if choice not in table:
+        raise ParameterError(f"unknown augmentation '{cfg.augment}'; choose auto, none, light or thesis")
+    aug = table[choice]
+    return Augmenter(aug, cfg.features.norm_scale_db) if aug is not None else None
+
+
+# -- checkpoint ---------------------------------------------------------------------------------
+def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    osd = opt.state_dict()
+    for idx, st in osd["state"].items():
+        for k, v in st.items():
+            tensors[f"optim.{idx}.{k}"] = (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
+    meta = {"state": json.dumps(state), "param_groups": json.dumps(osd["param_groups"])}
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"cannot write checkpoint '{path}': {exc.strerror or exc}") from exc
+
+
+def _load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise ModelError(f"checkpoint '{path}' is unreadable ({exc}); use --restart") from exc
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    groups = json.loads(meta["param_groups"])
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, idx, name = k.split(".", 2)
+            state.setdefault(int(idx), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": groups})
+    return json.loads(meta["state"])
+
+
+# -- evaluation during training -----------------------------------------------------------------
+@torch.no_grad()
+def cached_song_embeddings(model: torch.nn.Module, cache: SegmentCache, songs: list[int],
+                           device: torch.device) -> np.ndarray:
+    """Mean of L2-normalised centre-crop embeddings per song (as the indexer aggregates)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for s in songs:
+        x = torch.from_numpy(cache.centre_crops(s).astype(np.float32))[:, None].to(device)
+        e = torch.nn.functional.normalize(model(x).float(), dim=1).mean(0)
+        out.append(e.cpu().numpy())
+    model.train(was_training)
+    return np.stack(out) if out else np.zeros((0, 1), np.float32)
+
+
+def validation_score(model: torch.nn.Module, cache: SegmentCache, val: list[int], device: torch.device,
+                     source: str, val_triplets: list[tuple[int, int, int]] | None = None) -> float | None:
+    """Percent correct: album odd-one-out on held-out songs, CSV triplets, or (self) whether a
+    song's excerpt finds another excerpt of the same song first."""
+    if source == "csv" and val_triplets:
+        ids = sorted({i for t in val_triplets for i in t})
+        pos = {s: k for k, s in enumerate(ids)}
+        emb = cached_song_embeddings(model, cache, ids, device)
+        idx = np.array([[pos[a], pos[p], pos[n]] for a, p, n in val_triplets])
+        return float(triplet_correct(emb, idx, np.full(len(idx), 2), "cosine", "Normalizer").mean() * 100)
+    if source == "folders" and val:
+        labels = np.array([cache.songs[s].album for s in val])
+        try:
+            idx, odd = album_triplets(labels, 300, seed=0)
+        except ParameterError:
+            return None
+        emb = cached_song_embeddings(model, cache, val, device)
+        return float(triplet_correct(emb, idx, odd, "cosine", "Normalizer").mean() * 100)
+    # self-supervised: excerpt-level retrieval among up to 64 songs
+    songs = list(range(min(64, len(cache.songs))))
+    was_training = model.training
+    model.eval()
+    crops = [cache.centre_crops(s) for s in songs]
+    a = torch.from_numpy(np.stack([c[0] for c in crops]).astype(np.float32))[:, None].to(device)
+    b = torch.from_numpy(np.stack([c[-1] for c in crops]).astype(np.float32))[:, None].to(device)
+    ea = torch.nn.functional.normalize(model(a).float(), dim=1)
+    eb = torch.nn.functional.normalize(model(b).float(), dim=1)
+    model.train(was_training)
+    hits = (ea @ eb.T).argmax(dim=1).cpu().numpy() == np.arange(len(songs))
+    return float(hits.mean() * 100)
+
+
+# -- the loop -----------------------------------------------------------------------------------
+def _build(cfg: TrainConfig, home: Path) -> tuple[torch.nn.Module, TrainConfig, dict[str, Any]]:
+    base: dict[str, Any] = {}
+    if cfg.init_from:
+        loaded = load_model(cfg.init_from, home)
+        if loaded.info.arch == "classic":
+            raise ParameterError("the classic baseline has nothing to fine-tune")
+        cfg = replace(cfg, arch=loaded.info.arch, features=loaded.info.features,
+                      embedding_dim=loaded.info.embedding_dim)
+        base = {"init_from": loaded.info.name, "init_key": loaded.info.key}
+        return loaded.model, cfg, base
+    return build_model(cfg.arch, cfg.features, embedding_dim=cfg.embedding_dim), cfg, base
+
+
+def train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None = None, restart: bool = False,
+          progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+          on_step: Callable[[int, float], None] | None = None,
+          on_epoch: Callable[[EpochStats], None] | None = None) -> Path:
+    """Train (or resume) the run ``cfg.name``; return the saved model folder."""
+    _validate(cfg)
+    home_path = home_dir(home)
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    library = Path(cfg.library).expanduser()
+    model, cfg, base = _build(cfg, home_path)
+    spec = get_spec(cfg.arch)
+    batch_size = cfg.batch_size or spec.default_batch_size
+    run_dir = runs_dir(home_path) / cfg.name
+    ckpt = run_dir / CHECKPOINT
+    if restart:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"cannot write to '{run_dir}': {exc.strerror or exc}") from exc
+
+    skipped: list[tuple[Path, str]] = []
+    songs = library_songs(library, skipped)
+    cache = SegmentCache.build(songs, cfg.features, segments_per_song=cfg.segments_per_song,
+                               segment_seconds=cfg.segment_seconds, workers=cfg.workers,
+                               cache_dir=home_path / "cache", progress=progress, should_stop=should_stop,
+                               skipped=skipped)
+    val_triplets: list[tuple[int, int, int]] | None = None
+    if cfg.source == "csv":
+        triplets = csv_triplets(Path(cfg.triplets_csv), cache)  # type: ignore[arg-type]
+        n_val = int(len(triplets) * cfg.val_fraction) if len(triplets) >= 10 else 0
+        perm = np.random.default_rng(cfg.seed).permutation(len(triplets))
+        val_triplets = [triplets[i] for i in perm[:n_val]]
+        source: LabelledSource | TripletCsvSource = TripletCsvSource(cache, [triplets[i] for i in perm[n_val:]])
+        val: list[int] = []
+    else:
+        train_ids, val = split_validation(cache, cfg.val_fraction if cfg.source == "folders" else 0.0, cfg.seed)
+        if cfg.source == "folders":
+            albums = sorted({cache.songs[i].album for i in train_ids})
+            album_id = {a: k for k, a in enumerate(albums)}
+            labels = [album_id[cache.songs[i].album] for i in train_ids]
+            source = LabelledSource(cache, train_ids, labels, per_class=4)
+        else:
+            source = LabelledSource(cache, train_ids, list(train_ids), per_class=2)
+
+    model = model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = make_loss(cfg.loss, margin=cfg.margin, temperature=cfg.temperature)
+    augment = _augmenter(cfg)
+    if augment is not None:
+        augment = augment.to(device)
+    state: dict[str, Any] = {"epoch": 0, "history": [], "identity": cfg.identity()}
+    if ckpt.is_file():
+        loaded_state = _load_checkpoint(ckpt, model, opt)
+        if loaded_state.get("identity") != cfg.identity():
+            raise ParameterError(f"a run named '{cfg.name}' exists with other settings; "
+                                 "use --restart to start over or pick another --name")
+        state = loaded_state
+    n_batches = max(1, math.ceil(source.n_items() / batch_size))
+    step = state["epoch"] * n_batches
+    total_steps = cfg.epochs * n_batches
+    for epoch in range(state["epoch"], cfg.epochs):
+        started = time.perf_counter()
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        gen = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
+        model.train()
+        losses = []
+        for _ in range(n_batches):
+            check_stop(should_stop)
+            batch = source.batch(batch_size, gen)
+            x = batch.x.to(device)
+            labels = batch.labels.to(device)
+            if cfg.loss == "contrastive":
+                views = torch.cat([augment(x), augment(x)]) if augment is not None else torch.cat([x, x])
+                loss = loss_fn(model(views), torch.cat([labels, labels]))
+            else:
+                xa = augment(x) if augment is not None else x
+                trip = tuple(t.to(device) for t in batch.triplets) if batch.triplets else None
+                loss = loss_fn(model(xa), labels, trip)  # type: ignore[arg-type]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            if on_step is not None:
+                on_step(step, losses[-1])
+            report(progress, step, total_steps, f"epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4f}")
+        val_score = validation_score(model, cache, val, device, cfg.source, val_triplets)
+        stats = EpochStats(epoch + 1, cfg.epochs, float(np.mean(losses)), val_score,
+                           time.perf_counter() - started)
+        state["epoch"] = epoch + 1
+        state["history"].append(asdict(stats))
+        _save_checkpoint(ckpt, model, opt, state)
+        if on_epoch is not None:
+            on_epoch(stats)
+    return _export(cfg, model, state, home_path, base, len(cache.songs), skipped, run_dir)
+
+
+def _export(cfg: TrainConfig, model: torch.nn.Module, state: dict[str, Any], home: Path, base: dict[str, Any],
+            n_songs: int, skipped: list[tuple[Path, str]], run_dir: Path) -> Path:
+    history = state["history"]
+    info = ModelInfo(
+        name=cfg.name, arch=cfg.arch, embedding_dim=int(getattr(model, "embedding_dim", cfg.embedding_dim)),
+        features=cfg.features, loss=cfg.loss, epochs=state["epoch"],
+        training={**base, "library": str(cfg.library), "source": cfg.source,
+                  "triplets_csv": str(cfg.triplets_csv) if cfg.triplets_csv else None,
+                  "batch_size": cfg.batch_size or get_spec(cfg.arch).default_batch_size, "lr": cfg.lr,
+                  "seed": cfg.seed, "margin": cfg.margin, "temperature": cfg.temperature,
+                  "augment": cfg.augment, "segments_per_song": cfg.segments_per_song,
+                  "segment_seconds": cfg.segment_seconds, "n_songs": n_songs, "n_skipped": len(skipped)},
+        metrics={"history": history, "final_train_loss": history[-1]["train_loss"] if history else None,
+                 "final_val_score": history[-1]["val_score"] if history else None},
+    )
+    folder = save_model(models_dir(home) / cfg.name, model.cpu(), info)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return folder
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in data.items() if k in known})
+
+
+__all__ = ["TrainConfig", "EpochStats", "train", "Cancelled", "config_from_dict"]
