@@ -17,7 +17,8 @@ Licences are not guessed: each game's licence statement below is checked against
 copyright text in ``CORPUS_DIR/CREDITS.md`` (``evidence`` must be found there), and a game whose
 evidence is missing is skipped.  Tracks whose status is unclear are listed in ``SKIP``.
 
-OUT_DIR is emptied of ``*.ogg`` files first, so a rerun reproduces the same library.
+OUT_DIR is emptied of ``*.ogg`` files first (only if it is empty or was made by this script), so a
+rerun reproduces the same library byte for byte.
 Needs numpy, soundfile (libsndfile with Ogg Vorbis/Opus), soxr and mutagen.
 """
 
@@ -27,7 +28,7 @@ import argparse
 import re
 import sys
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,22 +67,31 @@ class GameSource:
 
 GAMES: dict[str, GameSource] = {
     "hedgewars": GameSource(
-        "Hedgewars", "hedgewars-data 1.0.2-6", "usr/share/games/hedgewars/Data/Music",
+        "Hedgewars",
+        "hedgewars-data 1.0.2-6",
+        "usr/share/games/hedgewars/Data/Music",
         "GPL-2",
         "2004-2018 Andrey Korotaev, 2006-2008 Igor Ulyanov aka Displacer, 2004-2015 Hedgewars Project",
         (r"Files: \*\nCopyright:[^\n]*\n[^\n]*Andrey Korotaev[\s\S]*?License: GPL-2\n",),
         "The copyright file has no separate stanza for Data/Music, so its `Files: *` stanza (GPL-2) applies.",
     ),
     "nexuiz": GameSource(
-        "Nexuiz", "nexuiz-music 2.5.2-12", "usr/share/games/nexuiz/data/music.pk3:sound/cdtracks",
+        "Nexuiz",
+        "nexuiz-music 2.5.2-12",
+        "usr/share/games/nexuiz/data/music.pk3:sound/cdtracks",
         "GPL-2+",
         "2002-2009 Alientrap, Lee Vermeulen",
-        (r"Nexuiz is \S+ 2002 - 2009 Alientrap", r"either version 2\s+of the License, or \(at your option\) any later"),
+        (
+            r"Nexuiz is \S+ 2002 - 2009 Alientrap",
+            r"either version 2\s+of the License, or \(at your option\) any later",
+        ),
         "The copyright file covers the whole package; composers are taken from the files' own Vorbis tags. "
         "Tracks are members of the zip archive music.pk3.",
     ),
     "supertux": GameSource(
-        "SuperTux", "supertux-data 0.6.3-2", "usr/share/games/supertux2/music/{album}",
+        "SuperTux",
+        "supertux-data 0.6.3-2",
+        "usr/share/games/supertux2/music/{album}",
         "GPL-2+",
         "Marek Moeckel <wansti@gmx.de> (Debian copyright, Files: data/music/*); SuperTux Devel Team",
         (r"Files: data/music/\*\nCopyright: Marek Moeckel[^\n]*\nLicense: GPL-2\+",),
@@ -89,15 +99,22 @@ GAMES: dict[str, GameSource] = {
         "credits name further composers, given per track below.",
     ),
     "warzone2100": GameSource(
-        "Warzone 2100", "warzone2100-music 4.3.3-3", "usr/share/games/warzone2100/music/albums/{album}",
+        "Warzone 2100",
+        "warzone2100-music 4.3.3-3",
+        "usr/share/games/warzone2100/music/albums/{album}",
         "GPL-2+",
         "1999-2004 Eidos Interactive, 2005-2013 Warzone 2100 Project",
-        (r"Files: \*\nCopyright: 1999-2004, Eidos Interactive\n\s+2005-2013, Warzone 2100 Project\nLicense: GPL-2\+",),
+        (
+            r"Files: \*\nCopyright: 1999-2004, Eidos Interactive\n"
+            r"\s+2005-2013, Warzone 2100 Project\nLicense: GPL-2\+",
+        ),
         "Upstream's album.json names the composers; its license.txt offers the Legacy and Aftermath "
         "albums (LupusMechanicus) under CC-BY-SA-3.0-or-later or GPL-2+ (track3_enhanced: GPL-2+ only).",
     ),
     "wesnoth": GameSource(
-        "The Battle for Wesnoth", "wesnoth-1.16-music 1:1.16.9-1", "usr/share/games/wesnoth/1.16/data/core/music",
+        "The Battle for Wesnoth",
+        "wesnoth-1.16-music 1:1.16.9-1",
+        "usr/share/games/wesnoth/1.16/data/core/music",
         "GPL-2+",
         "2003-2009 David White and the Wesnoth contributors",
         (r"GNU General Public License version 2\s+or at your option any later version",),
@@ -122,10 +139,12 @@ PLAN: list[tuple[str, str, str, int]] = [
 
 #: Tracks never used, with the reason (relative to CORPUS_DIR).
 SKIP: dict[str, str] = {
-    "supertux/forest/greatgigantic.ogg":
-        "derivative of Chris Huelsbeck's Giana Sisters title theme 'with kind permission'; terms unclear",
-    "nexuiz/cdtracks/breakdown-easy.ogg":
-        "its tag says 'Unreleased - Downloaded at www.loopnet.de'; provenance unclear",
+    "supertux/forest/greatgigantic.ogg": (
+        "derivative of Chris Huelsbeck's Giana Sisters title theme 'with kind permission'; terms unclear"
+    ),
+    "nexuiz/cdtracks/breakdown-easy.ogg": (
+        "its tag says 'Unreleased - Downloaded at www.loopnet.de'; provenance unclear"
+    ),
     "nexuiz/cdtracks/thunder.ogg": "11 kHz, poor audio quality (not a licence problem)",
 }
 
@@ -133,20 +152,33 @@ SKIP: dict[str, str] = {
 WARZONE: dict[str, tuple[str, str]] = {
     "menu_enhanced": ("Menu Theme - Enhanced", "LupusMechanicus"),
     "track3_enhanced": ("Track 3 - Enhanced", "LupusMechanicus (after Martin Severn)"),
-    "track1": ("Track 1", "Martin Severn"), "track2": ("Track 2", "Martin Severn"),
+    "track1": ("Track 1", "Martin Severn"),
+    "track2": ("Track 2", "Martin Severn"),
     "track3": ("Track 3", "Martin Severn"),
-    "track4": ("Uncertain Future", "LupusMechanicus"), "track5": ("Recovery Ops", "LupusMechanicus"),
-    "track6": ("Incoming Transmission", "LupusMechanicus"), "track7": ("My Kind of Wasteland", "LupusMechanicus"),
-    "track8": ("Advanced Manufacturing", "LupusMechanicus"), "track9": ("The Project", "LupusMechanicus"),
-    "track10": ("The Collective", "LupusMechanicus"), "track11": ("Awakened", "LupusMechanicus"),
-    "track12": ("New Dawn", "LupusMechanicus"), "track13": ("Broken Dreams", "LupusMechanicus"),
-    "track14": ("Artifact Beacon", "LupusMechanicus"), "track15": ("Unexpected Outcome", "LupusMechanicus"),
-    "track16": ("Geiger Ghosts", "LupusMechanicus"), "track17": ("Nuclear Heartbeat", "LupusMechanicus"),
-    "track18": ("Moonlight Tactics", "LupusMechanicus"), "track19": ("Undisclosed Location", "LupusMechanicus"),
-    "track20": ("Shifting Realities", "LupusMechanicus"), "track21": ("The Collapse", "LupusMechanicus"),
-    "track22": ("Aftershocks", "LupusMechanicus"), "track23": ("Blast Zone", "LupusMechanicus"),
-    "track24": ("Reclamation", "LupusMechanicus"), "track25": ("Rainout", "LupusMechanicus"),
-    "track26": ("Just Rewards", "LupusMechanicus"), "track27": ("Launch Codes", "LupusMechanicus"),
+    "track4": ("Uncertain Future", "LupusMechanicus"),
+    "track5": ("Recovery Ops", "LupusMechanicus"),
+    "track6": ("Incoming Transmission", "LupusMechanicus"),
+    "track7": ("My Kind of Wasteland", "LupusMechanicus"),
+    "track8": ("Advanced Manufacturing", "LupusMechanicus"),
+    "track9": ("The Project", "LupusMechanicus"),
+    "track10": ("The Collective", "LupusMechanicus"),
+    "track11": ("Awakened", "LupusMechanicus"),
+    "track12": ("New Dawn", "LupusMechanicus"),
+    "track13": ("Broken Dreams", "LupusMechanicus"),
+    "track14": ("Artifact Beacon", "LupusMechanicus"),
+    "track15": ("Unexpected Outcome", "LupusMechanicus"),
+    "track16": ("Geiger Ghosts", "LupusMechanicus"),
+    "track17": ("Nuclear Heartbeat", "LupusMechanicus"),
+    "track18": ("Moonlight Tactics", "LupusMechanicus"),
+    "track19": ("Undisclosed Location", "LupusMechanicus"),
+    "track20": ("Shifting Realities", "LupusMechanicus"),
+    "track21": ("The Collapse", "LupusMechanicus"),
+    "track22": ("Aftershocks", "LupusMechanicus"),
+    "track23": ("Blast Zone", "LupusMechanicus"),
+    "track24": ("Reclamation", "LupusMechanicus"),
+    "track25": ("Rainout", "LupusMechanicus"),
+    "track26": ("Just Rewards", "LupusMechanicus"),
+    "track27": ("Launch Codes", "LupusMechanicus"),
 }
 WARZONE_LUPUS_LICENCE = "GPL-2+ (upstream also offers CC-BY-SA-3.0 or later)"
 
@@ -170,10 +202,10 @@ TITLE_OVERRIDES: dict[str, str] = {
 
 #: Normalised composer names for the artist strings found in tags.
 ARTIST_ALIASES: dict[str, str] = {
-    "wansti": "Marek \"Wansti\" Moeckel",
-    "elysis": "Gerd \"elysis\" Raudenbusch",
-    "www.elysis.de": "Gerd \"elysis\" Raudenbusch",
-    "gerd (elysis) raudenbusch": "Gerd \"elysis\" Raudenbusch",
+    "wansti": 'Marek "Wansti" Moeckel',
+    "elysis": 'Gerd "elysis" Raudenbusch',
+    "www.elysis.de": 'Gerd "elysis" Raudenbusch',
+    "gerd (elysis) raudenbusch": 'Gerd "elysis" Raudenbusch',
     "http://zhaymusic.com/": "Joseph G. Toscano (Zhaytee)",
     "mortimer twang": "Mortimer Twang (Lukas Nystrand)",
 }
@@ -192,7 +224,6 @@ class Track:
     licence: str = ""
     start: float = 0.0
     out: Path | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def package_sections(credits_md: Path) -> dict[str, str]:
@@ -211,8 +242,10 @@ def cleared_games(credits_md: Path) -> dict[str, GameSource]:
         text = sections.get(pkg, "")
         missing = [e for e in g.evidence if not re.search(e, text)]
         if missing:
-            print(f"warning: skipping {key}: licence evidence not found in {pkg}'s copyright: {missing}",
-                  file=sys.stderr)
+            print(
+                f"warning: skipping {key}: licence evidence not found in {pkg}'s copyright: {missing}",
+                file=sys.stderr,
+            )
         else:
             ok[key] = g
     return ok
@@ -293,10 +326,11 @@ def excerpt(path: Path, duration: float, sr_out: int) -> tuple[np.ndarray, float
 
 def write_ogg(path: Path, y: np.ndarray, sr: int, level: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sf.SoundFile(str(path), "w", sr, y.shape[1], format="OGG", subtype="VORBIS",
-                      compression_level=level) as f:
+    with sf.SoundFile(
+        str(path), "w", sr, y.shape[1], format="OGG", subtype="VORBIS", compression_level=level
+    ) as f:
         for i in range(0, len(y), WRITE_BLOCK):
-            f.write(y[i:i + WRITE_BLOCK])
+            f.write(y[i : i + WRITE_BLOCK])
 
 
 def write_tags(t: Track, g: GameSource, number: int, total: int) -> None:
@@ -311,8 +345,10 @@ def write_tags(t: Track, g: GameSource, number: int, total: int) -> None:
     a["tracknumber"] = f"{number}/{total}"
     a["copyright"] = g.holders
     a["license"] = t.licence
-    a["comment"] = (f"{EXCERPT_S:.0f}-second excerpt (from {t.start:.1f} s) of {t.src.name} from the Debian "
-                    f"package {g.package}, game {g.name}; see CREDITS.md")
+    a["comment"] = (
+        f"{EXCERPT_S:.0f}-second excerpt (from {t.start:.1f} s) of {t.src.name} from the Debian "
+        f"package {g.package}, game {g.name}; see CREDITS.md"
+    )
     a.save()
 
 
@@ -332,8 +368,21 @@ def fix_serial(path: Path, key: str) -> None:
     path.write_bytes(b"".join(page.write() for page in pages))
 
 
+CREDITS_HEADER = "# Demo library credits"
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse to clear a folder that is not empty and was not made by this script."""
+    if not out.exists() or not any(out.iterdir()):
+        return
+    credits = out / "CREDITS.md"
+    if not (credits.is_file() and credits.read_text(errors="replace").startswith(CREDITS_HEADER)):
+        raise SystemExit(f"{out} is not empty and has no demo CREDITS.md; refusing to overwrite it")
+
+
 def build(corpus: Path, out: Path, sr_out: int, level: float) -> list[Track]:
     games = cleared_games(corpus / "CREDITS.md")
+    check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     for old in sorted(out.rglob("*.ogg")):
         old.unlink()
@@ -365,12 +414,14 @@ def build(corpus: Path, out: Path, sr_out: int, level: float) -> list[Track]:
             if len(picked) == k:
                 break
             y, t.start = excerpt(t.src, t.duration, sr_out)
-            if float(np.sqrt(np.mean(y ** 2))) < MIN_RMS:
+            if float(np.sqrt(np.mean(y**2))) < MIN_RMS:
                 print(f"note: {t.rel}: middle excerpt nearly silent, trying another track", file=sys.stderr)
                 continue
             describe(t, g)
             picked.append(t)
-            t.out = out / safe_name(g.name) / safe_name(album) / f"{len(picked):02d} - {safe_name(t.title)}.ogg"
+            t.out = (
+                out / safe_name(g.name) / safe_name(album) / f"{len(picked):02d} - {safe_name(t.title)}.ogg"
+            )
             write_ogg(t.out, y, sr_out, level)
         for i, t in enumerate(picked, 1):
             write_tags(t, g, i, len(picked))
@@ -384,7 +435,7 @@ def build(corpus: Path, out: Path, sr_out: int, level: float) -> list[Track]:
 
 def write_credits(out: Path, tracks: list[Track], games: dict[str, GameSource], sr: int) -> None:
     lines = [
-        "# Demo library credits",
+        CREDITS_HEADER,
         "",
         f"Every file here is a {EXCERPT_S:.0f}-second excerpt taken from the middle of a track shipped in a "
         "Debian (bookworm, main) game-music package. The excerpts were **modified**: cut, faded in/out "
@@ -403,12 +454,19 @@ def write_credits(out: Path, tracks: list[Track], games: dict[str, GameSource], 
     ]
     for key in sorted({t.game for t in tracks}):
         g = games[key]
-        lines += [f"- **{g.name}** — package `{g.package}`, files under `{g.package_dir.replace('{album}', '<album>')}`; "
-                  f"licence **{g.licence}**; copyright: {g.holders}. {g.note}"]
-    lines += ["", "## Tracks", "",
-              "| Demo file | Title | Game | Source package | Original file | Author(s) / copyright holder | "
-              "Licence | Excerpt |",
-              "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"- **{g.name}** — package `{g.package}`, "
+            f"files under `{g.package_dir.replace('{album}', '<album>')}`; "
+            f"licence **{g.licence}**; copyright: {g.holders}. {g.note}"
+        ]
+    lines += [
+        "",
+        "## Tracks",
+        "",
+        "| Demo file | Title | Game | Source package | Original file | Author(s) / copyright holder | "
+        "Licence | Excerpt |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for t in tracks:
         g = games[t.game]
         assert t.out is not None
@@ -416,11 +474,16 @@ def write_credits(out: Path, tracks: list[Track], games: dict[str, GameSource], 
         lines.append(
             f"| `{t.out.relative_to(out).as_posix()}` | {t.title} | {g.name} | `{g.package}` | "
             f"`{g.package_dir.replace('{album}', t.album_dir)}/{t.src.name}` | {author} | {t.licence} | "
-            f"{t.start:.1f}–{t.start + EXCERPT_S:.1f} s of {t.duration:.0f} s |")
+            f"{t.start:.1f}–{t.start + EXCERPT_S:.1f} s of {t.duration:.0f} s |"
+        )
     lines += ["", "## Left out on purpose", ""]
     lines += [f"- `{k}`: {v}" for k, v in sorted(SKIP.items())]
-    lines += ["", "Composer names come from the original files' Vorbis tags (Warzone 2100: upstream "
-              "`album.json`); where none is known the artist tag is the game's name.", ""]
+    lines += [
+        "",
+        "Composer names come from the original files' Vorbis tags (Warzone 2100: upstream "
+        "`album.json`); where none is known the artist tag is the game's name.",
+        "",
+    ]
     (out / "CREDITS.md").write_text("\n".join(lines))
 
 
@@ -428,11 +491,14 @@ def write_readme(out: Path, tracks: list[Track]) -> None:
     n_albums = len({(t.game, t.album) for t in tracks})
     n_games = len({t.game for t in tracks})
     (out / "README.md").write_text(
-        f"Demo music library the app opens when the user has none: {len(tracks)} {EXCERPT_S:.0f}-second excerpts of "
-        f"freely licensed game soundtracks, {n_albums} albums from {n_games} games, laid out `<game>/<album>/<NN - title>.ogg` "
+        f"Demo music library the app opens when the user has none: {len(tracks)} "
+        f"{EXCERPT_S:.0f}-second excerpts of freely licensed game soundtracks, {n_albums} albums from "
+        f"{n_games} games, laid out `<game>/<album>/<NN - title>.ogg` "
         "(licences and authors in CREDITS.md).\n"
         "Made by `python benchmarks/make_demo_library.py CORPUS_DIR resources/demo` from the corpus built by "
-        "`build_dev_corpus.py` (Debian game-music packages): middle excerpt, 0.5 s fades, Ogg Vorbis with tags.\n")
+        "`build_dev_corpus.py` (Debian game-music packages): middle excerpt, 0.5 s fades, "
+        "Ogg Vorbis with tags.\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -440,15 +506,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("corpus", type=Path, help="corpus folder from build_dev_corpus.py (with CREDITS.md)")
     ap.add_argument("out", type=Path, help="output folder, e.g. resources/demo")
     ap.add_argument("--sample-rate", type=int, default=22050, choices=(22050, 32000))
-    ap.add_argument("--quality-level", type=float, default=0.6,
-                    help="libsndfile compression level 0 (best quality, biggest) .. 1 (smallest)")
+    ap.add_argument(
+        "--quality-level",
+        type=float,
+        default=0.6,
+        help="libsndfile compression level 0 (best quality, biggest) .. 1 (smallest)",
+    )
     args = ap.parse_args(argv)
     if not (args.corpus / "CREDITS.md").is_file():
         ap.error(f"{args.corpus} has no CREDITS.md; build it with build_dev_corpus.py")
     tracks = build(args.corpus, args.out, args.sample_rate, args.quality_level)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file()) / 1e6
-    print(f"{len(tracks)} tracks, {len({(t.game, t.album) for t in tracks})} albums, "
-          f"{len({t.game for t in tracks})} games, {size:.1f} MB in {args.out}")
+    print(
+        f"{len(tracks)} tracks, {len({(t.game, t.album) for t in tracks})} albums, "
+        f"{len({t.game for t in tracks})} games, {size:.1f} MB in {args.out}"
+    )
     if size > SIZE_LIMIT_MB:
         print(f"warning: over {SIZE_LIMIT_MB} MB; raise --quality-level", file=sys.stderr)
         return 1

@@ -57,6 +57,7 @@ class LibrarySession(QObject):
         self.home = Path(home)
         self.runner = runner
         self.device = device
+        self.decode_workers: int | None = None  #: decoder processes for indexing (0: in-process)
         self.roots: list[Path] = []
         self.songs: list = []
         self._song_by_id: dict[int, Any] = {}
@@ -154,7 +155,8 @@ class LibrarySession(QObject):
             return
         name = self.model_name
         self.enqueue(f"Indexing with {name}", engine_jobs.index_roots, (self.home, roots, name),
-                     {"device": self.device}, lambda reports: self._after_index(reports))
+                     {"device": self.device, "workers": self.decode_workers},
+                     lambda reports: self._after_index(reports))
 
     def _after_index(self, reports: list) -> None:
         indexed = sum(r.indexed for r in reports)
@@ -177,6 +179,14 @@ class LibrarySession(QObject):
     def _on_snapshot(self, gen: int, snap: Snapshot, then_update: bool, then_index: bool) -> None:
         if gen != self._loading_generation:
             return
+        self.apply_snapshot(snap)
+        if then_update:
+            self._queue_update()
+        elif then_index and self.needs_index():
+            self.ensure_index()
+
+    def apply_snapshot(self, snap: Snapshot) -> None:
+        """Show these songs and (for ``snap.model_key``) embeddings; re-rank the current query."""
         self.songs = snap.songs
         self._song_by_id = {s.id: s for s in snap.songs}
         self.failures = snap.failures
@@ -190,10 +200,6 @@ class LibrarySession(QObject):
             self.query_id = None
             self.queryChanged.emit(None)
         self._rerank()
-        if then_update:
-            self._queue_update()
-        elif then_index and self.needs_index():
-            self.ensure_index()
 
     def needs_index(self) -> bool:
         emb = self._emb.get(self.model_key)

@@ -243,7 +243,7 @@ class TrainingPage(QWidget):
             triplets_csv=Path(self.csv_edit.text()) if source == "csv" and self.csv_edit.text() else None,
             epochs=self.epochs_spin.value(), batch_size=self.batch_spin.value(), lr=self.lr_spin.value(),
             device=self.device_combo.currentText().lower(), name=self.name_edit.text().strip(),
-            threads=max(1, (os.cpu_count() or 2) - 1))
+            threads=max(1, (os.cpu_count() or 2) - 1), workers=self.session.decode_workers)
 
     # -- running --------------------------------------------------------------------------------
     def running(self) -> bool:

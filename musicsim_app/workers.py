@@ -3,7 +3,7 @@
 ``Worker`` wraps one long engine call (scan, index, projection, training, benchmark): it passes
 ``progress`` and ``should_stop`` to the callable, emits ``progress(done, total, message)``,
 ``finished(result)`` or ``failed(message)`` with plain data and never touches a widget.
-``JobRunner`` moves each worker to its own QThread, keeps it alive while it runs and stops and
+``JobRunner`` runs each worker on its own QThread, keeps it alive while it runs and stops and
 waits for all of them when the window closes.  ``run_task`` is the short one-off variant
 (decode a track, compute a spectrogram) on the global thread pool.
 """
@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from trainer.errors import Cancelled, MusicSimError
 
@@ -34,7 +34,10 @@ def error_text(exc: BaseException) -> str:
 
 
 class Worker(QObject):
-    """Runs ``fn(*args, progress=..., should_stop=..., **kwargs)`` once, on whatever thread it lives.
+    """Runs ``fn(*args, progress=..., should_stop=..., **kwargs)`` once, on a ``JobRunner`` thread.
+
+    The worker object itself stays on the GUI thread (it is never moved), so its signals reach
+    any connected callable -- bound method or lambda -- on the GUI thread.
 
     Set ``pass_progress=False`` for callables that do not take the two keyword arguments.
     ``event(name, payload)`` carries job-specific data (training steps, epochs) from inside
@@ -79,7 +82,6 @@ class Worker(QObject):
             self.progress.emit(int(done), int(total), str(message))
 
     # -- runs on the worker thread ----------------------------------------------------------
-    @Slot()
     def run(self) -> None:
         self.running = True
         try:
@@ -108,8 +110,21 @@ class Worker(QObject):
             self.done.emit()
 
 
+class _JobThread(QThread):
+    """Runs one worker's ``run`` without moving the worker: the worker stays a GUI-thread object,
+    so every slot connected to its signals (lambdas included) is delivered on the GUI thread."""
+
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self.worker = worker
+        self.setObjectName(f"job-{worker.name}")
+
+    def run(self) -> None:
+        self.worker.run()
+
+
 class JobRunner(QObject):
-    """Owns the QThreads of running workers; ``stop_all`` cancels and joins them."""
+    """Owns the threads of running workers; ``stop_all`` cancels and joins them."""
 
     started = Signal(object)  #: the Worker
     ended = Signal(object)
@@ -119,13 +134,8 @@ class JobRunner(QObject):
         self._jobs: dict[Worker, QThread] = {}
 
     def start(self, worker: Worker) -> Worker:
-        thread = QThread()
-        thread.setObjectName(f"job-{worker.name}")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        # direct: the GUI thread may be blocked in stop_all() waiting for exactly this quit
-        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(lambda w=worker: self._on_thread_finished(w))
+        thread = _JobThread(worker)
+        thread.finished.connect(self._on_thread_finished)
         self._jobs[worker] = thread
         thread.start()
         self.started.emit(worker)
@@ -137,11 +147,13 @@ class JobRunner(QObject):
     def is_busy(self) -> bool:
         return bool(self._jobs)
 
-    def _on_thread_finished(self, worker: Worker) -> None:
-        thread = self._jobs.pop(worker, None)
-        if thread is not None:
-            thread.deleteLater()
-        self.ended.emit(worker)
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        for worker, thread in list(self._jobs.items()):
+            if thread.isFinished():
+                del self._jobs[worker]
+                thread.deleteLater()
+                self.ended.emit(worker)
 
     def stop_all(self, timeout_ms: int = 10000) -> bool:
         """Cancel every job and wait for its thread; True when all stopped in time."""
@@ -152,6 +164,7 @@ class JobRunner(QObject):
             if not thread.wait(timeout_ms):
                 log.warning("job %s did not stop within %d ms", worker.name, timeout_ms)
                 ok = False
+        self._on_thread_finished()
         return ok
 
 

@@ -69,14 +69,18 @@ def test_seuclidean_ignores_zero_variance_components() -> None:
     Q = np.array([[0.0, 5.0]])
     R = np.array([[3.0, 1.0], [4.0, 1.0]])  # column 1 is constant
     V = np.array([2.0, 0.0])
-    np.testing.assert_allclose(pairwise_distances(Q, R, "seuclidean", variances=V), [[3 / 2**0.5, 4 / 2**0.5]])
+    np.testing.assert_allclose(
+        pairwise_distances(Q, R, "seuclidean", variances=V), [[3 / 2**0.5, 4 / 2**0.5]]
+    )
     np.testing.assert_allclose(paired_distances(Q, R[:1], "seuclidean", variances=V), [3 / 2**0.5])
     assert np.all(pairwise_distances(Q, R, "seuclidean", variances=np.zeros(2)) == 0)
 
 
 def test_minkowski_is_euclidean(rng: np.random.Generator) -> None:
     Q, R = rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
-    np.testing.assert_array_equal(pairwise_distances(Q, R, "minkowski"), pairwise_distances(Q, R, "euclidean"))
+    np.testing.assert_array_equal(
+        pairwise_distances(Q, R, "minkowski"), pairwise_distances(Q, R, "euclidean")
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,7 +100,9 @@ def test_kulsinski_known_values(u: list, v: list, expected: float) -> None:
     assert pairwise_distances(np.array([u], float), np.array([v], float), "kulsinski")[0, 0] == pytest.approx(
         expected
     )
-    assert paired_distances(np.array([u], float), np.array([v], float), "kulsinski")[0] == pytest.approx(expected)
+    assert paired_distances(np.array([u], float), np.array([v], float), "kulsinski")[0] == pytest.approx(
+        expected
+    )
 
 
 def test_kulsinski_vectorised_matches_scalar(rng: np.random.Generator) -> None:
@@ -131,7 +137,7 @@ def test_unknown_names_raise() -> None:
 
 def test_scalers_behave_like_sklearn(rng: np.random.Generator) -> None:
     X = rng.normal(size=(10, 3)).astype(np.float32)
-    for name, cls in zip(SCALERS, (MinMaxScaler, StandardScaler, Normalizer)):
+    for name, cls in zip(SCALERS, (MinMaxScaler, StandardScaler, Normalizer), strict=True):
         out = scale(X, name)
         assert out.dtype == np.float64 and out.shape == X.shape
         np.testing.assert_allclose(out, cls().fit_transform(X.astype(np.float64)), rtol=1e-6)
@@ -195,7 +201,9 @@ def test_index_batches_and_bounds(rng: np.random.Generator) -> None:
         index.query(X[0], 0)
 
 
-def test_index_reports_exact_below_threshold(rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_index_reports_exact_below_threshold(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     X = rng.normal(size=(20, 4))
     index = SearchIndex(X)
     assert not index.use_ann and "exact" in index.backend_reason
@@ -204,22 +212,34 @@ def test_index_reports_exact_below_threshold(rng: np.random.Generator, monkeypat
     assert not index.use_ann and "faiss" in index.backend_reason
 
 
+@pytest.fixture
+def faiss_one_thread():
+    """One OpenMP thread: on a busy CI machine faiss's spinning threads make tiny builds 20x slower."""
+    faiss = pytest.importorskip("faiss")
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield faiss
+    faiss.omp_set_num_threads(before)
+
+
 def _clustered(rng: np.random.Generator, n: int, d: int, n_clusters: int) -> np.ndarray:
     centers = rng.normal(size=(n_clusters, d))
-    return (centers[rng.integers(0, n_clusters, size=n)] + rng.normal(scale=0.5, size=(n, d))).astype(np.float32)
+    return (centers[rng.integers(0, n_clusters, size=n)] + rng.normal(scale=0.5, size=(n, d))).astype(
+        np.float32
+    )
 
 
 @pytest.mark.parametrize("metric", search.ANN_METRICS)
+@pytest.mark.usefixtures("faiss_one_thread")
 def test_ann_recall_and_round_trip(rng: np.random.Generator, metric: str, tmp_path) -> None:
-    pytest.importorskip("faiss")
-    X = _clustered(rng, 2000, 32, 40)
+    X = _clustered(rng, 1200, 24, 30)
     exact = SearchIndex(X, "StandardScaler", ann="never")
     approx = SearchIndex(X, "StandardScaler", ann="always")
     assert approx.backend_for(metric) == "ann" and approx.backend_for("hamming") == "exact"
-    queries = X[:50] + rng.normal(scale=0.1, size=(50, 32)).astype(np.float32)
+    queries = X[:50] + rng.normal(scale=0.1, size=(50, 24)).astype(np.float32)
     want, want_d = exact.query(queries, 10, metric)
     got, got_d = approx.query(queries, 10, metric)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want, got)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want, got, strict=True)])
     assert recall >= 0.9
     np.testing.assert_allclose(got_d[:, 0], want_d[:, 0], rtol=1e-3, atol=1e-4)
     got_ex, _ = approx.query(queries[:5], 10, metric, exclude_ids=list(want[0, :3]))
@@ -228,15 +248,45 @@ def test_ann_recall_and_round_trip(rng: np.random.Generator, metric: str, tmp_pa
     ann = search.AnnIndex.build(exact.scaled, metric)
     ann.save(tmp_path / "ann.npz")
     loaded = search.AnnIndex.load(tmp_path / "ann.npz")
-    assert loaded.metric == metric and len(loaded) == 2000
+    assert loaded.metric == metric and len(loaded) == 1200
     q = exact.transform(queries[:5])
     np.testing.assert_array_equal(loaded.query(q, 10)[0], ann.query(q, 10)[0])
 
 
+@pytest.mark.usefixtures("faiss_one_thread")
 def test_ann_rejects_other_metrics(rng: np.random.Generator, tmp_path) -> None:
-    pytest.importorskip("faiss")
     with pytest.raises(ParameterError, match="approximate search supports"):
         search.AnnIndex.build(rng.normal(size=(10, 3)), "hamming")
     (tmp_path / "bad.npz").write_bytes(b"not an index")
     with pytest.raises(ParameterError, match="cannot read"):
         search.AnnIndex.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.usefixtures("faiss_one_thread")
+def test_index_answers_exactly_where_the_graph_comes_up_short(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X = rng.normal(size=(50, 8))
+    approx = SearchIndex(X, ann="always")
+
+    def nothing(self: search.AnnIndex, q: np.ndarray, k: int, **kwargs: object) -> tuple:
+        """Stands in for AnnIndex.query: a graph that finds nothing."""
+        return np.full((len(q), k), -1), np.full((len(q), k), np.inf)
+
+    monkeypatch.setattr(search.AnnIndex, "query", nothing)
+    got = approx.query(X[:2], 5, "cosine", exclude_ids=[0, 1])
+    want = SearchIndex(X, ann="never").query(X[:2], 5, "cosine", exclude_ids=[0, 1])
+    np.testing.assert_array_equal(got[0], want[0])
+
+
+@pytest.mark.usefixtures("faiss_one_thread")
+def test_ann_build_reports_progress_and_stops(rng: np.random.Generator) -> None:
+    from trainer.errors import Cancelled
+
+    seen: list[tuple[int, int]] = []
+    search.AnnIndex.build(
+        rng.normal(size=(30, 4)), "euclidean", chunk=10, progress=lambda d, t, m: seen.append((d, t))
+    )
+    assert seen == [(10, 30), (20, 30), (30, 30)]
+    with pytest.raises(Cancelled):
+        search.AnnIndex.build(rng.normal(size=(30, 4)), "euclidean", should_stop=lambda: True)

@@ -123,13 +123,25 @@ def _probe_fallback(path: Path, first_error: Exception) -> AudioInfo:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    # LibsndfileError's error_string leaves out its "Error opening '<path>': " prefix
+    raw = str(getattr(exc, "error_string", "") or exc).strip()
+    text = raw.splitlines()[-1] if raw else type(exc).__name__
+    if "does not exist or is not a regular file" in text:
+        text = "format not recognised"  # libsndfile says this of unrecognised data in an existing file
+    return text.rstrip(".")[:160]
 
 
 def _to_mono(block: np.ndarray) -> np.ndarray:
     if block.ndim == 2:
-        block = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+        if block.shape[1] > 1:
+            # Column by column: ``block.mean(axis=1)`` reduces along the short, interleaved axis
+            # and is ~20x slower (it was a quarter of all decoding time); same result for stereo.
+            mono = block[:, 0].astype(np.float32, copy=True)
+            for c in range(1, block.shape[1]):
+                mono += block[:, c]
+            mono /= np.float32(block.shape[1])
+            return mono
+        block = block[:, 0]
     return np.ascontiguousarray(block, dtype=np.float32)
 
 
@@ -195,7 +207,7 @@ def _read_segments_sf(path: Path, info: AudioInfo, starts: np.ndarray, length_s:
                     f.seek(first)
                     block = f.read(frames_per, dtype="float32", always_2d=True)
                 except (sf.LibsndfileError, RuntimeError):
-                    block = np.zeros((0, info.channels), np.float32)  # truncated past this point
+                    block = _read_what_decodes(path, first, frames_per, info.channels)  # truncated
                 out.append(_resample(_to_mono(block), info.sample_rate, sr_out))
     except OSError as exc:
         raise AudioError(_os_reason(exc, path)) from exc
@@ -204,6 +216,28 @@ def _read_segments_sf(path: Path, info: AudioInfo, starts: np.ndarray, length_s:
     if sum(o.size for o in out) == 0:
         raise AudioError("no decodable audio (truncated or corrupt)")
     return out
+
+
+def _read_what_decodes(path: Path, first: int, frames: int, channels: int) -> np.ndarray:
+    """Read up to ``frames`` from ``first`` in small steps, keeping what decodes before an error.
+
+    A read that runs into a truncation fails as a whole, and libsndfile's error then sticks to
+    the handle, so this opens the file afresh.
+    """
+    parts: list[np.ndarray] = []
+    got = 0
+    try:
+        with sf.SoundFile(_sf_name(path)) as g:
+            g.seek(first)
+            while got < frames:
+                block = g.read(min(4096, frames - got), dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                parts.append(block)
+                got += len(block)
+    except (sf.LibsndfileError, RuntimeError):
+        pass
+    return np.concatenate(parts) if parts else np.zeros((0, channels), np.float32)
 
 
 def _read_fallback(path: Path, offset_s: float, duration_s: float | None) -> tuple[np.ndarray, int]:

@@ -42,6 +42,8 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
     home_path = home_dir(home)
     dev = str(resolve_device(device))
     loaded = [load_model(m, home_path) for m in model_names]
+    if os.fspath(triplets) != "folders":
+        read_triplets_csv(Path(triplets))  # a malformed CSV fails now, not after indexing
     per_model: list[tuple[np.ndarray, np.ndarray]] = []
     with Library(home_path) as lib:
         for k, lm in enumerate(loaded):

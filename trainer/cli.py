@@ -194,6 +194,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         if len(ids) == 0:
             raise MusicSimError(f"no songs are indexed with model '{loaded.info.name}'; "
                                 f"run 'musicsim index DIR --model {args.model}' first")
+        lib.register_model(loaded)  # refuses a model whose representation differs from the index's
         song = lib.song_by_path(args.song)
         exclude = None
         pos = {sid: k for k, sid in enumerate(ids.tolist())}
@@ -235,9 +236,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"epoch {stats.epoch}/{stats.epochs}: loss {stats.train_loss:.4f}{val} ({stats.seconds:.1f} s)",
               flush=True)
 
-    folder = train(cfg, home=_home(args), restart=args.restart, progress=bar, on_epoch=on_epoch)
+    skipped: list[tuple[Path, str]] = []
+    folder = train(cfg, home=_home(args), restart=args.restart, progress=bar, on_epoch=on_epoch,
+                   skipped=skipped)
     bar.close()
-    print(f"saved model '{args.name}' to {folder}")
+    print(f"saved model '{args.name}' to {folder}; skipped {len(skipped)}")
+    for path, reason in skipped:
+        print(f"  skipped {_show(path)}: {reason}")
     return 0
 
 
@@ -328,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except MusicSimError as exc:
         print(f"musicsim: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. an output folder that is missing, read-only or full
+        where = f" ('{_show(exc.filename)}')" if isinstance(exc.filename, (str, bytes)) else ""
+        print(f"musicsim: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
 
 

@@ -95,7 +95,11 @@ class SegmentCache:
             by_path[dec.path] = m.numpy().astype(np.float16)
         kept = [s for s in songs if s.path in by_path]
         if len(kept) < 2:
-            raise ParameterError("fewer than two readable songs to train on")
+            why = ""
+            if skipped:
+                path, reason = skipped[-1]
+                why = f" ({len(skipped)} file(s) skipped, e.g. '{path.name}': {reason})"
+            raise ParameterError(f"fewer than two readable songs to train on{why}")
         cache = cls(kept, [by_path[s.path] for s in kept], cfg)
         if cache_dir:
             cache._save(cache_dir, key)

@@ -17,6 +17,10 @@ class ModelError(MusicSimError):
     """A model folder is missing, malformed, or does not match what it is used with."""
 
 
+class StorageError(MusicSimError):
+    """The data folder cannot be written (disk full, read-only); finished work is kept."""
+
+
 class LibraryBusyError(MusicSimError):
     """Another process holds the library index for writing."""
 

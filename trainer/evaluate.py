@@ -63,7 +63,9 @@ def _decode(path: Path) -> str:
     return text
 
 
-def read_triplets_csv(path: str | os.PathLike, *, known_paths: Collection[str] | None = None) -> list[Triplet]:
+def read_triplets_csv(
+    path: str | os.PathLike, *, known_paths: Collection[str] | None = None
+) -> list[Triplet]:
     """Read triplets in the thesis's quartet form: header ``song1,song2,song3,odd``.
 
     Extra columns are ignored, blank lines skipped, and whitespace around fields stripped.
@@ -98,7 +100,9 @@ def read_triplets_csv(path: str | os.PathLike, *, known_paths: Collection[str] |
         if not any(f.strip() for f in fields):
             continue
         if len(fields) < len(header):
-            raise ParameterError(f"{path.name}: line {line}: expected {len(header)} fields, found {len(fields)}")
+            raise ParameterError(
+                f"{path.name}: line {line}: expected {len(header)} fields, found {len(fields)}"
+            )
         song1, song2, song3, odd_text = (fields[i].strip() for i in cols)
         triplet = Triplet(song1, song2, song3, _parse_odd(odd_text, path.name, line))
         _check_songs(triplet, known, path.name, line)
@@ -209,7 +213,7 @@ def album_triplets(labels: np.ndarray, n_triplets: int, *, seed: int = 0) -> tup
 def _all_triplets(order: np.ndarray, starts: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
     """Every (a, b, odd) with ``a < b`` sharing a label and ``odd`` elsewhere -> ``(total, 3)``."""
     out = []
-    for start, size in zip(starts, counts):
+    for start, size in zip(starts, counts, strict=True):
         members = order[start : start + size]
         if size < 2:
             continue
@@ -260,7 +264,9 @@ def _check_triplets(X: np.ndarray, idx: np.ndarray, odd: np.ndarray) -> tuple[np
     return idx, odd
 
 
-def _correct_scaled(Xs: np.ndarray, idx: np.ndarray, odd: np.ndarray, metric: str, V: np.ndarray) -> np.ndarray:
+def _correct_scaled(
+    Xs: np.ndarray, idx: np.ndarray, odd: np.ndarray, metric: str, V: np.ndarray
+) -> np.ndarray:
     """Triplet correctness ``(t,)`` on already-scaled rows ``Xs (n, d)``, in bounded-memory chunks."""
     out = np.empty(len(idx), dtype=bool)
     rows = np.arange(len(idx))
@@ -268,10 +274,10 @@ def _correct_scaled(Xs: np.ndarray, idx: np.ndarray, odd: np.ndarray, metric: st
     a, b, o = idx[rows, sim[:, 0]], idx[rows, sim[:, 1]], idx[rows, odd]
     for s in range(0, len(idx), _TRIPLET_CHUNK):
         sl = slice(s, s + _TRIPLET_CHUNK)
-        A, B, O = Xs[a[sl]], Xs[b[sl]], Xs[o[sl]]
+        A, B, C = Xs[a[sl]], Xs[b[sl]], Xs[o[sl]]
         d_ab = paired_distances(A, B, metric, variances=V)
-        d_ao = paired_distances(A, O, metric, variances=V)
-        d_bo = paired_distances(B, O, metric, variances=V)
+        d_ao = paired_distances(A, C, metric, variances=V)
+        d_bo = paired_distances(B, C, metric, variances=V)
         out[sl] = (d_ab < d_ao) & (d_ab < d_bo)
     return out
 
@@ -396,7 +402,9 @@ def precision_at_1(
     return retrieval_scores(X, labels, metric=metric, scaler=scaler)[0]
 
 
-def map_at_r(X: np.ndarray, labels: np.ndarray, *, metric: str = "cosine", scaler: str = "Normalizer") -> float:
+def map_at_r(
+    X: np.ndarray, labels: np.ndarray, *, metric: str = "cosine", scaler: str = "Normalizer"
+) -> float:
     """Mean average precision at R, R = number of other songs with the query's label."""
     return retrieval_scores(X, labels, metric=metric, scaler=scaler)[1]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .audio import AUDIO_EXTENSIONS
 from .embed import Embedder
-from .errors import LibraryBusyError, ModelError, ParameterError
+from .errors import LibraryBusyError, ModelError, ParameterError, StorageError
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .modelstore import LoadedModel
 from .paths import home_dir
@@ -213,17 +213,34 @@ class Library:
     # -- writer lock ----------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[None]:
+        """Hold the cross-process writer lock; a failed write (disk full, read-only) becomes a
+        ``StorageError`` after rolling back, so every song committed before it is kept."""
         try:
             self._lock.acquire(timeout=self.lock_timeout)
         except filelock.Timeout as exc:
             raise LibraryBusyError(
                 f"another MusicSim process is updating the library in '{self.home}'; "
                 "wait for it to finish (or use another --home)") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot lock the library in '{self.home}': {exc.strerror or exc}") from exc
         try:
-            (self.home / "index.lock.pid").write_text(str(os.getpid()))
+            try:
+                (self.home / "index.lock.pid").write_text(str(os.getpid()))
+            except OSError:
+                pass  # only informative
             yield
+        except sqlite3.DatabaseError as exc:
+            raise self._storage_error(exc) from exc
         finally:
             self._lock.release()
+
+    def _storage_error(self, exc: sqlite3.DatabaseError) -> StorageError:
+        try:
+            self.conn.rollback()
+        except sqlite3.Error:
+            pass
+        return StorageError(f"cannot write the library index '{self.db_path}': {exc}; "
+                            "songs finished before this are kept")
 
     # -- reading --------------------------------------------------------------------------------
     def roots(self) -> list[Path]:
@@ -323,9 +340,13 @@ class Library:
 
         row = self.conn.execute("SELECT features, dim FROM models WHERE key = ?", (info.key,)).fetchone()
         if row is None:
-            self.conn.execute("INSERT INTO models(key, name, features, dim) VALUES (?, ?, ?, ?)",
-                              (info.key, info.name, json.dumps(features, sort_keys=True), info.embedding_dim))
-            self.conn.commit()
+            try:
+                self.conn.execute("INSERT INTO models(key, name, features, dim) VALUES (?, ?, ?, ?)",
+                                  (info.key, info.name, json.dumps(features, sort_keys=True),
+                                   info.embedding_dim))
+                self.conn.commit()
+            except sqlite3.DatabaseError as exc:
+                raise self._storage_error(exc) from exc
             return
         stored = json.loads(row[0])
         if stored != features or int(row[1]) != info.embedding_dim:

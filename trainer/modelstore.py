@@ -139,12 +139,17 @@ def save_model(folder: Path, model: torch.nn.Module, info: ModelInfo) -> Path:
             old = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
-        os.replace(tmp, folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if old is not None:
+                os.replace(old, folder)  # put the previous model back
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
+    except (OSError, SafetensorError) as exc:  # safetensors reports a full disk as SafetensorError
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ModelError(f"cannot write model to '{folder}': {exc.strerror or exc}") from exc
+        raise ModelError(f"cannot write model to '{folder}': {getattr(exc, 'strerror', None) or exc}") from exc
     return folder
 
 

@@ -27,7 +27,7 @@ from .config import FeatureConfig
 from .data import SOURCES, LabelledSource, SegmentCache, TripletCsvSource, csv_triplets, library_songs, split_validation
 from .device import resolve_device
 from .errors import Cancelled, ModelError, ParameterError
-from .evaluate import album_triplets, triplet_correct
+from .evaluate import album_triplets, read_triplets_csv, triplet_correct
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .losses import LOSSES, make_loss
 from .models import build_model, get_spec
@@ -117,9 +117,9 @@ def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimi
     try:
         save_file(tensors, str(tmp), metadata=meta)
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, SafetensorError) as exc:  # safetensors reports a full disk as SafetensorError
         tmp.unlink(missing_ok=True)
-        raise ModelError(f"cannot write checkpoint '{path}': {exc.strerror or exc}") from exc
+        raise ModelError(f"cannot write checkpoint '{path}': {getattr(exc, 'strerror', None) or exc}") from exc
 
 
 def _load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
@@ -201,15 +201,22 @@ def _build(cfg: TrainConfig, home: Path) -> tuple[torch.nn.Module, TrainConfig, 
                       embedding_dim=loaded.info.embedding_dim)
         base = {"init_from": loaded.info.name, "init_key": loaded.info.key}
         return loaded.model, cfg, base
+    torch.manual_seed(cfg.seed)  # the initial weights are part of a seeded run
     return build_model(cfg.arch, cfg.features, embedding_dim=cfg.embedding_dim), cfg, base
 
 
 def train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None = None, restart: bool = False,
           progress: ProgressFn | None = None, should_stop: StopFn | None = None,
           on_step: Callable[[int, float], None] | None = None,
-          on_epoch: Callable[[EpochStats], None] | None = None) -> Path:
-    """Train (or resume) the run ``cfg.name``; return the saved model folder."""
+          on_epoch: Callable[[EpochStats], None] | None = None,
+          skipped: list[tuple[Path, str]] | None = None) -> Path:
+    """Train (or resume) the run ``cfg.name``; return the saved model folder.
+
+    ``skipped``, when given, receives ``(path, reason)`` for every file left out of training.
+    """
     _validate(cfg)
+    if cfg.source == "csv":
+        read_triplets_csv(Path(cfg.triplets_csv))  # type: ignore[arg-type]  # malformed: fail before decoding
     home_path = home_dir(home)
     device = resolve_device(cfg.device)
     if cfg.threads:
@@ -227,7 +234,7 @@ def train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None = None, resta
     except OSError as exc:
         raise ParameterError(f"cannot write to '{run_dir}': {exc.strerror or exc}") from exc
 
-    skipped: list[tuple[Path, str]] = []
+    skipped = skipped if skipped is not None else []
     songs = library_songs(library, skipped)
     cache = SegmentCache.build(songs, cfg.features, segments_per_song=cfg.segments_per_song,
                                segment_seconds=cfg.segment_seconds, workers=cfg.workers,

@@ -1,7 +1,5 @@
 import time
 
-import pytest
-
 from musicsim_app.heartbeat import Heartbeat
 from musicsim_app.workers import JobRunner, Worker, run_task
 from trainer.errors import Cancelled, ParameterError

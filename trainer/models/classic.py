@@ -18,13 +18,12 @@ flux                2     mean positive dB change per frame (onset strength), me
 loudness            2     dB of the mean mel power per frame, mean and std
 onset_rate          1     onsets per second (local maxima of the flux above mean + 0.5·std)
 pulse_clarity       1     highest normalised autocorrelation of the flux at 30–240 BPM lags
-pulse_bpm           1     the tempo (BPM) of that lag
+pulse_bpm           1     tempo (BPM) of the best such lag, weighted by a prior around 120 BPM
 ==================  ====  =================================================================
 
 The features have very different scales, so compare them after standardising (the search's
-``standard`` scaler), as the thesis did with its hand-crafted features.  The ``embedding_dim``
-argument of the constructor is ignored: the size is fixed; read ``model.embedding_dim``
-(= 89) and ``model.feature_names``.  There are no parameters and no state: ``state_dict()``
+``standard`` scaler).  The ``embedding_dim`` argument of the constructor is ignored: the size
+is fixed; read ``model.embedding_dim`` (= 89) and ``model.feature_names``.  There are no parameters and no state: ``state_dict()``
 is empty, and ``train()``/``eval()`` change nothing.
 """
 
@@ -146,9 +145,12 @@ class ClassicFeatures(nn.Module):
         spec = torch.fft.rfft(centred, n=2 * n)
         acf = torch.fft.irfft(spec.abs() ** 2, n=2 * n)[:, : n]
         acf = acf / (acf[:, :1] + _EPS)
-        clarity, arg = acf[:, lo : hi + 1].max(dim=1)
-        bpm = 60.0 * self.frame_rate / (arg + lo).float()
-        return onset_rate, clarity.clamp(min=0.0), bpm
+        acf = acf[:, lo : hi + 1]
+        bpm = 60.0 * self.frame_rate / torch.arange(lo, hi + 1, device=acf.device, dtype=acf.dtype)
+        # A log-normal tempo prior around 120 BPM (as librosa's tempo estimate) against octave errors.
+        prior = torch.exp(-0.5 * torch.log2(bpm / 120.0) ** 2)
+        arg = (acf * prior).argmax(dim=1)
+        return onset_rate, acf.amax(dim=1).clamp(min=0.0), bpm[arg]
 
 
 @register(

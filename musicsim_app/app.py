@@ -1,0 +1,98 @@
+"""Start the MusicSim window: ``python -m musicsim_app`` or ``musicsim`` without arguments."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+log = logging.getLogger("musicsim_app")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="musicsim-app", description="MusicSim desktop app")
+    p.add_argument("--home", type=Path, help="MusicSim home folder (default: MUSICSIM_HOME or the user data dir)")
+    p.add_argument("--library", type=Path, help="open this music folder instead of the last library")
+    p.add_argument("--audio", choices=("auto", "null"), default="auto",
+                   help="audio output: sounddevice when available, or silent 'null'")
+    p.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto",
+                   help="compute device for indexing and training")
+    return p.parse_args(argv)
+
+
+def setup_logging(home: Path) -> Path:
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / "gui.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
+def install_excepthook(log_path: Path) -> None:
+    """Unexpected errors become a dialog plus a log entry, never a bare traceback on the console."""
+    from PySide6.QtCore import QThread, QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def show(text: str, details: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Critical, "MusicSim: unexpected error", text)
+        box.setInformativeText(f"The details were written to {log_path}.")
+        box.setDetailedText(details)
+        box.exec()
+
+    def hook(exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("unhandled exception:\n%s", details)
+        app = QApplication.instance()
+        if app is None:
+            return
+        text = f"{exc_type.__name__}: {exc}"
+        if QThread.currentThread() is app.thread():
+            show(text, details)
+        else:
+            QTimer.singleShot(0, app, lambda: show(text, details))
+
+    sys.excepthook = hook
+    threading.excepthook = lambda args: hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def main(argv: list[str] | None = None, *, library: str | Path | None = None,
+         home: str | Path | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from trainer.errors import MusicSimError
+    from trainer.paths import home_dir
+
+    try:
+        home_path = home_dir(home if home is not None else args.home)
+    except MusicSimError as exc:
+        print(f"musicsim: {exc}", file=sys.stderr)
+        return 2
+    log_path = setup_logging(home_path)
+
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.setOrganizationName("MusicSim")
+    QCoreApplication.setApplicationName("MusicSim")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from .theme import apply_dark_theme
+
+    apply_dark_theme(app)
+    install_excepthook(log_path)
+    from .main_window import MainWindow
+
+    window = MainWindow(home_path, library=Path(library) if library else args.library, audio=args.audio,
+                        device=args.device)
+    window.show()
+    log.info("MusicSim started (home %s)", home_path)
+    return int(app.exec())

@@ -1,0 +1,319 @@
+"""The main window: sidebar pages, transport bar, status bar, menus, shortcuts, settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import engine_jobs
+from .benchmark_page import BenchmarkPage
+from .library_page import LibraryPage
+from .player import LOADING, PAUSED, PLAYING, Player
+from .session import LibrarySession
+from .settings import AppSettings
+from .training_page import TrainingPage
+from .transport_bar import TransportBar
+from .workers import JobRunner, Worker, run_task, wait_for_tasks
+
+log = logging.getLogger(__name__)
+
+PAGES = ("Library", "Training", "Benchmarks")
+
+
+class JobIndicator(QWidget):
+    """Status-bar progress of the library job in flight, with a cancel button."""
+
+    def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.label = QLabel()
+        self.bar = QProgressBar(maximumWidth=180, maximumHeight=16, textVisible=False)
+        self.cancel_button = QToolButton(icon=self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton),
+                                         toolTip="Cancel", autoRaise=True)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.label)
+        row.addWidget(self.bar)
+        row.addWidget(self.cancel_button)
+        self.cancel_button.clicked.connect(session.cancel_jobs)
+        session.jobStarted.connect(self._on_started)
+        self.hide()
+
+    def _on_started(self, worker: Worker, label: str) -> None:
+        self.label.setText(label + "…")
+        self.bar.setRange(0, 0)
+        worker.progress.connect(self._on_progress)
+        worker.done.connect(self._on_done)
+        self.show()
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
+        else:
+            self.bar.setRange(0, 0)
+        if message:
+            self.label.setText(message[:80])
+
+    def _on_done(self) -> None:
+        if not self.session.busy():
+            self.hide()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, home: Path, *, library: Path | None = None, audio: str = "auto",
+                 device: str = "auto") -> None:
+        super().__init__()
+        self.setWindowTitle("MusicSim")
+        self.setAcceptDrops(True)
+        self.home = Path(home)
+        self.settings = AppSettings(self.home)
+        self.runner = JobRunner(self)
+        self.session = LibrarySession(self.home, self.runner, device=device, parent=self)
+        self.player = Player(audio, parent=self)
+        self.player.set_volume(self.settings.volume / 100.0)
+        self._restore_options()
+
+        self.library_page = LibraryPage(self.session, self.player)
+        self.training_page = TrainingPage(self.session)
+        self.benchmark_page = BenchmarkPage(self.session)
+        self.transport = TransportBar(self.player)
+        self.transport.volume_slider.setValue(self.settings.volume)
+
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("Sidebar")
+        self.sidebar.setFixedWidth(150)
+        self.sidebar.setIconSize(QSize(20, 20))
+        icons = (QStyle.StandardPixmap.SP_DirHomeIcon, QStyle.StandardPixmap.SP_BrowserReload,
+                 QStyle.StandardPixmap.SP_FileDialogDetailedView)
+        for name, icon in zip(PAGES, icons):
+            self.sidebar.addItem(QListWidgetItem(self.style().standardIcon(icon), name))
+        self.pages = QStackedWidget()
+        for page in (self.library_page, self.training_page, self.benchmark_page):
+            self.pages.addWidget(page)
+        center = QWidget()
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        body.addWidget(self.sidebar)
+        body.addWidget(self.pages, 1)
+        outer = QVBoxLayout(center)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addLayout(body, 1)
+        outer.addWidget(self.transport)
+        self.setCentralWidget(center)
+
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        self._restore_window()
+        self.sidebar.setCurrentRow(min(self.settings.page, len(PAGES) - 1))
+
+        roots = [Path(library)] if library else [r for r in self.settings.library_roots if r.is_dir()]
+        if not roots:
+            from trainer.paths import demo_library_dir
+
+            roots = [demo_library_dir()]
+            self.session.message.emit("Showing the demo library: add your own music with File ▸ Add folder")
+        QTimer.singleShot(0, lambda: self.session.open_library(roots))
+        run_task(engine_jobs.describe_device if device == "auto" else lambda: engine_jobs.describe_device(device),
+                 lambda text: self.device_label.setText(f"Device: {text}"),
+                 lambda msg: self.device_label.setText(f"Device: {msg}"))
+
+    # -- construction -----------------------------------------------------------------------------
+    def _restore_options(self) -> None:
+        s, st = self.session, self.settings
+        from trainer.search import DISTANCES, SCALERS
+
+        if s.model_ref(st.model) is not None:
+            s.model_name = st.model
+        s.distance = st.distance if st.distance in DISTANCES else s.distance
+        s.scaler = st.scaler if st.scaler in SCALERS else s.scaler
+        s.k = max(1, min(200, st.k))
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.job_indicator = JobIndicator(self.session)
+        self.device_label = QLabel("Device: …")
+        self.library_label = QLabel("")
+        self.model_label = QLabel("")
+        self.playback_label = QLabel()
+        if self.player.unavailable_reason:
+            self.playback_label.setToolTip(self.player.unavailable_reason)
+            self.playback_label.setStyleSheet("color: #e5c07b")
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(self.player.unavailable_reason, 15000))
+        self._on_player_state(self.player.state)
+        bar.addPermanentWidget(self.job_indicator)
+        for w in (self.library_label, self.model_label, self.device_label, self.playback_label):
+            bar.addPermanentWidget(w)
+        self._update_status_labels()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.add_folder_action = QAction("&Add folder…", self, shortcut=QKeySequence.StandardKey.Open)
+        self.add_folder_action.triggered.connect(self.add_folder_dialog)
+        file_menu.addAction(self.add_folder_action)
+        file_menu.addAction("&Rescan library", self.session.rescan)
+        file_menu.addAction("Open &demo library", self._open_demo)
+        self.remove_menu = file_menu.addMenu("Re&move folder")
+        self.remove_menu.aboutToShow.connect(self._fill_remove_menu)
+        file_menu.addSeparator()
+        file_menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        play_menu = self.menuBar().addMenu("&Playback")
+        play_menu.addAction("Play / pause\tSpace", self.player.toggle)
+        play_menu.addAction("Stop", self.player.stop)
+        tools = self.menuBar().addMenu("&Tools")
+        tools.addAction("&Odd one out (ground truth by ear)…", self.open_odd_one_out)
+        tools.addAction("Open &MusicSim home folder", self._show_home)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&About MusicSim", self._about)
+
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.player.toggle)
+        QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
+
+    def _connect(self) -> None:
+        s = self.session
+        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        s.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        s.errorOccurred.connect(self.show_error)
+        s.songsChanged.connect(self._update_status_labels)
+        s.embeddingsChanged.connect(self._update_status_labels)
+        s.optionsChanged.connect(self._update_status_labels)
+        self.player.stateChanged.connect(self._on_player_state)
+        self.player.errorOccurred.connect(self.show_error)
+        self.library_page.library_view.addFolderRequested.connect(self.add_folder_dialog)
+        self.library_page.library_view.foldersDropped.connect(self.add_folders)
+
+    # -- status -----------------------------------------------------------------------------------
+    def show_error(self, text: str) -> None:
+        log.warning(text)
+        self.statusBar().setStyleSheet("QStatusBar { color: #e06c75; }")
+        self.statusBar().showMessage(text, 12000)
+        QTimer.singleShot(12000, lambda: self.statusBar().setStyleSheet(""))
+
+    def _update_status_labels(self) -> None:
+        s = self.session
+        ids, _ = s.embeddings()
+        self.library_label.setText(f"Library: {len(s.songs)} songs")
+        self.library_label.setToolTip("\n".join(str(r) for r in s.roots))
+        self.model_label.setText(f"Model: {s.model_name} ({len(ids)} indexed)")
+
+    def _on_player_state(self, state: str) -> None:
+        text = {PLAYING: "Playing", PAUSED: "Paused", LOADING: "Loading…"}.get(state, "Stopped")
+        if self.player.unavailable_reason:
+            text += " (off: no audio output)"
+        self.playback_label.setText(f"Playback: {text}")
+
+    # -- actions ----------------------------------------------------------------------------------
+    def add_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a music folder", str(Path.home()))
+        if path:
+            self.add_folders([Path(path)])
+
+    def add_folders(self, folders: list[Path]) -> None:
+        for folder in folders:
+            self.session.add_root(folder)
+        self.sidebar.setCurrentRow(0)
+
+    def _open_demo(self) -> None:
+        from trainer.paths import demo_library_dir
+
+        self.session.open_library([demo_library_dir()])
+
+    def _fill_remove_menu(self) -> None:
+        self.remove_menu.clear()
+        for root in self.session.roots:
+            self.remove_menu.addAction(str(root), lambda r=root: self.session.remove_root(r))
+
+    def _focus_search(self) -> None:
+        self.sidebar.setCurrentRow(0)
+        self.library_page.library_view.focus_search()
+
+    def open_odd_one_out(self):
+        from .odd_one_out import OddOneOutDialog
+
+        csv_path = Path(self.settings.triplets_csv or self.home / "my-triplets.csv")
+        dialog = OddOneOutDialog(self.session, self.player, csv_path, self)
+        dialog.finished.connect(lambda _r: setattr(self.settings, "triplets_csv", str(dialog.csv_path)))
+        dialog.show()
+        return dialog
+
+    def _show_home(self) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.home)))
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About MusicSim",
+                          "<b>MusicSim</b><br>Find songs that sound alike with deep metric learning.<br><br>"
+                          f"Home: {self.home}<br>Audio: {self.player.backend_name}"
+                          + (f" ({self.player.unavailable_reason})" if self.player.unavailable_reason else ""))
+
+    # -- drag and drop onto the window --------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        self.library_page.library_view.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        self.library_page.library_view.dropEvent(event)
+
+    # -- persistence and shutdown -------------------------------------------------------------------
+    def _restore_window(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = self.settings.window_state()
+        if state is not None:
+            self.restoreState(state)
+        for name, split in self._splitters().items():
+            data = self.settings.splitter(name)
+            if data is not None:
+                split.restoreState(data)
+
+    def _splitters(self) -> dict:
+        lp = self.library_page
+        return {"library_top": lp.top_split, "library_bottom": lp.bottom_split, "library_main": lp.main_split}
+
+    def save_settings(self) -> None:
+        st, s = self.settings, self.session
+        st.library_roots = s.roots
+        st.model, st.distance, st.scaler, st.k = s.model_name, s.distance, s.scaler, s.k
+        st.volume = self.transport.volume_slider.value()
+        st.page = self.sidebar.currentRow()
+        st.set_geometry(self.saveGeometry())
+        st.set_window_state(self.saveState())
+        for name, split in self._splitters().items():
+            st.set_splitter(name, split.saveState())
+        st.sync()
+
+    def closeEvent(self, event) -> None:
+        self.save_settings()
+        self.player.close()
+        self.session.cancel_jobs()
+        self.training_page.cancel()
+        self.benchmark_page.cancel()
+        if not self.runner.stop_all(15000):
+            log.warning("some background jobs did not stop in time")
+        wait_for_tasks(5000)
+        super().closeEvent(event)

@@ -1,0 +1,238 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musicsim_app.library_model import SongTableModel
+from musicsim_app.player import PLAYING, STOPPED
+
+
+def test_library_is_listed_and_broken_file_marked(window):
+    view = window.library_page.library_view
+    assert view.model.rowCount() == 10
+    rows = {view.model.data(view.model.index(r, SongTableModel.FILE)): r for r in range(10)}
+    broken = rows["Noise Artist/Noise Album/04 - broken.wav"]
+    tip = view.model.data(view.model.index(broken, 0), 3)  # ToolTipRole
+    assert tip.startswith("Could not be decoded:")
+    ok = rows["Low Artist/Low Album/01 - Low song 1.wav"]
+    assert view.model.data(view.model.index(ok, SongTableModel.ALBUM)) == "Low Album"
+    assert view.model.data(view.model.index(ok, SongTableModel.ARTIST)) == "Low Artist"
+    assert "could not be decoded" in view.count_label.text()
+
+
+def test_status_bar_tells_device_library_model_playback(qtbot, window):
+    qtbot.waitUntil(lambda: window.device_label.text() != "Device: …", timeout=20_000)
+    assert "CPU" in window.device_label.text()
+    assert window.library_label.text() == "Library: 10 songs"
+    assert "classic" in window.model_label.text()
+    assert window.playback_label.text().startswith("Playback")
+
+
+def test_model_picker_lists_every_available_model(window):
+    from trainer.modelstore import available_models
+
+    combo = window.library_page.query_panel.model_combo
+    names = [combo.itemData(i) for i in range(combo.count())]
+    assert names == [r.name for r in available_models(window.home)]
+    assert "classic" in names
+
+
+def query_first(window, path_end="01 - Low song 1.wav"):
+    song = next(s for s in window.session.songs if str(s.path).endswith(path_end))
+    window.library_page.library_view.select_song(song.id)
+    window.library_page.library_view.query_selected()
+    return song
+
+
+def test_query_ranks_same_album_first(window):
+    query_first(window)
+    results = window.session.results
+    assert len(results) == 8  # 9 decodable songs minus the query
+    assert [r.rank for r in results] == list(range(1, 9))
+    assert all(a.distance <= b.distance for a, b in zip(results, results[1:]))
+    # low tones resemble low tones more than noise or high tones
+    assert results[0].song.album == "Low Album" or "Low Album" in str(results[0].song.path)
+    shown = window.library_page.results_view.model
+    assert shown.rowCount() == 8
+
+
+def test_changing_distance_scaler_k_reranks_without_reading_audio(qtbot, window):
+    query_first(window)
+    session = window.session
+    started = []
+    window.runner.started.connect(started.append)
+    before = [(r.song.id, r.distance) for r in session.results]
+    panel = window.library_page.query_panel
+    with qtbot.waitSignal(session.resultsChanged, timeout=1000):
+        panel.distance_combo.setCurrentText("cityblock")
+    after = [(r.song.id, r.distance) for r in session.results]
+    assert after != before
+    with qtbot.waitSignal(session.resultsChanged, timeout=1000):
+        panel.scaler_combo.setCurrentText("StandardScaler")
+    assert (session.model_key, "StandardScaler") in session._indexes
+    with qtbot.waitSignal(session.resultsChanged, timeout=1000):
+        panel.k_spin.setValue(3)
+    assert len(session.results) == 3
+    assert started == []  # no job: everything came from the cached embeddings
+
+
+def test_walk_from_result_and_search_box(qtbot, window):
+    query_first(window)
+    first = window.session.results[0].song
+    window.library_page.results_view.table.selectRow(0)
+    window.library_page.results_view.walk_button.click()
+    assert window.session.query_id == first.id
+    view = window.library_page.library_view
+    view.search.setText("high song 2")
+    assert view.proxy.rowCount() == 1
+    view._on_search_return()
+    assert window.session.query_song.path.name == "02 - High song 2.wav"
+
+
+def test_play_and_stop_with_null_backend(qtbot, window):
+    query_first(window)
+    player = window.player
+    results = window.library_page.results_view
+    index = results.model.index(0, 0)
+    with qtbot.waitSignal(player.stateChanged, timeout=10_000, check_params_cb=lambda s: s == PLAYING):
+        results.table.clicked.emit(index)  # the play button column
+    assert window.transport.now_playing.text().startswith("♪")
+    assert window.playback_label.text().startswith("Playback: Playing")
+    with qtbot.waitSignal(player.positionChanged, timeout=3000, check_params_cb=lambda s: s > 0):
+        pass
+    window.transport.play_button.click()
+    assert player.state == "paused"
+    window.transport.stop_button.click()
+    assert player.state == STOPPED
+
+
+def test_export_m3u(window, tmp_path):
+    query = query_first(window)
+    out = tmp_path / "list.m3u"
+    window.library_page.results_view.export_m3u(out)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    assert lines[2] == str(query.path)
+    assert len([ln for ln in lines if not ln.startswith("#")]) == 9
+
+
+def test_map_shows_library_and_click_queries(qtbot, window):
+    page = window.library_page
+    qtbot.waitUntil(lambda: len(page.map_view.song_ids) == 9, timeout=30_000)
+    assert page.map_view.plot.scatter.data.size == 9
+    target = int(page.map_view.song_ids[4])
+    page.map_view.plot.pointClicked.emit(4)
+    assert window.session.query_id == target
+    assert len(page.map_view.plot.query_item.data) == 1
+    assert len(page.map_view.plot.results_item.data) == len(window.session.results)
+
+
+def test_spectrograms_follow_query_and_result(qtbot, window):
+    query = query_first(window)
+    spec = window.library_page.spectrograms
+    qtbot.waitUntil(lambda: spec.query_panel.path == query.path, timeout=20_000)
+    qtbot.waitUntil(lambda: spec.result_panel.path == window.session.results[0].song.path, timeout=20_000)
+    image = spec.query_panel.image.image
+    assert image.shape[0] == 96 and image.shape[1] > 100
+
+
+def test_settings_persist(qtbot, window, music_library, home):
+    from musicsim_app.main_window import MainWindow
+
+    window.library_page.query_panel.distance_combo.setCurrentText("chebyshev")
+    window.library_page.query_panel.k_spin.setValue(5)
+    window.close()
+    again = MainWindow(home, audio="null", device="cpu")
+    qtbot.addWidget(again)
+    assert again.session.distance == "chebyshev"
+    assert again.session.k == 5
+    assert again.session.model_name == "classic"
+    qtbot.waitUntil(lambda: len(again.session.songs) == 10, timeout=30_000)
+    assert again.session.roots == [Path(music_library).resolve()]
+    again.close()
+
+
+def test_add_folder_and_remove(qtbot, window, tmp_path):
+    import soundfile as sf
+
+    extra = tmp_path / "extra" / "Solo"
+    extra.mkdir(parents=True)
+    sf.write(extra / "one.wav", np.sin(np.arange(22050 * 2) / 10).astype(np.float32) * 0.3, 22050)
+    window.add_folders([extra.parent])
+    qtbot.waitUntil(lambda: len(window.session.songs) == 11 and not window.session.busy(), timeout=60_000)
+    assert len(window.session.roots) == 2
+    window.session.remove_root(extra.parent)
+    qtbot.waitUntil(lambda: len(window.session.songs) == 10, timeout=30_000)
+
+
+def test_odd_one_out_appends_a_triplet(qtbot, window, tmp_path):
+    from trainer.evaluate import read_triplets_csv
+
+    out = tmp_path / "mine.csv"
+    from musicsim_app.odd_one_out import OddOneOutDialog
+
+    dialog = OddOneOutDialog(window.session, window.player, out, window, seed=1)
+    qtbot.addWidget(dialog)
+    assert len(dialog.trio) == 3
+    assert len({s.id for s in dialog.trio}) == 3
+    dialog.choices[2].setChecked(True)
+    assert dialog.save_answer()
+    rows = read_triplets_csv(out)
+    assert len(rows) == 1 and rows[0].odd == 3
+    known = {s.path.relative_to(s.root).as_posix() for s in window.session.songs}
+    assert set(rows[0].songs) <= known
+    dialog.close()
+
+
+def test_close_stops_running_jobs(qtbot, window):
+    window.session.rescan()
+    assert window.session.busy()
+    window.close()
+    assert not window.runner.is_busy()
+
+
+@pytest.mark.slow
+def test_benchmark_fills_27_cells(qtbot, window, tmp_path):
+    page = window.benchmark_page
+    page.set_checked_models(["classic"])
+    page.library_combo.setCurrentText(str(window.session.roots[0]))
+    worker = page.start()
+    assert worker is not None
+    with qtbot.waitSignal(worker.done, timeout=120_000):
+        pass
+    assert worker.error is None, worker.error
+    assert page.panel_a.heatmap.filled_cells() == 27
+    assert page.panel_a.heatmap.best is not None
+    assert page.table.rowCount() == 27
+    assert "P@1" in page.panel_a.summary.text()
+    out = tmp_path / "bench.csv"
+    page.export_csv(out)
+    assert len(out.read_text().splitlines()) == 28
+    assert page.runs_list.count() == 1
+    assert page.reference_a.heatmap.filled_cells() == 27  # thesis Appendix A
+
+
+@pytest.mark.slow
+def test_training_epoch_keeps_gui_responsive(qtbot, window, music_library):
+    from trainer.train import TrainConfig
+
+    page = window.training_page
+    cfg = TrainConfig(library=music_library, arch="musicnet-small", loss="triplet", source="folders",
+                      epochs=1, batch_size=6, device="cpu", name="gui-test", workers=0, threads=1,
+                      segments_per_song=2, val_fraction=0.0)
+    worker = page.start(cfg)
+    assert worker is not None
+    epochs = []
+    worker.event.connect(lambda name, payload: epochs.append(payload) if name == "epoch" else None)
+    with qtbot.waitSignal(worker.done, timeout=300_000):
+        pass
+    assert worker.error is None, worker.error
+    stall = page.heartbeat.max_lateness_ms
+    print(f"\nheartbeat during training: max stall {stall:.1f} ms, mean {page.heartbeat.mean_lateness_ms:.2f} ms "
+          f"over {page.heartbeat.ticks} ticks")
+    assert page.heartbeat.ticks > 10
+    assert stall < 250
+    assert len(epochs) == 1
+    assert page.epoch_table.rowCount() == 1
+    combo = window.library_page.query_panel.model_combo
+    assert combo.findData("gui-test") >= 0

@@ -1,0 +1,272 @@
+"""Triplet scoring, album triplets, P@1 / MAP@R, the triplet CSV reader and benchmark results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainer.errors import ParameterError
+from trainer.evaluate import (
+    BenchResult,
+    ScoreRow,
+    Triplet,
+    album_triplets,
+    append_triplets_csv,
+    load_reference_tables,
+    map_at_r,
+    precision_at_1,
+    read_triplets_csv,
+    retrieval_scores,
+    triplet_correct,
+    triplet_scores,
+)
+from trainer.search import DISTANCES, SCALERS
+
+APPENDIX_A = Path(__file__).resolve().parents[1] / "resources" / "reference" / "appendix_a.csv"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(7)
+
+
+# Columns already span [0, 1], so MinMaxScaler leaves these points where they are.
+POINTS = np.array([[0.0, 0.0], [0.1, 0.0], [1.0, 1.0], [0.9, 1.0], [0.1, 0.1]])
+TRIPLETS = np.array([[0, 1, 2], [0, 2, 1], [2, 3, 0], [3, 0, 2], [0, 1, 4]])
+ODD = np.array([2, 2, 2, 0, 2])
+# 0: pair 0-1 at 0.1, odd 2 far away: right.   1: pair 0-2 at 1.41, but 0-1 is 0.1: wrong.
+# 2: pair 2-3 at 0.1: right.   3: odd is 3, pair 0-2 at 1.41 but 3-2 is 0.1: wrong.
+# 4: pair 0-1 at 0.1 ties with 1-4 at 0.1; a tie is not "strictly closer": wrong.
+EXPECTED = np.array([True, False, True, False, False])
+
+
+def test_triplet_correct_hand_example() -> None:
+    got = triplet_correct(POINTS, TRIPLETS, ODD, "euclidean", "MinMaxScaler")
+    np.testing.assert_array_equal(got, EXPECTED)
+
+
+def test_triplet_correct_cosine_example() -> None:
+    X = np.array([[1.0, 0.0], [3.0, 0.2], [0.0, 1.0]])  # 0 and 1 point the same way
+    got = triplet_correct(X, np.array([[0, 1, 2], [0, 2, 1]]), np.array([2, 2]), "cosine", "Normalizer")
+    np.testing.assert_array_equal(got, [True, False])
+
+
+def test_triplet_scores_has_27_rows_in_appendix_order() -> None:
+    rows = triplet_scores(POINTS, TRIPLETS, ODD)
+    assert [(r.distance, r.scaler) for r in rows] == [(d, s) for d in DISTANCES for s in SCALERS]
+    row = next(r for r in rows if (r.distance, r.scaler) == ("euclidean", "MinMaxScaler"))
+    assert row.score_percent == pytest.approx(40.0) and row.n_triplets == 5
+    assert all(0.0 <= r.score_percent <= 100.0 for r in rows)
+
+
+def test_triplet_input_errors() -> None:
+    with pytest.raises(ParameterError, match="indices"):
+        triplet_correct(POINTS, np.array([[0, 1, 9]]), np.array([0]), "cosine", "Normalizer")
+    with pytest.raises(ParameterError, match="odd positions"):
+        triplet_correct(POINTS, np.array([[0, 1, 2]]), np.array([3]), "cosine", "Normalizer")
+    with pytest.raises(ParameterError, match="unknown distance"):
+        triplet_correct(POINTS, TRIPLETS, ODD, "jaccard", "Normalizer")
+
+
+def _check_album_rows(labels: np.ndarray, idx: np.ndarray, odd: np.ndarray) -> None:
+    for row, o in zip(idx, odd, strict=True):
+        pair = [row[j] for j in range(3) if j != o]
+        assert labels[pair[0]] == labels[pair[1]] and pair[0] != pair[1]
+        assert labels[row[o]] != labels[pair[0]]
+
+
+def test_album_triplets_small_exhaustive() -> None:
+    labels = np.array(["a", "a", "b", "b", "c"])  # 3 (a-pair x others) + 3 (b-pair x others) = 6
+    idx, odd = album_triplets(labels, 6, seed=1)
+    _check_album_rows(labels, idx, odd)
+    keys = {
+        (min(r[j] for j in range(3) if j != o), max(r[j] for j in range(3) if j != o), r[o])
+        for r, o in zip(idx, odd, strict=True)
+    }
+    assert len(keys) == 6
+    idx10, odd10 = album_triplets(labels, 10, seed=1)
+    assert idx10.shape == (10, 3) and odd10.shape == (10,)
+    _check_album_rows(labels, idx10, odd10)
+
+
+def test_album_triplets_sampled_are_distinct_and_seeded(rng: np.random.Generator) -> None:
+    labels = rng.integers(0, 60, size=600)
+    idx, odd = album_triplets(labels, 3000, seed=3)
+    _check_album_rows(labels, idx, odd)
+    keys = {(*sorted(r[j] for j in range(3) if j != o), r[o]) for r, o in zip(idx, odd, strict=True)}
+    assert len(keys) == 3000
+    assert np.bincount(odd, minlength=3).min() > 800  # the odd one is not always in one place
+    idx2, odd2 = album_triplets(labels, 3000, seed=3)
+    np.testing.assert_array_equal(idx, idx2)
+    np.testing.assert_array_equal(odd, odd2)
+    assert not np.array_equal(album_triplets(labels, 3000, seed=4)[0], idx)
+
+
+@pytest.mark.parametrize("labels", [[1, 1, 1], [1, 2, 3]])
+def test_album_triplets_impossible(labels: list) -> None:
+    with pytest.raises(ParameterError, match="album triplets need"):
+        album_triplets(np.array(labels), 5)
+
+
+def test_retrieval_hand_example() -> None:
+    # 1-D points; MinMaxScaler is affine in 1-D, so euclidean rankings are those of the raw values.
+    x = np.array([[0.0], [1.0], [3.0], [7.0], [8.0], [100.0]])
+    labels = np.array(["A", "A", "B", "A", "B", "C"])
+    # s0: ranks s1(A) s2 -> P@1 hit, AP=(1/1)/2=0.5.  s1: s0(A) s2 -> hit, 0.5.
+    # s2 (R=1): s1 -> miss, 0.  s3: s4 s2 -> miss, 0.  s4 (R=1): s3 -> miss, 0.  s5: alone, skipped.
+    assert precision_at_1(x, labels, metric="euclidean", scaler="MinMaxScaler") == pytest.approx(2 / 5)
+    assert map_at_r(x, labels, metric="euclidean", scaler="MinMaxScaler") == pytest.approx(1.0 / 5)
+
+
+def test_map_at_r_counts_late_hits() -> None:
+    x = np.array([[0.0], [2.0], [1.0], [10.0], [11.0]])
+    labels = np.array([0, 0, 1, 1, 0])
+    # s0 (R=2): s2, s1 -> (0 + 1/2)/2 = .25.  s1: s2, s0 -> .25.  s2 (R=1): s0 -> 0.
+    # s3 (R=1): s4 -> 0.  s4 (R=2): s3, s1 -> .25.  MAP@R = .75/5.
+    p1, mapr = retrieval_scores(x, labels, metric="euclidean", scaler="MinMaxScaler")
+    assert p1 == 0.0 and mapr == pytest.approx(0.15)
+
+
+def _naive_retrieval(X: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    hits, aps = [], []
+    for i in range(len(X)):
+        R = int((labels == labels[i]).sum()) - 1
+        if R == 0:
+            continue
+        d = 1 - U @ U[i]
+        d[i] = np.inf
+        ranked = np.lexsort((np.arange(len(X)), d))[:R]
+        rel = labels[ranked] == labels[i]
+        hits.append(rel[0])
+        aps.append(sum(rel[: j + 1].sum() / (j + 1) for j in range(R) if rel[j]) / R)
+    return float(np.mean(hits)), float(np.mean(aps))
+
+
+def test_retrieval_matches_naive_loop(rng: np.random.Generator) -> None:
+    labels = rng.integers(0, 8, size=60)
+    X = rng.normal(size=(8, 5))[labels] + rng.normal(scale=0.8, size=(60, 5))
+    p1, mapr = retrieval_scores(X, labels)
+    assert (p1, mapr) == pytest.approx(_naive_retrieval(X, labels))
+
+
+def test_retrieval_needs_a_shared_label() -> None:
+    with pytest.raises(ParameterError, match="no label is shared"):
+        precision_at_1(np.eye(3), np.array([1, 2, 3]))
+
+
+HEADER = "song1,song2,song3,odd\n"
+
+
+def _write(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "triplets.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+def test_read_triplets_valid(tmp_path: Path) -> None:
+    text = '\ufeffodd, song3 ,song1,song2,comment\n2,c.mp3,a.mp3,b b.mp3,x\n\n3,"d,1.mp3",a.mp3,b b.mp3,\n'
+    got = read_triplets_csv(_write(tmp_path, text), known_paths={"a.mp3", "b b.mp3", "c.mp3", "d,1.mp3"})
+    assert got == [Triplet("a.mp3", "b b.mp3", "c.mp3", 2), Triplet("a.mp3", "b b.mp3", "d,1.mp3", 3)]
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("song1,song2,odd\na,b,1\n", "line 1: missing column.*song3"),
+        (HEADER + "a,b,c,1\na,b,d,4\n", "line 3: odd must be 1, 2 or 3, found 4"),
+        (HEADER + "a,b,c,one\n", "line 2: odd must be 1, 2 or 3, found 'one'"),
+        (HEADER + "a,b,c,1\na,b,zzz,2\n", "line 3: unknown song 'zzz'"),
+        (HEADER + "a,b,c,1\na,b,d,2\na,b,c,1\n", "lines 2 and 4 are the same triplet"),
+        (HEADER + "a,b,c,1\na,b\n", "line 3: expected 4 fields, found 2"),
+        (HEADER + "a,a,c,1\n", "line 2: the same song appears twice"),
+        (HEADER + "a,,c,1\n", "line 2: a song path is empty"),
+        (HEADER, "no triplets after the header"),
+        ("", "the file is empty"),
+        (" \n\n", "the file is empty"),
+    ],
+)
+def test_read_triplets_errors(tmp_path: Path, text: str, pattern: str) -> None:
+    with pytest.raises(ParameterError, match=pattern):
+        read_triplets_csv(_write(tmp_path, text), known_paths={"a", "b", "c", "d"})
+
+
+def test_read_triplets_reports_non_utf8_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER.encode() + b"a,b,c,1\na,b,caf\xe9.mp3,2\n")
+    with pytest.raises(ParameterError, match="line 3 is not valid UTF-8"):
+        read_triplets_csv(path)
+
+
+def test_append_then_read(tmp_path: Path) -> None:
+    path = tmp_path / "new.csv"
+    append_triplets_csv(path, [Triplet("a", "b", "c", 1)])
+    append_triplets_csv(path, [Triplet("a", "b", "d", 3), Triplet("é", "b", "c", 2)])
+    assert path.read_text(encoding="utf-8").count("song1") == 1
+    assert read_triplets_csv(path)[-1] == Triplet("é", "b", "c", 2)
+    no_newline = tmp_path / "old.csv"
+    no_newline.write_text(HEADER + "a,b,c,1", encoding="utf-8")
+    append_triplets_csv(no_newline, [Triplet("x", "y", "z", 2)])
+    assert len(read_triplets_csv(no_newline)) == 2
+    with pytest.raises(ParameterError, match="odd must be"):
+        append_triplets_csv(path, [Triplet("a", "b", "c", 0)])
+
+
+def _bench() -> BenchResult:
+    rows = [
+        ScoreRow(d, s, float(i), 5) for i, (d, s) in enumerate((d, s) for s in SCALERS for d in DISTANCES)
+    ]
+    return BenchResult(
+        "ours/test",
+        rows,
+        p_at_1=0.5,
+        map_at_r=0.25,
+        n_songs=5,
+        n_triplets=5,
+        triplet_source="album",
+        extra={"note": "x"},
+    )
+
+
+def test_bench_result_order_best_and_table() -> None:
+    result = _bench()
+    assert [(r.distance, r.scaler) for r in result.sorted_rows()] == [
+        (d, s) for d in DISTANCES for s in SCALERS
+    ]
+    assert (result.best().distance, result.best().scaler) == ("kulsinski", "Normalizer")
+    table = result.format_table().splitlines()
+    starred = [line for line in table if line.startswith("*")]
+    assert len(starred) == 1 and "kulsinski" in starred[0] and "Normalizer" in starred[0]
+    assert sum(line[2:].split()[0] in DISTANCES for line in table if len(line) > 2) == 27
+    assert any("P@1" in line and "0.5000" in line for line in table)
+    assert any("MAP@R" in line and "0.2500" in line for line in table)
+
+
+def test_bench_result_files_round_trip(tmp_path: Path) -> None:
+    result = _bench()
+    result.to_json(tmp_path / "r.json")
+    assert BenchResult.from_json(tmp_path / "r.json") == result
+    result.to_csv(tmp_path / "r.csv")
+    tables = load_reference_tables(tmp_path / "r.csv")
+    assert tables["ours/test"] == result.sorted_rows()
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ParameterError, match="cannot read"):
+        BenchResult.from_json(tmp_path / "bad.json")
+
+
+def test_load_appendix_a() -> None:
+    tables = load_reference_tables(APPENDIX_A)
+    assert len(tables) == 10 and all(len(rows) == 27 for rows in tables.values())
+    model1 = {(r.distance, r.scaler): r.score_percent for r in tables["triplet/Model1"]}
+    assert model1[("euclidean", "MinMaxScaler")] == pytest.approx(47.657)
+    assert model1[("minkowski", "MinMaxScaler")] == model1[("euclidean", "MinMaxScaler")]
+
+
+def test_load_reference_rejects_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / "ref.csv"
+    path.write_text(
+        "model,table,distance,scaler,score_percent\nm,1,cosine,Normalizer,abc\n", encoding="utf-8"
+    )
+    with pytest.raises(ParameterError, match="line 2"):
+        load_reference_tables(path)

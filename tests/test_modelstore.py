@@ -1,0 +1,106 @@
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from trainer.config import FeatureConfig
+from trainer.errors import ModelError, ParameterError
+from trainer.models import build_model
+from trainer.modelstore import ModelInfo, available_models, load_model, load_model_folder, save_model
+
+
+def _save(tmp_path, name="m1", arch="musicnet-small"):
+    model = build_model(arch, FeatureConfig(), embedding_dim=32)
+    info = ModelInfo(name=name, arch=arch, embedding_dim=32, loss="triplet", epochs=1)
+    return model, save_model(tmp_path / name, model, info)
+
+
+def test_round_trip_reproduces_outputs(tmp_path):
+    model, folder = _save(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.safetensors"]
+    loaded = load_model_folder(folder)
+    x = torch.randn(2, 1, 96, 130)
+    model.eval()
+    torch.testing.assert_close(loaded.model(x), model(x))
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["features"]["sample_rate"] == 22050 and cfg["weights_sha256"] and cfg["created"]
+    assert loaded.info.key.startswith("m1@")
+
+
+def test_unknown_architecture_is_refused(tmp_path):
+    _, folder = _save(tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["arch"] = "evil-net"
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="unknown architecture 'evil-net'"):
+        load_model_folder(folder)
+
+
+def test_weights_that_do_not_fit_are_refused(tmp_path):
+    _, folder = _save(tmp_path)
+    save_file({"conv.weight": torch.zeros(3, 3)}, str(folder / "weights.safetensors"))
+    with pytest.raises(ModelError, match="do not match"):
+        load_model_folder(folder)
+
+
+def test_malformed_config_is_refused(tmp_path):
+    _, folder = _save(tmp_path)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        load_model_folder(folder)
+
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ['BOOM_MARKER']}",))
+
+
+def test_a_crafted_pickle_is_never_executed(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("BOOM_MARKER", str(marker))
+    payload = pickle.dumps({"state": _Boom()})
+    # sanity: this payload really would run code if unpickled
+    pickle.loads(payload)
+    assert marker.exists()
+    marker.unlink()
+    _, folder = _save(tmp_path)
+    (folder / "weights.safetensors").write_bytes(payload)  # a pickle disguised as weights
+    (folder / "model.pt").write_bytes(payload)              # and one beside them
+    with pytest.raises(ModelError, match="not a valid safetensors"):
+        load_model_folder(folder)
+    assert not marker.exists()
+
+
+def test_load_by_name_and_listing(tmp_path):
+    home = tmp_path / "home"
+    _save(home / "models", name="mine")
+    names = [r.name for r in available_models(home)]
+    assert "classic" in names and "mine" in names
+    assert load_model("mine", home).info.name == "mine"
+    assert load_model("classic").info.arch == "classic"
+    with pytest.raises(ParameterError, match="unknown model 'nope'"):
+        load_model("nope", home)
+
+
+def test_save_is_atomic_when_the_folder_is_read_only(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root ignores directory permissions")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(ModelError, match="cannot write"):
+            _save(ro)
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o700)
+
+
+def test_embedding_is_finite(tmp_path):
+    model, folder = _save(tmp_path)
+    out = load_model_folder(folder).model(torch.zeros(1, 1, 96, 130))
+    assert np.isfinite(out.detach().numpy()).all()
