@@ -15,12 +15,22 @@ log = logging.getLogger("musicsim_app")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="musicsim-app", description="MusicSim desktop app")
-    p.add_argument("--home", type=Path, help="MusicSim home folder (default: MUSICSIM_HOME or the user data dir)")
+    p.add_argument(
+        "--home", type=Path, help="MusicSim home folder (default: MUSICSIM_HOME or the user data dir)"
+    )
     p.add_argument("--library", type=Path, help="open this music folder instead of the last library")
-    p.add_argument("--audio", choices=("auto", "null"), default="auto",
-                   help="audio output: sounddevice when available, or silent 'null'")
-    p.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto",
-                   help="compute device for indexing and training")
+    p.add_argument(
+        "--audio",
+        choices=("auto", "null"),
+        default="auto",
+        help="audio output: sounddevice when available, or silent 'null'",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cuda", "mps", "cpu"),
+        default="auto",
+        help="compute device for indexing and training",
+    )
     return p.parse_args(argv)
 
 
@@ -66,8 +76,9 @@ def install_excepthook(log_path: Path) -> None:
     threading.excepthook = lambda args: hook(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def main(argv: list[str] | None = None, *, library: str | Path | None = None,
-         home: str | Path | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, library: str | Path | None = None, home: str | Path | None = None
+) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from trainer.errors import MusicSimError
     from trainer.paths import home_dir
@@ -91,8 +102,9 @@ def main(argv: list[str] | None = None, *, library: str | Path | None = None,
     install_excepthook(log_path)
     from .main_window import MainWindow
 
-    window = MainWindow(home_path, library=Path(library) if library else args.library, audio=args.audio,
-                        device=args.device)
+    window = MainWindow(
+        home_path, library=Path(library) if library else args.library, audio=args.audio, device=args.device
+    )
     window.show()
     log.info("MusicSim started (home %s)", home_path)
     return int(app.exec())

@@ -95,7 +95,7 @@ class SoundDeviceBackend:
             if not self._playing:
                 outdata.fill(0)
                 return
-            chunk = self._buf[self._pos:self._pos + frames]
+            chunk = self._buf[self._pos : self._pos + frames]
             n = chunk.shape[0]
             np.multiply(chunk, self.volume, out=outdata[:n])
             outdata[n:] = 0
@@ -115,8 +115,9 @@ class SoundDeviceBackend:
             self._pos = 0
             self._playing = False
             self._ended = False
-        self._stream = self._sd.OutputStream(samplerate=self._sr, channels=samples.shape[1],
-                                             dtype="float32", callback=self._callback)
+        self._stream = self._sd.OutputStream(
+            samplerate=self._sr, channels=samples.shape[1], dtype="float32", callback=self._callback
+        )
         self._stream.start()
 
     def play(self) -> None:

@@ -43,6 +43,11 @@ class _NumberItem(QTableWidgetItem):
             return super().__lt__(other)
 
 
+def score_range(results) -> tuple[float, float] | None:
+    values = [r.score_percent for res in results for r in res.rows]
+    return (min(values), max(values)) if values else None
+
+
 def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
@@ -53,6 +58,7 @@ class ResultPanel(QWidget):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.results: dict[str, object] = {}
+        self.scale: tuple[float, float] | None = None  #: shared colour scale, set by the page
         self.combo = QComboBox()
         self.heatmap = ScoreHeatmap()
         self.summary = QLabel()
@@ -84,7 +90,7 @@ class ResultPanel(QWidget):
             self.heatmap.clear_scores()
             self.summary.setText("")
             return
-        self.heatmap.set_rows(res.rows)
+        self.heatmap.set_rows(res.rows, self.scale)
         best = max(res.rows, key=lambda r: r.score_percent) if res.rows else None
         parts = []
         if best is not None:
@@ -164,8 +170,10 @@ class BenchmarkPage(QWidget):
         self.reference_b = ResultPanel("vs")
         reference_page = QWidget()
         rl = QGridLayout(reference_page)
-        note = QLabel("Thesis Appendix A (Tables 1–10): percent of test triplets ranked correctly. "
-                      "These are the thesis's numbers, for comparison with yours.")
+        note = QLabel(
+            "Thesis Appendix A (Tables 1–10): percent of test triplets ranked correctly. "
+            "These are the thesis's numbers, for comparison with yours."
+        )
         note.setObjectName("Dim")
         note.setWordWrap(True)
         rl.addWidget(note, 0, 0, 1, 2)
@@ -210,8 +218,11 @@ class BenchmarkPage(QWidget):
             self.models_list.addItem(item)
 
     def checked_models(self) -> list[str]:
-        return [self.models_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models_list.count())
-                if self.models_list.item(i).checkState() == Qt.CheckState.Checked]
+        return [
+            self.models_list.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.models_list.count())
+            if self.models_list.item(i).checkState() == Qt.CheckState.Checked
+        ]
 
     def set_checked_models(self, names: list[str]) -> None:
         for i in range(self.models_list.count()):
@@ -246,7 +257,9 @@ class BenchmarkPage(QWidget):
         except Exception as exc:  # noqa: BLE001 - a missing resource must not break the page
             self.reference_a.summary.setText(f"Appendix A not available: {exc}")
             return
-        refs = {name: BenchResult(model=name, rows=rows, triplet_source="thesis") for name, rows in tables.items()}
+        refs = {
+            name: BenchResult(model=name, rows=rows, triplet_source="thesis") for name, rows in tables.items()
+        }
         self.reference_a.set_results(refs, 0)
         self.reference_b.set_results({**self.results, **refs}, 1)
 
@@ -284,8 +297,15 @@ class BenchmarkPage(QWidget):
         if not triplets:
             self.session.errorOccurred.emit("Choose a triplets CSV file (or use album folders)")
             return None
-        worker = Worker(run_benchmark, library, models, triplets, home=self.session.home,
-                        device=self.session.device, name="benchmark")
+        worker = Worker(
+            run_benchmark,
+            library,
+            models,
+            triplets,
+            home=self.session.home,
+            device=self.session.device,
+            name="benchmark",
+        )
         worker.progress.connect(self._on_progress)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(lambda msg: self._end(f"Failed: {msg}", error=True))
@@ -331,6 +351,7 @@ class BenchmarkPage(QWidget):
     def show_results(self, results: list, folder: Path | None = None) -> None:
         self.results = {r.model: r for r in results}
         self.run_folder = folder
+        self.panel_a.scale = self.panel_b.scale = score_range(results)
         self.panel_a.set_results(self.results, 0)
         self.panel_b.set_results(self.results, 1)
         self.reference_b.set_results({**self.results, **self.reference_a.results}, 0)
@@ -358,12 +379,22 @@ class BenchmarkPage(QWidget):
 
         with Path(path).open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(["model", "distance", "scaler", "score_percent", "n_triplets", "p_at_1", "map_at_r"])
+            writer.writerow(
+                ["model", "distance", "scaler", "score_percent", "n_triplets", "p_at_1", "map_at_r"]
+            )
             for res in self.results.values():
                 for r in res.sorted_rows():
-                    writer.writerow([res.model, r.distance, r.scaler, f"{r.score_percent:.3f}", r.n_triplets,
-                                     "" if res.p_at_1 is None else f"{res.p_at_1:.4f}",
-                                     "" if res.map_at_r is None else f"{res.map_at_r:.4f}"])
+                    writer.writerow(
+                        [
+                            res.model,
+                            r.distance,
+                            r.scaler,
+                            f"{r.score_percent:.3f}",
+                            r.n_triplets,
+                            "" if res.p_at_1 is None else f"{res.p_at_1:.4f}",
+                            "" if res.map_at_r is None else f"{res.map_at_r:.4f}",
+                        ]
+                    )
 
     def _on_export(self) -> None:
         start = str((self.run_folder or Path.home()) / "benchmark.csv")

@@ -38,12 +38,22 @@ def scan_roots(home: Path, roots: list[Path], *, progress=None, should_stop=None
     from trainer.library import Library
 
     with Library(home) as lib:
-        return [lib.scan(r, progress=_scoped(progress, i, len(roots), Path(r).name), should_stop=should_stop)
-                for i, r in enumerate(roots)]
+        return [
+            lib.scan(r, progress=_scoped(progress, i, len(roots), Path(r).name), should_stop=should_stop)
+            for i, r in enumerate(roots)
+        ]
 
 
-def index_roots(home: Path, roots: list[Path], model_name: str, *, device: str = "auto",
-                workers: int | None = None, progress=None, should_stop=None) -> list:
+def index_roots(
+    home: Path,
+    roots: list[Path],
+    model_name: str,
+    *,
+    device: str = "auto",
+    workers: int | None = None,
+    progress=None,
+    should_stop=None,
+) -> list:
     from trainer.device import resolve_device
     from trainer.library import Library
     from trainer.modelstore import load_model
@@ -53,9 +63,17 @@ def index_roots(home: Path, roots: list[Path], model_name: str, *, device: str =
     loaded = load_model(model_name, home)
     dev = str(resolve_device(device))
     with Library(home) as lib:
-        return [lib.index(r, loaded, device=dev, workers=workers,
-                          progress=_scoped(progress, i, len(roots), Path(r).name), should_stop=should_stop)
-                for i, r in enumerate(roots)]
+        return [
+            lib.index(
+                r,
+                loaded,
+                device=dev,
+                workers=workers,
+                progress=_scoped(progress, i, len(roots), Path(r).name),
+                should_stop=should_stop,
+            )
+            for i, r in enumerate(roots)
+        ]
 
 
 def load_snapshot(home: Path, roots: list[Path], model_key: str) -> Snapshot:

@@ -42,16 +42,21 @@ class ScoreHeatmap(QTableWidget):
                 self.setItem(r, c, QTableWidgetItem(""))
 
     def filled_cells(self) -> int:
-        return sum(1 for r in range(self.rowCount()) for c in range(self.columnCount())
-                   if self.item(r, c) and self.item(r, c).text())
+        return sum(
+            1
+            for r in range(self.rowCount())
+            for c in range(self.columnCount())
+            if self.item(r, c) and self.item(r, c).text()
+        )
 
-    def set_rows(self, rows) -> None:
+    def set_rows(self, rows, scale: tuple[float, float] | None = None) -> None:
+        """Fill the cells; ``scale`` (lo, hi) shares one colour scale between several heatmaps."""
         self.clear_scores()
         rows = [r for r in rows if r.distance in self.distances and r.scaler in self.scalers]
         if not rows:
             return
         values = np.array([r.score_percent for r in rows], dtype=float)
-        lo, hi = float(values.min()), float(values.max())
+        lo, hi = scale if scale is not None else (float(values.min()), float(values.max()))
         best = max(rows, key=lambda r: r.score_percent)
         self.best = (best.distance, best.scaler)
         bold = QFont(self.font())
@@ -64,8 +69,10 @@ class ScoreHeatmap(QTableWidget):
             item.setBackground(QBrush(color))
             item.setForeground(QBrush(QColor("#000000") if color.lightnessF() > 0.55 else QColor("#ffffff")))
             n = getattr(r, "n_triplets", 0)
-            item.setToolTip(f"{r.distance} + {r.scaler}: {r.score_percent:.3f}% of "
-                            f"{n or '?'} triplets correct" + ("  (best)" if is_best else ""))
+            item.setToolTip(
+                f"{r.distance} + {r.scaler}: {r.score_percent:.3f}% of "
+                f"{n or '?'} triplets correct" + ("  (best)" if is_best else "")
+            )
             if is_best:
                 item.setFont(bold)
             self.setItem(self.distances.index(r.distance), self.scalers.index(r.scaler), item)

@@ -54,6 +54,13 @@ class LibraryPage(QWidget):
         self.main_split.setStretchFactor(1, 2)
         for split in (self.top_split, self.bottom_split, self.main_split):
             split.setChildrenCollapsible(False)
+        self.library_view.setMinimumWidth(380)
+        right.setMinimumWidth(420)
+        self.spectrograms.setMinimumWidth(360)
+        self.map_view.setMinimumWidth(260)
+        self.top_split.setSizes([700, 600])
+        self.bottom_split.setSizes([780, 520])
+        self.main_split.setSizes([520, 380])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.main_split)
@@ -96,8 +103,9 @@ class LibraryPage(QWidget):
         self.map_view.highlight(self.session.query_id, [r.song.id for r in results])
 
     def _on_result_selected(self, song_id: int) -> None:
-        self.spectrograms.show_song(self.spectrograms.result_panel, self.session.song(song_id),
-                                    self.session.features)
+        self.spectrograms.show_song(
+            self.spectrograms.result_panel, self.session.song(song_id), self.session.features
+        )
 
     # -- map ------------------------------------------------------------------------------------
     def update_map(self) -> None:
@@ -112,8 +120,9 @@ class LibraryPage(QWidget):
             self._map_worker.cancel()
         if len(ids) == 0:
             self._map_pos = None
-            self.map_view.set_map(ids, X[:, :2] if X.ndim == 2 and X.shape[1] >= 2 else
-                                  ids.reshape(0, 2).astype(float), [], [])
+            self.map_view.set_map(
+                ids, X[:, :2] if X.ndim == 2 and X.shape[1] >= 2 else ids.reshape(0, 2).astype(float), [], []
+            )
             self.map_view.status.setText("no embeddings yet")
             return
         worker = Worker(project, X, method, name=f"{method} map")

@@ -40,8 +40,9 @@ class LibraryView(QWidget):
 
         self.search = QLineEdit(placeholderText="Search title, artist, album, file…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.add_button = QPushButton("Add folder…", toolTip="Add a music folder (Ctrl+O); you can also drop "
-                                      "folders here")
+        self.add_button = QPushButton(
+            "Add folder…", toolTip="Add a music folder (Ctrl+O); you can also drop folders here"
+        )
         self.rescan_button = QPushButton("Rescan", toolTip="Look for new, changed and removed files")
         self.count_label = QLabel()
         self.count_label.setObjectName("Dim")
@@ -61,7 +62,7 @@ class LibraryView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in ((0, 200), (1, 120), (2, 140), (3, 56)):
+        for col, width in ((0, 190), (1, 120), (2, 140), (3, 70)):
             self.table.setColumnWidth(col, width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
@@ -111,7 +112,9 @@ class LibraryView(QWidget):
             self.search.clear()
             proxy_index = self.proxy.mapFromSource(self.model.index(row, 0))
         self.table.selectionModel().setCurrentIndex(
-            proxy_index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+            proxy_index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+        )
         self.table.scrollTo(proxy_index, QAbstractItemView.ScrollHint.EnsureVisible)
 
     # -- slots ----------------------------------------------------------------------------------

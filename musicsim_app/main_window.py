@@ -46,8 +46,11 @@ class JobIndicator(QWidget):
         self.session = session
         self.label = QLabel()
         self.bar = QProgressBar(maximumWidth=180, maximumHeight=16, textVisible=False)
-        self.cancel_button = QToolButton(icon=self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton),
-                                         toolTip="Cancel", autoRaise=True)
+        self.cancel_button = QToolButton(
+            icon=self.style().standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton),
+            toolTip="Cancel",
+            autoRaise=True,
+        )
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.label)
@@ -79,8 +82,9 @@ class JobIndicator(QWidget):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, home: Path, *, library: Path | None = None, audio: str = "auto",
-                 device: str = "auto") -> None:
+    def __init__(
+        self, home: Path, *, library: Path | None = None, audio: str = "auto", device: str = "auto"
+    ) -> None:
         super().__init__()
         self.setWindowTitle("MusicSim")
         self.setAcceptDrops(True)
@@ -100,11 +104,15 @@ class MainWindow(QMainWindow):
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("Sidebar")
-        self.sidebar.setFixedWidth(150)
+        self.sidebar.setFixedWidth(172)
+        self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.sidebar.setIconSize(QSize(20, 20))
-        icons = (QStyle.StandardPixmap.SP_DirHomeIcon, QStyle.StandardPixmap.SP_BrowserReload,
-                 QStyle.StandardPixmap.SP_FileDialogDetailedView)
-        for name, icon in zip(PAGES, icons):
+        icons = (
+            QStyle.StandardPixmap.SP_DirHomeIcon,
+            QStyle.StandardPixmap.SP_BrowserReload,
+            QStyle.StandardPixmap.SP_FileDialogDetailedView,
+        )
+        for name, icon in zip(PAGES, icons, strict=True):
             self.sidebar.addItem(QListWidgetItem(self.style().standardIcon(icon), name))
         self.pages = QStackedWidget()
         for page in (self.library_page, self.training_page, self.benchmark_page):
@@ -135,9 +143,11 @@ class MainWindow(QMainWindow):
             roots = [demo_library_dir()]
             self.session.message.emit("Showing the demo library: add your own music with File ▸ Add folder")
         QTimer.singleShot(0, lambda: self.session.open_library(roots))
-        run_task(engine_jobs.describe_device if device == "auto" else lambda: engine_jobs.describe_device(device),
-                 lambda text: self.device_label.setText(f"Device: {text}"),
-                 lambda msg: self.device_label.setText(f"Device: {msg}"))
+        run_task(
+            engine_jobs.describe_device if device == "auto" else lambda: engine_jobs.describe_device(device),
+            lambda text: self.device_label.setText(f"Device: {text}"),
+            lambda msg: self.device_label.setText(f"Device: {msg}"),
+        )
 
     # -- construction -----------------------------------------------------------------------------
     def _restore_options(self) -> None:
@@ -264,10 +274,13 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.home)))
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About MusicSim",
-                          "<b>MusicSim</b><br>Find songs that sound alike with deep metric learning.<br><br>"
-                          f"Home: {self.home}<br>Audio: {self.player.backend_name}"
-                          + (f" ({self.player.unavailable_reason})" if self.player.unavailable_reason else ""))
+        QMessageBox.about(
+            self,
+            "About MusicSim",
+            "<b>MusicSim</b><br>Find songs that sound alike with deep metric learning.<br><br>"
+            f"Home: {self.home}<br>Audio: {self.player.backend_name}"
+            + (f" ({self.player.unavailable_reason})" if self.player.unavailable_reason else ""),
+        )
 
     # -- drag and drop onto the window --------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
@@ -279,9 +292,7 @@ class MainWindow(QMainWindow):
     # -- persistence and shutdown -------------------------------------------------------------------
     def _restore_window(self) -> None:
         geometry = self.settings.geometry()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if geometry is None or not self.restoreGeometry(geometry) or self.width() < 900 or self.height() < 600:
             self.resize(1400, 900)
         state = self.settings.window_state()
         if state is not None:
@@ -289,7 +300,10 @@ class MainWindow(QMainWindow):
         for name, split in self._splitters().items():
             data = self.settings.splitter(name)
             if data is not None:
+                default = split.sizes()
                 split.restoreState(data)
+                if min(split.sizes(), default=0) < 80:  # saved on another screen: squeezed panes
+                    split.setSizes(default)
 
     def _splitters(self) -> dict:
         lp = self.library_page

@@ -34,19 +34,24 @@ class MapPlot(pg.PlotWidget):
         self.hideAxis("bottom")
         self.setAspectLocked(False)
         self.scatter = pg.ScatterPlotItem(pxMode=True, size=7, pen=None)
-        self.results_item = pg.ScatterPlotItem(pxMode=True, size=12, brush=None,
-                                               pen=pg.mkPen("#ffffff", width=1.5))
-        self.query_item = pg.ScatterPlotItem(pxMode=True, size=20, symbol="star",
-                                             brush=pg.mkBrush("#ffd166"), pen=pg.mkPen("#000000", width=1))
+        self.results_item = pg.ScatterPlotItem(
+            pxMode=True, size=12, brush=None, pen=pg.mkPen("#ffffff", width=1.5)
+        )
+        self.query_item = pg.ScatterPlotItem(
+            pxMode=True, size=20, symbol="star", brush=pg.mkBrush("#ffd166"), pen=pg.mkPen("#000000", width=1)
+        )
         for item in (self.scatter, self.results_item, self.query_item):
             self.addItem(item)
         self.pos = np.zeros((0, 2), np.float32)
         self.tooltips: list[str] = []
-        self._mouse_proxy = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
+        self._mouse_proxy = pg.SignalProxy(
+            self.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
+        )
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
-    def set_points(self, pos: np.ndarray, color_index: np.ndarray, colors: list[QColor],
-                   tooltips: list[str]) -> None:
+    def set_points(
+        self, pos: np.ndarray, color_index: np.ndarray, colors: list[QColor], tooltips: list[str]
+    ) -> None:
         self.pos = np.asarray(pos, dtype=np.float32)
         self.tooltips = tooltips
         brushes = [pg.mkBrush(c) for c in colors]
@@ -75,7 +80,7 @@ class MapPlot(pg.PlotWidget):
         dy = (self.pos[:, 1] - view.y()) / max(px[1], 1e-12)
         d2 = dx * dx + dy * dy
         row = int(np.argmin(d2))
-        return row if d2[row] <= HIT_RADIUS_PX ** 2 else None
+        return row if d2[row] <= HIT_RADIUS_PX**2 else None
 
     def _on_mouse_moved(self, args) -> None:
         scene_pos = args[0]
@@ -85,7 +90,7 @@ class MapPlot(pg.PlotWidget):
             self.setCursor(Qt.CursorShape.ArrowCursor)
             return
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        global_pos = self.mapToGlobal(self.mapFromScene(scene_pos).toPoint())
+        global_pos = self.mapToGlobal(self.mapFromScene(scene_pos))
         QToolTip.showText(global_pos, self.tooltips[row], self)
 
     def _on_mouse_clicked(self, event) -> None:
@@ -138,8 +143,10 @@ class MapView(QWidget):
         self.status.setText(f"{len(self.song_ids)} songs · {len(names)} {self.color_combo.currentText()}s")
 
     def highlight(self, query_id: int | None, result_ids: list[int]) -> None:
-        self.plot.highlight(self._row_of.get(query_id) if query_id is not None else None,
-                            [self._row_of[i] for i in result_ids if i in self._row_of])
+        self.plot.highlight(
+            self._row_of.get(query_id) if query_id is not None else None,
+            [self._row_of[i] for i in result_ids if i in self._row_of],
+        )
 
     def _on_point_clicked(self, row: int) -> None:
         if 0 <= row < len(self.song_ids):

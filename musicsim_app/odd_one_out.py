@@ -16,11 +16,11 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QStyle,
     QVBoxLayout,
 )
 
 from . import song_text
+from .icons import play_icon
 from .player import Player
 from .session import LibrarySession
 from .triplet_choice import choose_trio
@@ -29,8 +29,9 @@ NAMES = ("A", "B", "C")
 
 
 class OddOneOutDialog(QDialog):
-    def __init__(self, session: LibrarySession, player: Player, csv_path: Path, parent=None, *,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, session: LibrarySession, player: Player, csv_path: Path, parent=None, *, seed: int | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Odd one out")
         self.session = session
@@ -39,8 +40,10 @@ class OddOneOutDialog(QDialog):
         self.trio: list = []
         self.saved = 0
 
-        intro = QLabel("Listen to the three songs and pick the one that sounds <b>least like the other "
-                       "two</b>. Each answer becomes a training/benchmark triplet.")
+        intro = QLabel(
+            "Listen to the three songs and pick the one that sounds <b>least like the other "
+            "two</b>. Each answer becomes a training/benchmark triplet."
+        )
         intro.setWordWrap(True)
         self.csv_edit = QLineEdit(str(csv_path))
         browse = QPushButton("…", maximumWidth=32)
@@ -48,9 +51,8 @@ class OddOneOutDialog(QDialog):
         self.group = QButtonGroup(self)
         grid = QGridLayout()
         self.title_labels, self.play_buttons, self.choices = [], [], []
-        play_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
         for i, name in enumerate(NAMES):
-            play = QPushButton(play_icon, f"Play {name}")
+            play = QPushButton(play_icon(), f"Play {name}")
             choice = QRadioButton(f"{name} is the odd one")
             title = QLabel()
             title.setObjectName("Dim")
@@ -99,8 +101,13 @@ class OddOneOutDialog(QDialog):
         return Path(self.csv_edit.text()).expanduser()
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Triplets CSV", self.csv_edit.text(), "CSV (*.csv)",
-                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Triplets CSV",
+            self.csv_edit.text(),
+            "CSV (*.csv)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
         if path:
             self.csv_edit.setText(path)
 

@@ -37,8 +37,14 @@ class Player(QObject):
     trackChanged = Signal(str, str)  #: title, path
     errorOccurred = Signal(str)
 
-    def __init__(self, backend: str | object = "auto", *, decoder: Decoder | None = None,
-                 poll_ms: int = 50, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        backend: str | object = "auto",
+        *,
+        decoder: Decoder | None = None,
+        poll_ms: int = 50,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         if isinstance(backend, str):
             self.backend, self.unavailable_reason = make_backend(backend)
@@ -75,8 +81,11 @@ class Player(QObject):
         self.trackChanged.emit(self.title, str(self.path))
         decoder = self._decoder
         p = self.path
-        run_task(lambda: decoder(p), lambda res: self._on_decoded(gen, res),
-                 lambda msg: self._on_decode_failed(gen, msg))
+        run_task(
+            lambda: decoder(p),
+            lambda res: self._on_decoded(gen, res),
+            lambda msg: self._on_decode_failed(gen, msg),
+        )
 
     def _on_decoded(self, gen: int, result: tuple[np.ndarray, int]) -> None:
         if gen != self._generation or self.state != LOADING:

@@ -16,7 +16,9 @@ def available_methods() -> list[str]:
     return methods
 
 
-def project(X: np.ndarray, method: str = "PCA", *, seed: int = 0, progress=None, should_stop=None) -> np.ndarray:
+def project(
+    X: np.ndarray, method: str = "PCA", *, seed: int = 0, progress=None, should_stop=None
+) -> np.ndarray:
     """``(n, d)`` -> ``(n, 2)`` float32.  Degenerate inputs (n < 3) get a simple layout."""
     X = np.asarray(X, dtype=np.float32)
     n = X.shape[0]
@@ -33,8 +35,9 @@ def project(X: np.ndarray, method: str = "PCA", *, seed: int = 0, progress=None,
     elif method == "t-SNE":
         from sklearn.manifold import TSNE
 
-        out = TSNE(n_components=2, perplexity=float(min(30, max(2, (n - 1) // 3))), init="pca",
-                   random_state=seed).fit_transform(X)
+        out = TSNE(
+            n_components=2, perplexity=float(min(30, max(2, (n - 1) // 3))), init="pca", random_state=seed
+        ).fit_transform(X)
     elif method == "UMAP":
         import umap
 
@@ -42,7 +45,9 @@ def project(X: np.ndarray, method: str = "PCA", *, seed: int = 0, progress=None,
     else:
         from trainer.errors import ParameterError
 
-        raise ParameterError(f"unknown projection '{method}'; choose one of: {', '.join(available_methods())}")
+        raise ParameterError(
+            f"unknown projection '{method}'; choose one of: {', '.join(available_methods())}"
+        )
     check_stop(should_stop)
     report(progress, 1, 1, "done")
     return np.ascontiguousarray(out, dtype=np.float32)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QGridLayout,
     QLabel,
     QSpinBox,
-    QStyle,
     QToolButton,
     QWidget,
 )
 
 from . import song_text
+from .icons import play_icon
 from .session import LibrarySession
 
 
@@ -31,9 +30,9 @@ class QueryPanel(QWidget):
         self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_label = QLabel()
         self.detail_label.setObjectName("Dim")
-        self.play_button = QToolButton(icon=self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
-                                       toolTip="Play the query song")
+        self.play_button = QToolButton(icon=play_icon("#3fa7d6"), toolTip="Play the query song")
         self.play_button.setAutoRaise(True)
+        self.play_button.setIconSize(QSize(34, 34))
 
         self.model_combo = QComboBox(toolTip="Embedding model (trained models appear here)")
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -44,15 +43,19 @@ class QueryPanel(QWidget):
         self.k_spin = QSpinBox(toolTip="Number of results")
         self.k_spin.setRange(1, 200)
 
-        controls = QFormLayout()
-        controls.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.play_button, 0, 0, 2, 1)
         grid.addWidget(self.title_label, 0, 1, 1, 7)
         grid.addWidget(self.detail_label, 1, 1, 1, 7)
-        for col, (label, widget) in enumerate((("Model", self.model_combo), ("Distance", self.distance_combo),
-                                               ("Scaler", self.scaler_combo), ("k", self.k_spin))):
+        for col, (label, widget) in enumerate(
+            (
+                ("Model", self.model_combo),
+                ("Distance", self.distance_combo),
+                ("Scaler", self.scaler_combo),
+                ("k", self.k_spin),
+            )
+        ):
             lab = QLabel(label)
             lab.setObjectName("Dim")
             grid.addWidget(lab, 2, 1 + 2 * col, Qt.AlignmentFlag.AlignRight)
@@ -89,11 +92,15 @@ class QueryPanel(QWidget):
 
     def _sync_options(self) -> None:
         s = self.session
-        for widget, setter in ((self.model_combo, lambda: self.model_combo.setCurrentIndex(
-                                    max(0, self.model_combo.findData(s.model_name)))),
-                               (self.distance_combo, lambda: self.distance_combo.setCurrentText(s.distance)),
-                               (self.scaler_combo, lambda: self.scaler_combo.setCurrentText(s.scaler)),
-                               (self.k_spin, lambda: self.k_spin.setValue(s.k))):
+        for widget, setter in (
+            (
+                self.model_combo,
+                lambda: self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(s.model_name))),
+            ),
+            (self.distance_combo, lambda: self.distance_combo.setCurrentText(s.distance)),
+            (self.scaler_combo, lambda: self.scaler_combo.setCurrentText(s.scaler)),
+            (self.k_spin, lambda: self.k_spin.setValue(s.k)),
+        ):
             widget.blockSignals(True)
             setter()
             widget.blockSignals(False)

@@ -8,20 +8,19 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
-    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from . import song_text
+from .icons import play_icon
 from .session import LibrarySession, Result
 
 
@@ -43,7 +42,7 @@ class ResultsModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.results: list[Result] = []
-        self._play_icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+        self._play_icon = play_icon("#3fa7d6")
 
     def set_results(self, results: list[Result]) -> None:
         self.beginResetModel()
@@ -127,7 +126,10 @@ class ResultsView(QWidget):
         self.table.doubleClicked.connect(lambda ix: self.useAsQueryRequested.emit(self._song_id(ix.row())))
         self.table.customContextMenuRequested.connect(self._on_context_menu)
         self.table.selectionModel().currentRowChanged.connect(
-            lambda cur, _prev: self.currentSongChanged.emit(self._song_id(cur.row())) if cur.isValid() else None)
+            lambda cur, _prev: (
+                self.currentSongChanged.emit(self._song_id(cur.row())) if cur.isValid() else None
+            )
+        )
         self.walk_button.clicked.connect(self._on_walk)
         self.export_button.clicked.connect(self._on_export)
         session.resultsChanged.connect(self._on_results)
@@ -149,7 +151,7 @@ class ResultsView(QWidget):
             self.table.selectRow(0)
             self.empty_label.setText(f"{len(self.session.results)} nearest by {self.session.distance}")
         elif self.session.query_song is None:
-            self.empty_label.setText("Double-click a song, or search and press Enter, to find similar ones")
+            self.empty_label.setText("Double-click a song to find similar ones")
         else:
             self.empty_label.setText("No results yet")
 
@@ -178,8 +180,9 @@ class ResultsView(QWidget):
     def _on_export(self) -> None:
         query = self.session.query_song
         suggested = f"similar to {song_text.title(query)}.m3u" if query else "results.m3u"
-        path, _ = QFileDialog.getSaveFileName(self, "Export playlist", str(Path.home() / suggested),
-                                              "M3U playlist (*.m3u *.m3u8)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export playlist", str(Path.home() / suggested), "M3U playlist (*.m3u *.m3u8)"
+        )
         if path:
             try:
                 self.export_m3u(Path(path))

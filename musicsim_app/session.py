@@ -49,8 +49,9 @@ class LibrarySession(QObject):
     message = Signal(str)
     errorOccurred = Signal(str)
 
-    def __init__(self, home: Path, runner: JobRunner, *, device: str = "auto",
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, home: Path, runner: JobRunner, *, device: str = "auto", parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         from trainer.search import DISTANCES, SCALERS
 
@@ -138,8 +139,13 @@ class LibrarySession(QObject):
             self.errorOccurred.emit("library folder not found: " + ", ".join(str(m) for m in missing))
         if not roots:
             return
-        self.enqueue("Scanning library", engine_jobs.scan_roots, (self.home, roots), {},
-                     lambda reports: self._after_scan(reports))
+        self.enqueue(
+            "Scanning library",
+            engine_jobs.scan_roots,
+            (self.home, roots),
+            {},
+            lambda reports: self._after_scan(reports),
+        )
 
     def _after_scan(self, reports: list) -> None:
         new = sum(r.new + r.changed for r in reports)
@@ -154,15 +160,21 @@ class LibrarySession(QObject):
         if not roots:
             return
         name = self.model_name
-        self.enqueue(f"Indexing with {name}", engine_jobs.index_roots, (self.home, roots, name),
-                     {"device": self.device, "workers": self.decode_workers},
-                     lambda reports: self._after_index(reports))
+        self.enqueue(
+            f"Indexing with {name}",
+            engine_jobs.index_roots,
+            (self.home, roots, name),
+            {"device": self.device, "workers": self.decode_workers},
+            lambda reports: self._after_index(reports),
+        )
 
     def _after_index(self, reports: list) -> None:
         indexed = sum(r.indexed for r in reports)
         failed = sum(len(r.skipped) for r in reports)
-        self.message.emit(f"Indexed {indexed} songs with {self.model_name}"
-                          + (f"; {failed} could not be used" if failed else ""))
+        self.message.emit(
+            f"Indexed {indexed} songs with {self.model_name}"
+            + (f"; {failed} could not be used" if failed else "")
+        )
         self._emb.pop(self.model_key, None)
         self._drop_indexes(self.model_key)
         self._reload()
@@ -172,9 +184,11 @@ class LibrarySession(QObject):
         self._loading_generation += 1
         gen = self._loading_generation
         home, roots, key = self.home, list(self.roots), self.model_key
-        run_task(lambda: engine_jobs.load_snapshot(home, roots, key),
-                 lambda snap: self._on_snapshot(gen, snap, then_update, then_index),
-                 self.errorOccurred.emit)
+        run_task(
+            lambda: engine_jobs.load_snapshot(home, roots, key),
+            lambda snap: self._on_snapshot(gen, snap, then_update, then_index),
+            self.errorOccurred.emit,
+        )
 
     def _on_snapshot(self, gen: int, snap: Snapshot, then_update: bool, then_index: bool) -> None:
         if gen != self._loading_generation:
@@ -192,8 +206,9 @@ class LibrarySession(QObject):
         self.failures = snap.failures
         self.songsChanged.emit()
         if snap.model_key:
-            self._emb[snap.model_key] = _Embeddings(snap.ids, snap.matrix,
-                                                    {int(i): r for r, i in enumerate(snap.ids)})
+            self._emb[snap.model_key] = _Embeddings(
+                snap.ids, snap.matrix, {int(i): r for r, i in enumerate(snap.ids)}
+            )
             self._drop_indexes(snap.model_key)
             self.embeddingsChanged.emit()
         if self.query_id is not None and self.query_id not in self._song_by_id:
@@ -207,8 +222,14 @@ class LibrarySession(QObject):
         return done < len(self.songs)
 
     # -- jobs -----------------------------------------------------------------------------------
-    def enqueue(self, label: str, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
-                on_done: Callable[[Any], None] | None = None) -> None:
+    def enqueue(
+        self,
+        label: str,
+        fn: Callable[..., Any],
+        args: tuple = (),
+        kwargs: dict | None = None,
+        on_done: Callable[[Any], None] | None = None,
+    ) -> None:
         self._queue.append((label, fn, args, kwargs or {}, on_done))
         self._start_next()
 
@@ -332,7 +353,7 @@ class LibrarySession(QObject):
             self.errorOccurred.emit(f"search failed: {exc}")
             return []
         out = []
-        for rank, (i, d) in enumerate(zip(idx, dist), start=1):
+        for rank, (i, d) in enumerate(zip(idx, dist, strict=True), start=1):
             s = self._song_by_id.get(int(emb.ids[int(i)]))
             if s is not None:
                 out.append(Result(rank, s, float(d)))

@@ -40,19 +40,32 @@ class AppSettings:
     def library_roots(self, roots: list[Path]) -> None:
         self._qs.setValue("library/roots", [str(r) for r in roots])
 
-    model = property(lambda self: self._get_str("search/model", "default"),
-                     lambda self, v: self._qs.setValue("search/model", v))
-    distance = property(lambda self: self._get_str("search/distance", "cosine"),
-                        lambda self, v: self._qs.setValue("search/distance", v))
-    scaler = property(lambda self: self._get_str("search/scaler", "Normalizer"),
-                      lambda self, v: self._qs.setValue("search/scaler", v))
-    k = property(lambda self: self._get_int("search/k", 10), lambda self, v: self._qs.setValue("search/k", int(v)))
-    volume = property(lambda self: self._get_int("player/volume", 80),
-                      lambda self, v: self._qs.setValue("player/volume", int(v)))
-    triplets_csv = property(lambda self: self._get_str("groundtruth/csv", ""),
-                            lambda self, v: self._qs.setValue("groundtruth/csv", str(v)))
-    page = property(lambda self: self._get_int("window/page", 0),
-                    lambda self, v: self._qs.setValue("window/page", int(v)))
+    model = property(
+        lambda self: self._get_str("search/model", "default"),
+        lambda self, v: self._qs.setValue("search/model", v),
+    )
+    distance = property(
+        lambda self: self._get_str("search/distance", "cosine"),
+        lambda self, v: self._qs.setValue("search/distance", v),
+    )
+    scaler = property(
+        lambda self: self._get_str("search/scaler", "Normalizer"),
+        lambda self, v: self._qs.setValue("search/scaler", v),
+    )
+    k = property(
+        lambda self: self._get_int("search/k", 10), lambda self, v: self._qs.setValue("search/k", int(v))
+    )
+    volume = property(
+        lambda self: self._get_int("player/volume", 80),
+        lambda self, v: self._qs.setValue("player/volume", int(v)),
+    )
+    triplets_csv = property(
+        lambda self: self._get_str("groundtruth/csv", ""),
+        lambda self, v: self._qs.setValue("groundtruth/csv", str(v)),
+    )
+    page = property(
+        lambda self: self._get_int("window/page", 0), lambda self, v: self._qs.setValue("window/page", int(v))
+    )
 
     def geometry(self) -> QByteArray | None:
         value = self._qs.value("window/geometry")

@@ -38,5 +38,5 @@ def rel_path(song) -> str:
 
 
 def describe(song) -> str:
-    """"Title — Artist — Album" for tooltips and the query panel."""
+    """ "Title — Artist — Album" for tooltips and the query panel."""
     return " — ".join(p for p in (title(song), artist(song), album(song)) if p)

@@ -12,16 +12,23 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 from . import engine_jobs, song_text
 from .workers import run_task
 
-TICK_HZ = (50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000)
+TICK_HZ = (100, 250, 500, 1000, 2000, 4000, 8000, 16000)
 
 
-def mel_ticks(mel_hz: np.ndarray) -> list[tuple[float, str]]:
-    """Axis ticks at round frequencies, placed on the (mel-spaced) band index axis."""
+def mel_ticks(mel_hz: np.ndarray, min_gap: float = 0.05) -> list[tuple[float, str]]:
+    """Axis ticks at round frequencies, placed on the (mel-spaced) band index axis.
+
+    Ticks closer than ``min_gap`` of the axis to the previous one are dropped (low frequencies
+    crowd together on a mel axis).
+    """
     bands = np.arange(len(mel_hz)) + 0.5
-    ticks = []
+    ticks: list[tuple[float, str]] = []
     for hz in TICK_HZ:
         if mel_hz[0] <= hz <= mel_hz[-1]:
-            ticks.append((float(np.interp(hz, mel_hz, bands)), f"{hz // 1000}k" if hz >= 1000 else str(hz)))
+            pos = float(np.interp(hz, mel_hz, bands))
+            if ticks and pos - ticks[-1][0] < min_gap * len(mel_hz):
+                continue
+            ticks.append((pos, f"{hz // 1000}k" if hz >= 1000 else str(hz)))
     return ticks
 
 
@@ -55,10 +62,12 @@ class SpectrogramPanel(pg.PlotWidget):
         self.message.setPos(0.5, 0.5)
         self.setXRange(0, 1)
         self.setYRange(0, 1)
-        self.getAxis("left").setTicks(None)
+        for axis in ("left", "bottom"):  # an empty panel shows no meaningless 0..1 scale
+            self.getAxis(axis).setTicks([[], []])
 
-    def set_spectrogram(self, path: Path, title: str, image: np.ndarray, seconds_per_frame: float,
-                        mel_hz: np.ndarray) -> None:
+    def set_spectrogram(
+        self, path: Path, title: str, image: np.ndarray, seconds_per_frame: float, mel_hz: np.ndarray
+    ) -> None:
         self.path = Path(path)
         self.message.setText("")
         n_mels, frames = image.shape
@@ -67,6 +76,7 @@ class SpectrogramPanel(pg.PlotWidget):
         length = frames * seconds_per_frame
         self.image.setRect(QRectF(0.0, 0.0, length, n_mels))
         self.getAxis("left").setTicks([mel_ticks(mel_hz), []])
+        self.getAxis("bottom").setTicks(None)
         self.setLimits(xMin=0, xMax=max(length, 1e-3), yMin=0, yMax=n_mels)
         self.setXRange(0, length, padding=0)
         self.setYRange(0, n_mels, padding=0)
@@ -107,9 +117,11 @@ class SpectrogramView(QWidget):
             self._apply(panel, path, title, self._cache[key])
             return
         panel.show_message("computing spectrogram…")
-        run_task(lambda: engine_jobs.spectrogram(path, features),
-                 lambda res: self._on_ready(panel, path, title, key, res),
-                 lambda msg: self._on_failed(panel, path, msg))
+        run_task(
+            lambda: engine_jobs.spectrogram(path, features),
+            lambda res: self._on_ready(panel, path, title, key, res),
+            lambda msg: self._on_failed(panel, path, msg),
+        )
 
     def _on_ready(self, panel, path, title, key, result) -> None:
         if len(self._cache) > 16:

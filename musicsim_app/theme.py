@@ -31,6 +31,9 @@ QGroupBox {{ border: 1px solid #2c313a; border-radius: 6px; margin-top: 14px; pa
 QGroupBox::title {{ subcontrol-origin: margin; left: 10px; color: {DIM}; }}
 QStatusBar QLabel {{ color: {DIM}; padding: 0 6px; }}
 QSplitter::handle {{ background: {BACKGROUND}; }}
+QRadioButton::indicator {{ width: 12px; height: 12px; border-radius: 8px; border: 2px solid {DIM};
+                          background: {BASE}; }}
+QRadioButton::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
 """
 
 
@@ -38,12 +41,18 @@ def apply_dark_theme(app: QApplication) -> None:
     app.setStyle("Fusion")
     p = QPalette()
     colors = {
-        QPalette.ColorRole.Window: BACKGROUND, QPalette.ColorRole.WindowText: TEXT,
-        QPalette.ColorRole.Base: BASE, QPalette.ColorRole.AlternateBase: "#1b1e24",
-        QPalette.ColorRole.ToolTipBase: PANEL, QPalette.ColorRole.ToolTipText: TEXT,
-        QPalette.ColorRole.Text: TEXT, QPalette.ColorRole.Button: PANEL,
-        QPalette.ColorRole.ButtonText: TEXT, QPalette.ColorRole.Highlight: ACCENT,
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.Link: ACCENT,
+        QPalette.ColorRole.Window: BACKGROUND,
+        QPalette.ColorRole.WindowText: TEXT,
+        QPalette.ColorRole.Base: BASE,
+        QPalette.ColorRole.AlternateBase: "#1b1e24",
+        QPalette.ColorRole.ToolTipBase: PANEL,
+        QPalette.ColorRole.ToolTipText: TEXT,
+        QPalette.ColorRole.Text: TEXT,
+        QPalette.ColorRole.Button: PANEL,
+        QPalette.ColorRole.ButtonText: TEXT,
+        QPalette.ColorRole.Highlight: ACCENT,
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Link: ACCENT,
         QPalette.ColorRole.PlaceholderText: DIM,
     }
     for role, color in colors.items():

@@ -34,18 +34,25 @@ from .heartbeat import Heartbeat
 from .session import LibrarySession
 from .workers import Worker
 
-SOURCES = (("folders", "Album folders (songs in one folder are similar)"),
-           ("csv", "Triplets CSV (song1,song2,song3,odd)"),
-           ("self", "Self-supervised (excerpts of the same song)"))
+SOURCES = (
+    ("folders", "Album folders (songs in one folder are similar)"),
+    ("csv", "Triplets CSV (song1,song2,song3,odd)"),
+    ("self", "Self-supervised (excerpts of the same song)"),
+)
 
 
 def run_training(cfg, home: Path, *, emit, progress, should_stop) -> Path:
     """Worker-thread body: ``trainer.train.train`` with its callbacks turned into events."""
     from trainer.train import train
 
-    return train(cfg, home=home, progress=progress, should_stop=should_stop,
-                 on_step=lambda step, loss: emit("step", (step, loss)),
-                 on_epoch=lambda stats: emit("epoch", stats))
+    return train(
+        cfg,
+        home=home,
+        progress=progress,
+        should_stop=should_stop,
+        on_step=lambda step, loss: emit("step", (step, loss)),
+        on_epoch=lambda stats: emit("epoch", stats),
+    )
 
 
 def format_eta(seconds: float) -> str:
@@ -82,8 +89,9 @@ class TrainingPage(QWidget):
         self.arch_combo = QComboBox()
         for name, spec in self.specs.items():
             self.arch_combo.addItem(name, name)
-            self.arch_combo.setItemData(self.arch_combo.count() - 1, spec.description,
-                                        Qt.ItemDataRole.ToolTipRole)
+            self.arch_combo.setItemData(
+                self.arch_combo.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole
+            )
         self.arch_info = QLabel(wordWrap=True)
         self.arch_info.setObjectName("Dim")
         self.loss_combo = QComboBox()
@@ -136,8 +144,9 @@ class TrainingPage(QWidget):
         self.status_label = QLabel("Idle")
         self.eta_label = QLabel("")
         self.stall_label = QLabel("Max GUI stall: –")
-        self.stall_label.setToolTip("Longest delay of a 10 ms heartbeat timer while training: how long "
-                                    "the window could not react")
+        self.stall_label.setToolTip(
+            "Longest delay of a 10 ms heartbeat timer while training: how long the window could not react"
+        )
         for lab in (self.eta_label, self.stall_label):
             lab.setObjectName("Dim")
         self.loss_plot = pg.PlotWidget()
@@ -145,11 +154,14 @@ class TrainingPage(QWidget):
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.setLabel("left", "training loss")
         self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.loss_plot.getAxis("left").enableAutoSIPrefix(False)
         self.raw_curve = self.loss_plot.plot(pen=pg.mkPen((127, 219, 255, 90), width=1))
         self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen("#7fdbff", width=2))
         self.epoch_table = QTableWidget(0, 4)
         self.epoch_table.setHorizontalHeaderLabels(["Epoch", "Train loss", "Validation score", "Time"])
         self.epoch_table.verticalHeader().hide()
+        self.epoch_table.verticalHeader().setDefaultSectionSize(24)
+        self.epoch_table.setMinimumHeight(150)
         self.epoch_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.epoch_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
 
@@ -238,12 +250,33 @@ class TrainingPage(QWidget):
 
         source = self.source_combo.currentData()
         return TrainConfig(
-            library=Path(self.library_combo.currentText()).expanduser(), arch=self.arch_combo.currentData(),
-            loss=self.loss_combo.currentText(), source=source,
+            library=Path(self.library_combo.currentText()).expanduser(),
+            arch=self.arch_combo.currentData(),
+            loss=self.loss_combo.currentText(),
+            source=source,
             triplets_csv=Path(self.csv_edit.text()) if source == "csv" and self.csv_edit.text() else None,
-            epochs=self.epochs_spin.value(), batch_size=self.batch_spin.value(), lr=self.lr_spin.value(),
-            device=self.device_combo.currentText().lower(), name=self.name_edit.text().strip(),
-            threads=max(1, (os.cpu_count() or 2) - 1), workers=self.session.decode_workers)
+            epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(),
+            lr=self.lr_spin.value(),
+            device=self.device_combo.currentText().lower(),
+            name=self.name_edit.text().strip(),
+            threads=max(1, (os.cpu_count() or 2) - 1),
+            workers=self.session.decode_workers,
+        )
+
+    def show_config(self, cfg) -> None:
+        """Reflect a config (e.g. one started from code) in the form."""
+        self.library_combo.setCurrentText(str(cfg.library))
+        self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(cfg.arch)))
+        self.loss_combo.setCurrentText(cfg.loss)
+        self.source_combo.setCurrentIndex(max(0, self.source_combo.findData(cfg.source)))
+        self.csv_edit.setText(str(cfg.triplets_csv or ""))
+        self.epochs_spin.setValue(cfg.epochs)
+        if cfg.batch_size:
+            self.batch_spin.setValue(cfg.batch_size)
+        self.lr_spin.setValue(cfg.lr)
+        self.device_combo.setCurrentText(cfg.device if cfg.device == "auto" else cfg.device.upper())
+        self.name_edit.setText(cfg.name)
 
     # -- running --------------------------------------------------------------------------------
     def running(self) -> bool:
@@ -252,6 +285,8 @@ class TrainingPage(QWidget):
     def start(self, cfg=None) -> Worker | None:
         if self.worker is not None:
             return None
+        if cfg is not None:
+            self.show_config(cfg)
         try:
             cfg = cfg or self.config()
         except Exception as exc:  # noqa: BLE001 - a bad field: say which, do not crash
@@ -310,8 +345,14 @@ class TrainingPage(QWidget):
             row = self.epoch_table.rowCount()
             self.epoch_table.insertRow(row)
             val = "–" if payload.val_score is None else f"{payload.val_score:.3f}"
-            for col, text in enumerate((f"{payload.epoch}/{payload.epochs}", f"{payload.train_loss:.4f}", val,
-                                        f"{payload.seconds:.1f} s")):
+            for col, text in enumerate(
+                (
+                    f"{payload.epoch}/{payload.epochs}",
+                    f"{payload.train_loss:.4f}",
+                    val,
+                    f"{payload.seconds:.1f} s",
+                )
+            ):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.epoch_table.setItem(row, col, item)
@@ -328,7 +369,7 @@ class TrainingPage(QWidget):
         window = max(1, min(50, len(y) // 10))
         if len(y) >= window > 1:
             kernel = np.ones(window) / window
-            self.smooth_curve.setData(x[window - 1:], np.convolve(y, kernel, mode="valid"))
+            self.smooth_curve.setData(x[window - 1 :], np.convolve(y, kernel, mode="valid"))
         else:
             self.smooth_curve.setData(x, y)
 
@@ -345,7 +386,9 @@ class TrainingPage(QWidget):
         self.session.errorOccurred.emit(f"Training failed: {message}")
 
     def _on_cancelled(self) -> None:
-        self.status_label.setText("Cancelled (the checkpoint is kept: start again with the same name to resume)")
+        self.status_label.setText(
+            "Cancelled (the checkpoint is kept: start again with the same name to resume)"
+        )
 
     def _on_done(self) -> None:
         self.worker = None

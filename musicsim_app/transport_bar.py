@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
+from .icons import pause_icon, play_icon, stop_icon
 from .player import LOADING, PAUSED, PLAYING, Player
 
 
@@ -23,15 +24,14 @@ class TransportBar(QWidget):
         self.player = player
         self.setObjectName("TransportBar")
         style = self.style()
-        self._icon_play = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
-        self._icon_pause = style.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
+        self._icon_play = play_icon()
+        self._icon_pause = pause_icon()
 
         self.play_button = QToolButton(icon=self._icon_play, toolTip="Play / pause (Space)")
-        self.stop_button = QToolButton(icon=style.standardIcon(QStyle.StandardPixmap.SP_MediaStop),
-                                       toolTip="Stop")
+        self.stop_button = QToolButton(icon=stop_icon(), toolTip="Stop")
         for b in (self.play_button, self.stop_button):
             b.setAutoRaise(True)
-            b.setIconSize(b.iconSize() * 1.5)
+            b.setIconSize(QSize(26, 26))
         self.now_playing = QLabel("Nothing playing")
         self.now_playing.setObjectName("NowPlaying")
         self.now_playing.setMinimumWidth(220)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def choose_trio(rank: np.ndarray, dist: np.ndarray, anchor: int, labels: np.ndarray | None = None,
-                *, window: int = 20) -> tuple[int, int, int] | None:
+def choose_trio(
+    rank: np.ndarray, dist: np.ndarray, anchor: int, labels: np.ndarray | None = None, *, window: int = 20
+) -> tuple[int, int, int] | None:
     """An informative triplet around ``anchor``: its nearest neighbour and a boundary song.
 
     Parameters

@@ -51,8 +51,15 @@ class Worker(QObject):
     event = Signal(str, object)
     done = Signal()  #: always emitted last, whatever the outcome
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", pass_progress: bool = True,
-                 pass_emit: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        name: str = "",
+        pass_progress: bool = True,
+        pass_emit: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
         self.name = name or getattr(fn, "__name__", "job")
         self._fn = fn
@@ -86,8 +93,9 @@ class Worker(QObject):
         self.running = True
         try:
             if self._pass_progress:
-                self.result = self._fn(*self._args, progress=self._report, should_stop=self.is_cancelled,
-                                       **self._kwargs)
+                self.result = self._fn(
+                    *self._args, progress=self._report, should_stop=self.is_cancelled, **self._kwargs
+                )
             else:
                 self.result = self._fn(*self._args, **self._kwargs)
             if self._stop:
@@ -193,8 +201,9 @@ class _Task(QRunnable):
 _live_tasks: set[_TaskSignals] = set()
 
 
-def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
-             on_error: Callable[[str], None] | None = None) -> None:
+def run_task(
+    fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[str], None] | None = None
+) -> None:
     """Run a short job on the global pool; ``on_done``/``on_error`` run on the GUI thread."""
     signals = _TaskSignals()  # created on the GUI thread, so its slots are delivered there
     _live_tasks.add(signals)

@@ -102,6 +102,8 @@ def build_corpus(root: Path, *, long_track: bool = True, huge: bool = True) -> l
     add("bad/random.mp3", "random bytes named .mp3", NOT_AUDIO).write_bytes(rng.bytes(20_000))
     add("bad/random.ogg", "random bytes named .ogg", NOT_AUDIO).write_bytes(rng.bytes(20_000))
     add("bad/text.flac", "a text file named .flac", NOT_AUDIO).write_text("these are my liner notes\n" * 200)
+    add("bad/" + os.fsdecode(b"\xe9t\xe9 \xff.mp3"), "random bytes under a non-UTF-8 name",
+        NOT_AUDIO).write_bytes(rng.bytes(5_000))
     add("bad/header-only.flac", "a FLAC cut after 100 bytes", NOT_AUDIO)
     _truncate(write(root / "bad/header-only.flac", _music(3.0, 20), format="FLAC"), 100)
     folder = add("bad/x.ogg", "a folder named x.ogg", r"is a folder, not a file")
@@ -160,3 +162,33 @@ def expected_ok(cases: list[Case]) -> set[str]:
 
 def expected_skips(cases: list[Case]) -> dict[str, str]:
     return {c.rel: c.expect for c in cases if not c.ok}
+
+
+# -- running as an unprivileged user ---------------------------------------------------------------
+NOBODY = 65534
+
+
+def unprivileged_prefix() -> list[str] | None:
+    """How to run a command so that file permissions apply to it.
+
+    Not root: nothing to do (``[]``).  Root ignores permission bits, so as root the command runs
+    as ``nobody`` through ``setpriv`` (util-linux); ``None`` when that is not possible.
+    """
+    if os.geteuid() != 0:
+        return []
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+def give_away(path: Path) -> None:
+    """Let the unprivileged user own ``path`` (and below) when we are root."""
+    if os.geteuid() != 0:
+        return
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, NOBODY, NOBODY)
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), NOBODY, NOBODY, follow_symlinks=False)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .device import resolve_device
 from .errors import ParameterError
-from .evaluate import BenchResult, album_triplets, map_at_r, precision_at_1, read_triplets_csv, triplet_scores
+from .evaluate import BenchResult, album_triplets, read_triplets_csv, retrieval_scores, triplet_scores
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .library import Library
 from .modelstore import load_model
@@ -72,9 +72,13 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
         check_stop(should_stop)
         pos = {sid: r for r, sid in enumerate(ids.tolist())}
         X = matrix[[pos[i] for i in order]]
+        try:
+            p_at_1, mapr = retrieval_scores(X, labels)
+        except ParameterError:  # no album with two songs (e.g. a CSV benchmark of a flat folder)
+            p_at_1, mapr = float("nan"), float("nan")
         results.append(BenchResult(
             model=lm.info.name, rows=triplet_scores(X, idx, odd),
-            p_at_1=precision_at_1(X, labels), map_at_r=map_at_r(X, labels), n_songs=len(order),
+            p_at_1=p_at_1, map_at_r=mapr, n_songs=len(order),
             n_triplets=len(idx), triplet_source=source,
             created=_dt.datetime.now().replace(microsecond=0).isoformat(),
             extra={"library": os.fspath(library_root), "model_key": lm.info.key, "arch": lm.info.arch,

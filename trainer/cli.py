@@ -59,12 +59,9 @@ def _existing_file(text: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .device import DEVICE_CHOICES
-    from .losses import LOSSES
-    from .models import list_models
+    from .config import DEVICE_CHOICES, LOSSES
     from .search import DISTANCES, SCALERS
 
-    arch_names = [m.name for m in list_models()]
     p = argparse.ArgumentParser(prog="musicsim", description="Find songs that sound alike. "
                                 "Run without a command to open the app.")
     p.add_argument("--home", help="data folder (index, models, benchmarks); default: $MUSICSIM_HOME or the "
@@ -98,8 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a model on a music folder")
     s.add_argument("--library", required=True, type=_existing_dir)
-    s.add_argument("--arch", default="musicnet", choices=arch_names, metavar="ARCH",
-                   help="architecture (see 'musicsim models')")
+    s.add_argument("--arch", default="musicnet", metavar="ARCH", help="architecture (see 'musicsim models')")
     s.add_argument("--loss", default="triplet", choices=LOSSES)
     src = s.add_mutually_exclusive_group()
     src.add_argument("--triplets", type=_existing_file, help="ground-truth CSV: song1,song2,song3,odd")

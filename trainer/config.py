@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
+#: Names the command line offers before torch is imported (start-up stays fast).
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+LOSSES = ("triplet", "contrastive")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """How a file becomes model input: excerpts of log-mel spectrogram.

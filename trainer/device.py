@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from .config import DEVICE_CHOICES
 from .errors import ParameterError
 
-DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+__all__ = ["DEVICE_CHOICES", "resolve_device", "describe_device", "mps_available"]
 
 
 def mps_available() -> bool:

@@ -10,6 +10,7 @@ forever or corrupting anything.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat as _stat
@@ -166,7 +167,7 @@ def walk_audio(root: Path, skipped: list[tuple[Path, str]],
                     st = entry.stat(follow_symlinks=True)
                 except OSError as exc:
                     if entry.is_symlink():
-                        reason = "symlink loop" if exc.errno == 40 else "broken symlink"
+                        reason = "symlink loop" if exc.errno == errno.ELOOP else "broken symlink"
                     else:
                         reason = f"cannot stat: {exc.strerror or exc}"
                     skipped.append((path, reason))

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import torch
 from pytorch_metric_learning import losses, miners
 
+from .config import LOSSES
 from .errors import ParameterError
-
-LOSSES = ("triplet", "contrastive")
 
 
 @dataclass

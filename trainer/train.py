@@ -122,24 +122,33 @@ def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimi
         raise ModelError(f"cannot write checkpoint '{path}': {getattr(exc, 'strerror', None) or exc}") from exc
 
 
-def _load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
+def _load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                     identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load weights and optimiser state; return the run state.  A checkpoint whose identity
+    differs from ``identity`` is returned without loading (its weights may not even fit)."""
     try:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         tensors = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
+        saved = json.loads(meta["state"])
+        groups = json.loads(meta["param_groups"])
+    except (SafetensorError, OSError, KeyError, ValueError) as exc:
         raise ModelError(f"checkpoint '{path}' is unreadable ({exc}); use --restart") from exc
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    groups = json.loads(meta["param_groups"])
+    if identity is not None and saved.get("identity") != identity:
+        return saved
     state: dict[int, dict[str, torch.Tensor]] = {}
     for k, v in tensors.items():
         if k.startswith("optim."):
             _, idx, name = k.split(".", 2)
             state.setdefault(int(idx), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": groups})
-    return json.loads(meta["state"])
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        opt.load_state_dict({"state": state, "param_groups": groups})
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise ModelError(f"checkpoint '{path}' does not fit this model; use --restart") from exc
+    return saved
 
 
 # -- evaluation during training -----------------------------------------------------------------
@@ -266,7 +275,7 @@ def train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None = None, resta
         augment = augment.to(device)
     state: dict[str, Any] = {"epoch": 0, "history": [], "identity": cfg.identity()}
     if ckpt.is_file():
-        loaded_state = _load_checkpoint(ckpt, model, opt)
+        loaded_state = _load_checkpoint(ckpt, model, opt, identity=cfg.identity())
         if loaded_state.get("identity") != cfg.identity():
             raise ParameterError(f"a run named '{cfg.name}' exists with other settings; "
                                  "use --restart to start over or pick another --name")

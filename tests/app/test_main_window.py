@@ -49,7 +49,7 @@ def test_query_ranks_same_album_first(window):
     results = window.session.results
     assert len(results) == 8  # 9 decodable songs minus the query
     assert [r.rank for r in results] == list(range(1, 9))
-    assert all(a.distance <= b.distance for a, b in zip(results, results[1:]))
+    assert all(a.distance <= b.distance for a, b in zip(results, results[1:], strict=False))
     # low tones resemble low tones more than noise or high tones
     assert results[0].song.album == "Low Album" or "Low Album" in str(results[0].song.path)
     shown = window.library_page.results_view.model
@@ -217,9 +217,20 @@ def test_training_epoch_keeps_gui_responsive(qtbot, window, music_library):
     from trainer.train import TrainConfig
 
     page = window.training_page
-    cfg = TrainConfig(library=music_library, arch="musicnet-small", loss="triplet", source="folders",
-                      epochs=1, batch_size=6, device="cpu", name="gui-test", workers=0, threads=1,
-                      segments_per_song=2, val_fraction=0.0)
+    cfg = TrainConfig(
+        library=music_library,
+        arch="musicnet-small",
+        loss="triplet",
+        source="folders",
+        epochs=1,
+        batch_size=6,
+        device="cpu",
+        name="gui-test",
+        workers=0,
+        threads=1,
+        segments_per_song=2,
+        val_fraction=0.0,
+    )
     worker = page.start(cfg)
     assert worker is not None
     epochs = []
@@ -228,8 +239,9 @@ def test_training_epoch_keeps_gui_responsive(qtbot, window, music_library):
         pass
     assert worker.error is None, worker.error
     stall = page.heartbeat.max_lateness_ms
-    print(f"\nheartbeat during training: max stall {stall:.1f} ms, mean {page.heartbeat.mean_lateness_ms:.2f} ms "
-          f"over {page.heartbeat.ticks} ticks")
+    mean = page.heartbeat.mean_lateness_ms
+    ticks = page.heartbeat.ticks
+    print(f"\nheartbeat during training: max stall {stall:.1f} ms, mean {mean:.2f} ms over {ticks} ticks")
     assert page.heartbeat.ticks > 10
     assert stall < 250
     assert len(epochs) == 1

@@ -31,8 +31,7 @@ def test_play_pause_stop(qtbot, player, tmp_path):
         player.play_file(tmp_path / "a.wav", "A")
     assert dur.args == [pytest.approx(2.0)]
     assert player.state == PLAYING
-    with qtbot.waitSignal(player.positionChanged, timeout=2000,
-                          check_params_cb=lambda s: s > 0.0):
+    with qtbot.waitSignal(player.positionChanged, timeout=2000, check_params_cb=lambda s: s > 0.0):
         pass
     player.toggle()
     assert player.state == PAUSED

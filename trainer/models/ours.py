@@ -111,3 +111,52 @@ def musicnet(cfg: FeatureConfig, embedding_dim: int = 128) -> nn.Module:
 )
 def musicnet_small(cfg: FeatureConfig, embedding_dim: int = 128) -> nn.Module:
     return MusicNet(cfg.n_mels, (16, 32, 64, 128), embedding_dim)
+
+
+class MusicNetHybrid(nn.Module):
+    """``musicnet`` plus a learnt view of the classic statistics, concatenated.
+
+    With a hundred training songs a CNN learns timbre well but forgets coarse facts a listener
+    hears at once — loudness, brightness, tempo — which the classic statistics measure directly.
+    They go through a BatchNorm (a learnt standardisation) and a linear projection; each branch is
+    L2-normalised before concatenation so neither dominates the distance by scale.
+
+    Input ``(B, 1, n_mels, n_frames)`` → output ``(B, embedding_dim)``: the first
+    ``embedding_dim - embedding_dim // 4`` dimensions come from the CNN, the rest from the statistics.
+    """
+
+    def __init__(self, cfg: FeatureConfig, channels: Sequence[int], embedding_dim: int = 128) -> None:
+        super().__init__()
+        from trainer.models.classic import N_FEATURES, ClassicFeatures
+
+        self.classic_dim = max(1, embedding_dim // 4)
+        self.deep = MusicNet(cfg.n_mels, channels, embedding_dim - self.classic_dim)
+        self.classic = ClassicFeatures(cfg)
+        self.classic_norm = nn.BatchNorm1d(N_FEATURES)
+        self.classic_proj = nn.Linear(N_FEATURES, self.classic_dim)
+        self.embedding_dim = embedding_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        deep = nn.functional.normalize(self.deep(x), dim=1)
+        stats = self.classic_proj(self.classic_norm(self.classic(x)))
+        return torch.cat([deep, nn.functional.normalize(stats, dim=1)], dim=1)
+
+
+@register(
+    "musicnet-hybrid",
+    family="ours",
+    default_batch_size=64,
+    description="Ours: musicnet + learnt projection of classic statistics (~1.5M)",
+)
+def musicnet_hybrid(cfg: FeatureConfig, embedding_dim: int = 128) -> nn.Module:
+    return MusicNetHybrid(cfg, (32, 64, 128, 256), embedding_dim)
+
+
+@register(
+    "musicnet-hybrid-small",
+    family="ours",
+    default_batch_size=64,
+    description="Ours, small: musicnet-small + learnt projection of classic statistics (~0.4M)",
+)
+def musicnet_hybrid_small(cfg: FeatureConfig, embedding_dim: int = 128) -> nn.Module:
+    return MusicNetHybrid(cfg, (16, 32, 64, 128), embedding_dim)

@@ -39,7 +39,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torchvision.models import resnet18, resnet50
 
 from trainer.config import FeatureConfig
 from trainer.models.registry import register
@@ -123,6 +122,9 @@ class ThesisModel6(nn.Module):
 
 
 def _resnet(depth: int, embedding_dim: int) -> nn.Module:
+    # imported here: torchvision costs seconds at start-up, and only the ResNets need it
+    from torchvision.models import resnet18, resnet50
+
     net = (resnet18 if depth == 18 else resnet50)(weights=None)
     net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
     nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")

@@ -1,0 +1,145 @@
+"""Widgets and pure helpers on hand-made data (no audio, no models)."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+
+from musicsim_app.engine_jobs import Snapshot
+from musicsim_app.heatmap import ScoreHeatmap
+from musicsim_app.map_view import MapView
+from musicsim_app.session import LibrarySession
+from musicsim_app.spectrogram_view import SpectrogramPanel, mel_ticks
+from musicsim_app.triplet_choice import choose_trio
+from musicsim_app.workers import JobRunner
+from trainer.library import Song
+from trainer.search import DISTANCES, SCALERS
+
+
+@dataclass(frozen=True)
+class Row:
+    distance: str
+    scaler: str
+    score_percent: float
+    n_triplets: int = 100
+
+
+def make_song(i, album="A", root=Path("/music")):
+    return Song(
+        id=i,
+        path=root / "Artist" / album / f"{i:02d}.wav",
+        root=root,
+        size=1,
+        mtime=0.0,
+        duration_s=10.0 + i,
+        title=f"Song {i}",
+        artist="Artist",
+        album=album,
+        genre=None,
+        error=None,
+    )
+
+
+@pytest.fixture
+def session(qtbot, tmp_path):
+    s = LibrarySession(tmp_path / "home", JobRunner())
+    yield s
+    s.runner.stop_all()
+
+
+def test_heatmap_has_27_cells_and_marks_best(qtbot):
+    heatmap = ScoreHeatmap()
+    qtbot.addWidget(heatmap)
+    rows = [Row(d, s, 40 + i) for i, (d, s) in enumerate((d, s) for d in DISTANCES for s in SCALERS)]
+    heatmap.set_rows(rows)
+    assert heatmap.rowCount() == 9 and heatmap.columnCount() == 3
+    assert heatmap.filled_cells() == 27
+    assert heatmap.best == (DISTANCES[-1], SCALERS[-1])
+    assert heatmap.item(8, 2).text().startswith("★")
+    assert heatmap.item(0, 0).background().color() != heatmap.item(8, 2).background().color()
+
+
+def test_results_rerank_with_distance_and_scaler(qtbot, session):
+    # after MinMax scaling the rows are (0,0), (.6,.6), (.9,0), (1,1): chebyshev puts row 1
+    # nearest to row 0 (0.6 < 0.9), cityblock puts row 2 nearest (0.9 < 1.2)
+    X = np.array([[1, 1], [1.6, 1.6], [1.9, 1.0], [2, 2]], dtype=np.float32)
+    songs = [make_song(i) for i in range(4)]
+    session.model_refs = [type("Ref", (), {"name": "m", "info": type("I", (), {"key": "m@1"})()})()]
+    session.model_name = "m"
+    session.apply_snapshot(Snapshot(songs=songs, ids=np.arange(4), matrix=X, model_key="m@1"))
+    session.set_scaler("MinMaxScaler")
+    session.set_distance("chebyshev")
+    session.set_query(0)
+    assert [r.song.id for r in session.results][:2] == [1, 2]
+    session.set_distance("cityblock")
+    assert [r.song.id for r in session.results][:2] == [2, 1]
+    session.set_distance("euclidean")
+    assert [r.song.id for r in session.results] == [1, 2, 3]
+    session.set_scaler("Normalizer")  # on unit rows 1 and 3 coincide with the query
+    assert [r.song.id for r in session.results][2] == 2
+    session.set_k(1)
+    assert len(session.results) == 1
+
+
+def test_choose_trio_prefers_other_album_near_boundary():
+    labels = np.array(["a", "a", "a", "b", "b"])
+    rank = np.array([1, 3, 2, 4])
+    dist = np.array([0.1, 0.12, 0.5, 0.9])
+    assert choose_trio(rank, dist, 0, labels) == (0, 1, 3)
+    assert choose_trio(rank, dist, 0) == (0, 1, 3)
+    assert choose_trio(rank[:1], dist[:1], 0) is None
+
+
+def test_mel_ticks_are_increasing_and_spaced():
+    mel_hz = np.geomspace(20, 11025, 96)
+    ticks = mel_ticks(mel_hz)
+    positions = [t[0] for t in ticks]
+    assert positions == sorted(positions)
+    assert all(b - a >= 0.05 * 96 for a, b in zip(positions, positions[1:], strict=False))
+    assert "1k" in [t[1] for t in ticks]
+
+
+def test_spectrogram_panel_shows_image_and_playhead(qtbot):
+    panel = SpectrogramPanel("Query")
+    qtbot.addWidget(panel)
+    image = np.random.default_rng(0).normal(-40, 10, (96, 431)).astype(np.float32)
+    panel.set_spectrogram(Path("/x.wav"), "X", image, 512 / 22050, np.geomspace(20, 11025, 96))
+    assert panel.image.image.shape == (96, 431)
+    panel.set_playhead(2.5)
+    assert panel.playhead.isVisible() and panel.playhead.value() == pytest.approx(2.5)
+    panel.show_message("no song")
+    assert not panel.playhead.isVisible()
+
+
+def test_map_with_10000_points_hit_testing(qtbot):
+    view = MapView(["PCA"])
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    rng = np.random.default_rng(0)
+    n = 10_000
+    pos = rng.normal(size=(n, 2)).astype(np.float32)
+    groups = [f"album {i % 300}" for i in range(n)]
+    t0 = time.perf_counter()
+    view.set_map(np.arange(n), pos, groups, [f"song {i}" for i in range(n)])
+    view.highlight(5, list(range(10, 20)))
+    set_ms = (time.perf_counter() - t0) * 1000
+    qtbot.waitExposed(view)
+    vb = view.plot.plotItem.vb
+    target = int(np.argmin(np.abs(pos).sum(axis=1)))  # a point in the middle, surely inside the view
+    scene_pos = vb.mapViewToScene(QPointF(*pos[target]))
+    t0 = time.perf_counter()
+    row = view.plot.nearest_row(scene_pos)
+    hit_ms = (time.perf_counter() - t0) * 1000
+    print(f"\nmap: set_map+highlight of {n} points {set_ms:.0f} ms, one hit test {hit_ms:.2f} ms")
+    assert row is not None and np.allclose(pos[row], pos[target], atol=0.05)
+    view.plot._on_mouse_moved((scene_pos,))  # hover: the tooltip names the song
+    assert view.plot.cursor().shape().name == "PointingHandCursor"
+    clicked = []
+    view.songClicked.connect(clicked.append)
+    view.plot.pointClicked.emit(row)
+    assert clicked == [row]
+    assert len(view.plot.results_item.data) == 10

@@ -1,0 +1,86 @@
+"""The command line as a user runs it: subprocesses, real files, exit codes and output."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def musicsim(home, *args, check=True):
+    result = subprocess.run([sys.executable, "-m", "trainer.cli", "--home", str(home), "-q", *map(str, args)],
+                            capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, synth_library):
+    home = tmp_path_factory.mktemp("clihome")
+    out = musicsim(home, "index", synth_library, "--model", "classic", "--workers", "2")
+    return home, synth_library, out.stdout
+
+
+def test_index_reports_counts_and_rescan_is_incremental(indexed):
+    home, lib, first = indexed
+    assert first.startswith("indexed 12, unchanged 0, removed 0, skipped 0")
+    again = musicsim(home, "index", lib, "--model", "classic").stdout
+    assert again.startswith("indexed 0, unchanged 12")
+
+
+def test_query_lists_same_album_first(indexed):
+    home, lib, _ = indexed
+    out = musicsim(home, "query", lib / "synth" / "tones" / "tones-0.wav", "--k", "3", "--model", "classic",
+                   "--distance", "cosine", "--scaler", "StandardScaler").stdout
+    lines = [line for line in out.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
+    assert len(lines) == 3
+    assert all("tones" in line for line in lines), out
+    assert "tones-0.wav" not in out.split("\n", 1)[1]  # the query itself is not its own neighbour
+
+
+def test_embed_writes_relative_paths(indexed, tmp_path):
+    home, lib, _ = indexed
+    out = tmp_path / "e.npz"
+    musicsim(home, "embed", lib, "--out", out, "--model", "classic")
+    data = np.load(out)
+    assert data["embeddings"].shape[0] == 12 and np.isfinite(data["embeddings"]).all()
+    assert sorted(data["paths"])[0] == "synth/noise/noise-0.wav"
+
+
+def test_bench_prints_the_27_row_table(indexed):
+    home, lib, _ = indexed
+    out = musicsim(home, "bench", "--library", lib, "--labels", "folders", "--model", "classic",
+                   "--n-triplets", "200").stdout
+    rows = [line for line in out.splitlines() if line.strip().lstrip("* ").split(" ")[0] in
+            {"chebyshev", "euclidean", "minkowski", "hamming", "cosine", "cityblock", "seuclidean",
+             "correlation", "kulsinski"}]
+    assert len(rows) == 27
+    assert "P@1" in out and "MAP@R" in out and "results saved to" in out
+
+
+def test_models_lists_every_architecture(indexed):
+    home, _, _ = indexed
+    out = musicsim(home, "models").stdout
+    for name in ("model1", "model6", "model7-resnet18", "model8-resnet50", "contrastive-resnet50",
+                 "musicnet", "classic"):
+        assert name in out
+    assert "7.4M" in out  # the thesis's count beside ours
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["index", "/does/not/exist"], "does not exist"),
+    (["query", "/does/not/exist.ogg"], "does not exist"),
+    (["index", "{lib}", "--model", "nope"], "unknown model 'nope'"),
+    (["query", "{song}", "--distance", "manhattan"], "invalid choice: 'manhattan'"),
+    (["query", "{song}", "--scaler", "Robust"], "invalid choice: 'Robust'"),
+    (["index", "{lib}", "--device", "tpu"], "invalid choice: 'tpu'"),
+])
+def test_bad_arguments_give_one_line_and_nonzero_exit(indexed, args, needle):
+    home, lib, _ = indexed
+    args = [a.format(lib=lib, song=lib / "synth" / "tones" / "tones-0.wav") for a in args]
+    result = musicsim(home, *args, check=False)
+    assert result.returncode != 0
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("musicsim")
