@@ -118,3 +118,20 @@ def spectrogram(path: Path, features=None, max_seconds: float = 600.0):
     wave, sr = load_audio(path, sr=cfg.sample_rate, mono=True, duration_s=max_seconds)
     image = log_mel_image(wave, sr, cfg)
     return image, cfg.hop_length / cfg.sample_rate, mel_frequencies(cfg)
+
+
+def warm_up() -> None:
+    """Import the heavy engine modules and trigger torch's lazy imports once, off the GUI thread.
+
+    Importing torch._dynamo (which Adam's first step pulls in, with sympy and mpmath) holds the
+    GIL for about half a second; doing it at start-up keeps that stall out of a training run.
+    """
+    import torch
+
+    import trainer.bench  # noqa: F401
+    import trainer.train  # noqa: F401
+
+    layer = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(layer.parameters(), lr=1e-5)
+    layer(torch.zeros(1, 2)).sum().backward()
+    opt.step()

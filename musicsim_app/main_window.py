@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
             roots = [demo_library_dir()]
             self.session.message.emit("Showing the demo library: add your own music with File ▸ Add folder")
         QTimer.singleShot(0, lambda: self.session.open_library(roots))
+        run_task(engine_jobs.warm_up, lambda _r: None, lambda msg: log.warning("warm-up failed: %s", msg))
         run_task(
             engine_jobs.describe_device if device == "auto" else lambda: engine_jobs.describe_device(device),
             lambda text: self.device_label.setText(f"Device: {text}"),
@@ -292,7 +293,8 @@ class MainWindow(QMainWindow):
     # -- persistence and shutdown -------------------------------------------------------------------
     def _restore_window(self) -> None:
         geometry = self.settings.geometry()
-        if geometry is None or not self.restoreGeometry(geometry) or self.width() < 900 or self.height() < 600:
+        restored = geometry is not None and self.restoreGeometry(geometry)
+        if not restored or self.width() < 900 or self.height() < 600:
             self.resize(1400, 900)
         state = self.settings.window_state()
         if state is not None:

@@ -90,7 +90,7 @@ class MapPlot(pg.PlotWidget):
             self.setCursor(Qt.CursorShape.ArrowCursor)
             return
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        global_pos = self.mapToGlobal(self.mapFromScene(scene_pos))
+        global_pos = self.viewport().mapToGlobal(self.mapFromScene(scene_pos))
         QToolTip.showText(global_pos, self.tooltips[row], self)
 
     def _on_mouse_clicked(self, event) -> None:

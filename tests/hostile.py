@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from synth import SR, noise_bursts, square, tone, write
 
 OK = "ok"

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hostile import (
     NOT_AUDIO,
     build_corpus,
@@ -30,6 +29,7 @@ from hostile import (
     unprivileged_prefix,
 )
 from synth import tone, write
+
 from trainer.cli import main
 from trainer.library import Library
 from trainer.modelstore import classic_model
@@ -74,6 +74,18 @@ def assert_reasons(got: dict[str, str], cases, *, shown_names: bool = False) -> 
     assert set(got) == set(want), f"unexpected: {set(got) - set(want)}; missing: {set(want) - set(got)}"
     for rel, pattern in want.items():
         assert re.search(pattern, got[rel]), f"{rel}: {got[rel]!r} does not match {pattern!r}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One torch thread: these tiny models gain nothing from more, and on a shared 2-core machine
+    two spinning OpenMP threads can make a training step ten times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +166,10 @@ def test_rescan_decodes_nothing_and_still_reports_reasons(corpus, cli_index, mon
 
 def test_training_survives_the_corpus(corpus, tmp_path):
     root, cases = corpus
-    rc, out, err = run_cli("--home", tmp_path / "home", "--quiet", "train", "--library", root, "--name", "hostile",
-                           "--arch", "musicnet-small", "--labels", "folders", "--epochs", "1", "--batch-size", "8",
-                           "--segments", "2", "--workers", "0", "--device", "cpu")
+    rc, out, err = run_cli("--home", tmp_path / "home", "--quiet", "train", "--library", root,
+                           "--name", "hostile", "--arch", "musicnet-small", "--labels", "folders",
+                           "--epochs", "1", "--batch-size", "8", "--segments", "2", "--workers", "0",
+                           "--device", "cpu")
     assert rc == 0, err
     assert "Traceback" not in err
     saved = [ln for ln in out.splitlines() if ln.startswith("saved model 'hostile'")]
@@ -177,7 +190,8 @@ def test_long_and_huge_files_cost_bounded_memory_and_time(corpus, name):
 
     root, _ = corpus
     path = root / name
-    for cfg in (FeatureConfig(), replace(FeatureConfig(), n_excerpts=8, excerpt_seconds=6.0)):  # index, training
+    training = replace(FeatureConfig(), n_excerpts=8, excerpt_seconds=6.0)  # as SegmentCache decodes
+    for cfg in (FeatureConfig(), training):
         tracemalloc.start()
         started = time.perf_counter()
         try:
@@ -251,19 +265,22 @@ def cli(*argv):
     return {"rc": rc, "out": out.getvalue(), "err": err.getvalue()}
 
 res = {"uid": os.geteuid()}
-res["index"] = cli("--home", base / "home", "--quiet", "index", base / "lib", "--model", "classic", "--workers", "0")
+res["index"] = cli("--home", base / "home", "--quiet", "index", base / "lib", "--model", "classic",
+                   "--workers", "0")
 res["index_ro"] = cli("--home", base / "ro-home", "--quiet", "index", base / "lib", "--model", "classic",
                       "--workers", "0")
 res["index_ro_existing"] = cli("--home", base / "ro-existing", "--quiet", "index", base / "lib", "--model",
                                "classic", "--workers", "0")
-res["train_ro"] = cli("--home", base / "ro-home", "--quiet", "train", "--library", base / "lib", "--name", "m",
+res["train_ro"] = cli("--home", base / "ro-home", "--quiet", "train", "--library", base / "lib",
+                      "--name", "m",
                       "--arch", "musicnet-small", "--epochs", "1", "--workers", "0", "--device", "cpu")
 from trainer.config import FeatureConfig
 from trainer.errors import ModelError
 from trainer.models import build_model
 from trainer.modelstore import ModelInfo, save_model
 try:
-    save_model(base / "ro-models" / "models" / "m", build_model("musicnet-small", FeatureConfig(), embedding_dim=16),
+    save_model(base / "ro-models" / "models" / "m",
+               build_model("musicnet-small", FeatureConfig(), embedding_dim=16),
                ModelInfo(name="m", arch="musicnet-small", embedding_dim=16))
     res["save_ro"] = "saved"
 except ModelError as exc:
@@ -301,8 +318,8 @@ def _unprivileged_run():
         (base / "ro-existing").chmod(0o555)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICSIM")}
         env.update(HOME=str(base), PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
-        proc = subprocess.Popen([*prefix, sys.executable, "-c", PERMISSION_SCRIPT, str(base)], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([*prefix, sys.executable, "-c", PERMISSION_SCRIPT, str(base)], cwd=REPO,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         yield base, proc
     finally:
         if proc is not None and proc.poll() is None:
@@ -339,7 +356,8 @@ def test_unreadable_file_is_skipped_with_permission_denied(unprivileged):
     index = res["index"]
     assert index["rc"] == 0, index["err"]
     assert index["out"].startswith("indexed 3, unchanged 0, removed 0, skipped 1 ")
-    assert f"  skipped {base / 'lib' / 'album' / 'locked.wav'}: permission denied" in index["out"].splitlines()
+    locked = base / "lib" / "album" / "locked.wav"
+    assert f"  skipped {locked}: permission denied" in index["out"].splitlines()
 
 
 def test_read_only_data_folder_is_a_clear_error(unprivileged):

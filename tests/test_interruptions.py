@@ -27,12 +27,14 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
-
 from synth import noise_bursts, square, tone, write
+
 from trainer.cli import main
 from trainer.errors import Cancelled, LibraryBusyError, ModelError, ParameterError
 from trainer.library import Library
 from trainer.modelstore import classic_model
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="uses fork, signals and resource limits")
 
 REPO = Path(__file__).resolve().parent.parent
 N_SONGS = 40
@@ -56,6 +58,18 @@ def one_line_error(rc: int, err: str, pattern: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("musicsim: error: "), err
     assert re.search(pattern, lines[0]), lines[0]
     return lines[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One torch thread: these tiny models gain nothing from more, and on a shared 2-core machine
+    two spinning OpenMP threads can make a training step ten times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 FORK_SERVER = r"""
@@ -169,7 +183,8 @@ def commands(tmp_path_factory):
 def forty(tmp_path_factory):
     """40 short songs: enough batches (the indexer commits every 8) to be killed between them."""
     root = tmp_path_factory.mktemp("forty") / "music"
-    makers = (lambda i: tone(100 + 30 * i, 2.0, harmonics=2, seed=i), lambda i: square(500 + 40 * i, 2.0, seed=i),
+    makers = (lambda i: tone(100 + 30 * i, 2.0, harmonics=2, seed=i),
+              lambda i: square(500 + 40 * i, 2.0, seed=i),
               lambda i: noise_bursts(2.0, seed=i))
     for i in range(N_SONGS):
         write(root / f"album-{i % 3}" / f"song {i:02d}.wav", makers[i % 3](i))
@@ -390,10 +405,10 @@ def test_training_killed_mid_epoch_resumes_to_the_uninterrupted_result(commands,
     cfg = TrainConfig(library=synth_library, **TRAIN_ARGS)
     killed_home = tmp_path / "killed"
     pid = commands.start("--home", killed_home, "--quiet", "train", "--library", synth_library,
-                       "--arch", cfg.arch, "--labels", "folders", "--epochs", cfg.epochs,
-                       "--batch-size", cfg.batch_size, "--lr", cfg.lr, "--seed", cfg.seed,
-                       "--segments", cfg.segments_per_song, "--workers", "0", "--device", "cpu",
-                       "--name", cfg.name)
+                         "--arch", cfg.arch, "--labels", "folders", "--epochs", cfg.epochs,
+                         "--batch-size", cfg.batch_size, "--lr", cfg.lr, "--seed", cfg.seed,
+                         "--segments", cfg.segments_per_song, "--workers", "0", "--device", "cpu",
+                         "--name", cfg.name)
     ckpt = killed_home / "runs" / cfg.name / "checkpoint.safetensors"
     commands.kill_when(pid, ckpt.is_file)  # as soon as epoch 1 is saved: inside epoch 2
     assert not (killed_home / "models" / cfg.name).exists()
@@ -421,8 +436,9 @@ def test_sigkilled_indexer_keeps_finished_songs_and_the_next_run_finishes(comman
     kept: dict[int, bytes] = {}
     for _ in range(2):  # kill twice, each time after a random number of newly embedded songs
         target = len(kept) + int(rng.integers(1, 9))
-        pid = commands.start("--home", home, "--quiet", "index", forty, "--model", "classic", "--workers", "0")
-        commands.kill_when(pid, lambda: _n_embedded(db) >= target)
+        pid = commands.start("--home", home, "--quiet", "index", forty, "--model", "classic",
+                             "--workers", "0")
+        commands.kill_when(pid, lambda target=target: _n_embedded(db) >= target)
         check, n_songs, vectors = _db_state(db)
         assert check == "ok"
         assert n_songs == N_SONGS  # the scan was committed before embedding began

@@ -61,7 +61,7 @@ class Augmenter(torch.nn.Module):
             stretched = F.interpolate(x, size=(x.shape[2], max(2, int(frames * rate))), mode="bilinear",
                                       align_corners=False)
             x = stretched[..., :frames] if stretched.shape[-1] >= frames else F.pad(
-                stretched, (0, frames - stretched.shape[-1]), mode="replicate")
+                stretched, (0, frames - stretched.shape[-1], 0, 0), mode="replicate")
         if cfg.noise_strength > 0:
             std = x.flatten(1).std(dim=1).view(b, 1, 1, 1)
             x = x + cfg.noise_strength * std * torch.randn(x.shape, generator=generator, device=dev)

@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--margin", type=float, default=0.2)
     s.add_argument("--temperature", type=float, default=0.1)
     s.add_argument("--augment", default="auto", choices=["auto", "none", "light", "thesis"])
+    s.add_argument("--pitch-shift", type=int, default=0, metavar="BINS",
+                   help="also shift pitch by up to BINS mel bins (augmentation; default off)")
+    s.add_argument("--time-stretch", type=float, default=0.0, metavar="X",
+                   help="also stretch time by a factor in [1-X, 1+X] (augmentation; default off)")
     s.add_argument("--init-from", help="fine-tune from this model (e.g. 'default')")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
@@ -222,7 +226,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(library=args.library, arch=args.arch, loss=args.loss, source=source, triplets_csv=csv,
                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
                       name=args.name, seed=args.seed, margin=args.margin, temperature=args.temperature,
-                      augment=args.augment, init_from=args.init_from, workers=args.workers,
+                      augment=args.augment, init_from=args.init_from, pitch_shift_bins=args.pitch_shift,
+                      time_stretch=args.time_stretch, workers=args.workers,
                       segments_per_song=args.segments)
     bar = _Bar("train", args.quiet)
 

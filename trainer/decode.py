@@ -60,8 +60,16 @@ def _job(args: tuple[str, dict[str, Any] | None, bool]) -> Decoded:
     return decode_one(Path(raw), FeatureConfig.from_dict(cfg) if cfg is not None else None, want_tags)
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. inside a container), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_workers() -> int:
-    return max(1, min(4, (os.cpu_count() or 2)))
+    return max(1, min(4, usable_cores()))
 
 
 def decode_many(paths: Iterable[Path], cfg: FeatureConfig | None, *, workers: int | None = None,

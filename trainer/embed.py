@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from .audio import load_excerpts
-from .decode import Decoded, decode_many
+from .config import FeatureConfig
+from .decode import Decoded, decode_many, default_workers, usable_cores
 from .features import LogMel
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .modelstore import LoadedModel
@@ -29,20 +30,50 @@ class EmbedResult:
     decoded: Decoded
 
 
+#: Models above this many parameters are not copied for BatchNorm folding (memory over speed).
+_FUSE_MAX_PARAMS = 30_000_000
+
+
+def fast_cpu_model(model: torch.nn.Module, cfg: FeatureConfig) -> torch.nn.Module:
+    """The same eval-mode model, faster on a CPU; outputs equal to float rounding.
+
+    * NHWC (``channels_last``) lets oneDNN pick its fast convolution kernels: 1.2-1.9x faster
+      inference for every registered architecture on a 2-core CPU.  Converts ``model`` in place.
+    * BatchNorm layers that follow a convolution are folded into it (``torch.fx`` ``fuse``, on a
+      copy): another ~15% for ``musicnet``.  Skipped for models that cannot be traced or are big,
+      and whenever the folded copy does not reproduce the model's output.
+
+    Measured in ``benchmarks/bench_index.py``; see docs/PERFORMANCE.md.
+    """
+    model = model.eval().to(memory_format=torch.channels_last)
+    has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    if not has_bn or sum(p.numel() for p in model.parameters()) > _FUSE_MAX_PARAMS:
+        return model
+    try:
+        from torch.fx.experimental.optimization import fuse
+
+        fused = fuse(model)
+        x = torch.randn(2, 1, cfg.n_mels, cfg.n_frames).contiguous(memory_format=torch.channels_last)
+        with torch.no_grad():
+            want, got = model(x), fused(x)
+        if want.shape == got.shape and torch.allclose(want, got, rtol=1e-3, atol=1e-4 * float(want.abs().max())):
+            return fused
+    except Exception:  # noqa: BLE001 - not traceable (data-dependent control flow): keep the model as is
+        pass
+    return model
+
+
 class Embedder:
     """Runs one loaded model over waveforms on one device, in batches of excerpts."""
 
     def __init__(self, loaded: LoadedModel, device: torch.device | str | None = None,
-                 batch_excerpts: int = 64) -> None:
+                 batch_excerpts: int = 32) -> None:
         self.loaded = loaded
         self.cfg = loaded.info.features
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.model = loaded.model.to(self.device).eval()
         if self.device.type == "cpu":
-            # NHWC lets oneDNN pick its fast convolution kernels: 1.2-1.9x faster inference for
-            # every registered architecture on a 2-core CPU, same outputs to float rounding
-            # (benchmarks/bench_index.py, docs/PERFORMANCE.md).  Converts the loaded model in place.
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = fast_cpu_model(self.model, self.cfg)
         self.logmel = LogMel(self.cfg).to(self.device)
         self.batch_excerpts = batch_excerpts
         self.normalise_excerpts = loaded.info.arch != "classic"
@@ -99,16 +130,27 @@ class Embedder:
             buffer.clear()
             return results
 
-        for decoded in decode_many(paths, self.cfg, workers=workers, want_tags=want_tags):
-            check_stop(should_stop)
-            buffer.append(decoded)
-            if len(buffer) >= songs_per_batch:
+        # The decoder processes keep the cores busy, so the model gets the cores they leave free
+        # (at least one).  More torch threads than free cores make OpenMP threads spin-wait for
+        # preempted peers: on 2 cores, 2 threads cost 35% more CPU per song than 1
+        # (benchmarks/bench_index.py); one thread also leaves the GUI thread room.
+        n_workers = default_workers() if workers is None else workers
+        threads_before = torch.get_num_threads()
+        if self.device.type == "cpu" and n_workers > 0 and total > 2:
+            torch.set_num_threads(max(1, min(threads_before, usable_cores() - n_workers)))
+        try:
+            for decoded in decode_many(paths, self.cfg, workers=workers, want_tags=want_tags):
+                check_stop(should_stop)
+                buffer.append(decoded)
+                if len(buffer) >= songs_per_batch:
+                    batch = flush()
+                    done += len(batch)
+                    report(progress, done, total, f"embedded {done}/{total}")
+                    yield batch
+            if buffer:
                 batch = flush()
                 done += len(batch)
                 report(progress, done, total, f"embedded {done}/{total}")
                 yield batch
-        if buffer:
-            batch = flush()
-            done += len(batch)
-            report(progress, done, total, f"embedded {done}/{total}")
-            yield batch
+        finally:
+            torch.set_num_threads(threads_before)

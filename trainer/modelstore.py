@@ -149,7 +149,8 @@ def save_model(folder: Path, model: torch.nn.Module, info: ModelInfo) -> Path:
             shutil.rmtree(old, ignore_errors=True)
     except (OSError, SafetensorError) as exc:  # safetensors reports a full disk as SafetensorError
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ModelError(f"cannot write model to '{folder}': {getattr(exc, 'strerror', None) or exc}") from exc
+        why = getattr(exc, "strerror", None) or exc
+        raise ModelError(f"cannot write model to '{folder}': {why}") from exc
     return folder
 
 

@@ -57,6 +57,8 @@ class TrainConfig:
     segments_per_song: int = 8
     segment_seconds: float = 6.0
     augment: str = "auto"              # auto | none | light | thesis
+    pitch_shift_bins: int = 0          # optional extra augmentation: shift along the mel axis
+    time_stretch: float = 0.0          # optional extra augmentation: stretch factor range 1 +- x
     init_from: str | None = None       # fine-tune from a model (name or folder)
     val_fraction: float = 0.15
     workers: int | None = None
@@ -102,6 +104,10 @@ def _augmenter(cfg: TrainConfig) -> Augmenter | None:
     if choice not in table:
         raise ParameterError(f"unknown augmentation '{cfg.augment}'; choose auto, none, light or thesis")
     aug = table[choice]
+    if cfg.pitch_shift_bins or cfg.time_stretch:
+        aug = replace(aug or AugmentConfig(noise_strength=0.0, mask_probability=0.0, time_masks=0, freq_masks=0,
+                                           gain_db=0.0),
+                      pitch_shift_bins=cfg.pitch_shift_bins, time_stretch=cfg.time_stretch)
     return Augmenter(aug, cfg.features.norm_scale_db) if aug is not None else None
 
 
@@ -119,7 +125,8 @@ def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimi
         os.replace(tmp, path)
     except (OSError, SafetensorError) as exc:  # safetensors reports a full disk as SafetensorError
         tmp.unlink(missing_ok=True)
-        raise ModelError(f"cannot write checkpoint '{path}': {getattr(exc, 'strerror', None) or exc}") from exc
+        why = getattr(exc, "strerror", None) or exc
+        raise ModelError(f"cannot write checkpoint '{path}': {why}") from exc
 
 
 def _load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
@@ -330,7 +337,8 @@ def _export(cfg: TrainConfig, model: torch.nn.Module, state: dict[str, Any], hom
                   "triplets_csv": str(cfg.triplets_csv) if cfg.triplets_csv else None,
                   "batch_size": cfg.batch_size or get_spec(cfg.arch).default_batch_size, "lr": cfg.lr,
                   "seed": cfg.seed, "margin": cfg.margin, "temperature": cfg.temperature,
-                  "augment": cfg.augment, "segments_per_song": cfg.segments_per_song,
+                  "augment": cfg.augment, "pitch_shift_bins": cfg.pitch_shift_bins,
+                  "time_stretch": cfg.time_stretch, "segments_per_song": cfg.segments_per_song,
                   "segment_seconds": cfg.segment_seconds, "n_songs": n_songs, "n_skipped": len(skipped)},
         metrics={"history": history, "final_train_loss": history[-1]["train_loss"] if history else None,
                  "final_val_score": history[-1]["val_score"] if history else None},
