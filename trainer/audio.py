@@ -32,6 +32,9 @@ MIN_DURATION_S = 0.25
 SILENCE_PEAK = 1e-5
 #: Longest stretch decoded at once for playback/display, so a 10-hour file cannot fill memory.
 MAX_FULL_DECODE_S = 30 * 60
+#: At most this many samples (all channels) are decoded at once: 512 MB of float32, whatever the
+#: rate or channel count (a 96 kHz 6-channel file gets ~3.7 min; CD-quality stereo 24 min).
+MAX_DECODE_SAMPLES = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -255,11 +258,14 @@ def load_audio(path: str | os.PathLike[str], sr: int | None = None, *, mono: boo
     """Decode a stretch of a file (for playback and display).
 
     Returns ``(y, sr)``: ``y`` is ``(n,)`` when ``mono`` else ``(n, channels)``, float32.  At most
-    ``MAX_FULL_DECODE_S`` seconds are decoded, so a huge file cannot exhaust memory.
+    ``MAX_FULL_DECODE_S`` seconds and ``MAX_DECODE_SAMPLES`` samples are decoded, so a huge file
+    (hours long, 96 kHz, many channels) cannot exhaust memory.
     """
     path = Path(path)
     info = probe(path)
-    duration = min(duration_s if duration_s is not None else info.duration_s, MAX_FULL_DECODE_S)
+    channels = 1 if mono else max(1, info.channels)
+    budget_s = MAX_DECODE_SAMPLES / max(1, info.sample_rate * channels)
+    duration = min(duration_s if duration_s is not None else info.duration_s, MAX_FULL_DECODE_S, budget_s)
     if info.format == "audioread":
         y, native = _read_fallback(path, offset_s, duration)
         if not mono:
@@ -269,13 +275,19 @@ def load_audio(path: str | os.PathLike[str], sr: int | None = None, *, mono: boo
         try:
             with sf.SoundFile(_sf_name(path)) as f:
                 f.seek(min(int(offset_s * native), max(0, info.frames - 1)))
-                y = f.read(int(duration * native), dtype="float32", always_2d=True)
+                blocks, remaining = [], int(duration * native)
+                while remaining > 0:  # block by block, so a mono downmix never holds every channel
+                    block = f.read(min(remaining, 1 << 20), dtype="float32", always_2d=True)
+                    if len(block) == 0:
+                        break
+                    blocks.append(_to_mono(block) if mono else block)
+                    remaining -= len(block)
+                y = (np.concatenate(blocks) if blocks else
+                     np.zeros(0 if mono else (0, info.channels), np.float32))
         except OSError as exc:
             raise AudioError(_os_reason(exc, path)) from exc
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(f"decoding failed ({_short(exc)})") from exc
-        if mono:
-            y = _to_mono(y)
     y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
     if sr is not None and sr != native:
         if y.ndim == 1:

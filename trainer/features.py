@@ -28,7 +28,17 @@ class LogMel(torch.nn.Module):
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=cfg.top_db)
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        spec = self.mel(waves).unsqueeze(1)  # (B, 1, n_mels, frames)
+        # torchaudio's Spectrogram(power=2) is ``stft.abs().pow(2)``: a complex abs (a square root)
+        # that costs as much as the STFT itself.  re² + im² is the same power, half the log-mel time
+        # (benchmarks/bench_index.py).  Same STFT settings as ``self.mel.spectrogram``.
+        s = self.mel.spectrogram
+        flat = waves.reshape(-1, waves.shape[-1])
+        z = torch.stft(flat, n_fft=s.n_fft, hop_length=s.hop_length, win_length=s.win_length, window=s.window,
+                       center=s.center, pad_mode=s.pad_mode, normalized=False, onesided=s.onesided,
+                       return_complex=True)
+        power = z.real.square() + z.imag.square()
+        power = power.reshape(waves.shape[:-1] + power.shape[-2:])
+        spec = self.mel.mel_scale(power).unsqueeze(1)  # (B, 1, n_mels, frames)
         db = self.to_db(spec)
         return (db + self.cfg.norm_offset_db) / self.cfg.norm_scale_db
 

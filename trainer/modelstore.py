@@ -126,11 +126,13 @@ def save_model(folder: Path, model: torch.nn.Module, info: ModelInfo) -> Path:
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary readable data
     except OSError as exc:
         raise ModelError(f"cannot write model to '{folder.parent}': {exc.strerror or exc}") from exc
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE))
+        (tmp / WEIGHTS_FILE).chmod(0o644)
         info.weights_sha256 = _sha256(tmp / WEIGHTS_FILE)
         info.created = info.created or now_iso()
         (tmp / CONFIG_FILE).write_text(info.to_json(), encoding="utf-8")
