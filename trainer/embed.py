@@ -8,6 +8,7 @@ is averaged without normalisation, since its dimensions are statistics with thei
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,31 +35,46 @@ class EmbedResult:
 _FUSE_MAX_PARAMS = 30_000_000
 
 
+def _has_bn(module: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.BatchNorm2d) for m in module.modules())
+
+
+def _fold_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with every BatchNorm2d that follows a Conv2d folded into it, in place where a
+    submodule can be traced (a model with an untraceable branch still gets the rest folded)."""
+    from torch.fx.experimental.optimization import fuse
+
+    try:
+        return fuse(module, inplace=True)
+    except Exception:  # noqa: BLE001 - data-dependent control flow: try its children instead
+        for name, child in list(module.named_children()):
+            if _has_bn(child):
+                setattr(module, name, _fold_batchnorm(child))
+        return module
+
+
 def fast_cpu_model(model: torch.nn.Module, cfg: FeatureConfig) -> torch.nn.Module:
     """The same eval-mode model, faster on a CPU; outputs equal to float rounding.
 
     * NHWC (``channels_last``) lets oneDNN pick its fast convolution kernels: 1.2-1.9x faster
       inference for every registered architecture on a 2-core CPU.  Converts ``model`` in place.
     * BatchNorm layers that follow a convolution are folded into it (``torch.fx`` ``fuse``, on a
-      copy): another ~15% for ``musicnet``.  Skipped for models that cannot be traced or are big,
+      copy, ``model`` is left as it is): another ~15% for ``musicnet``.  Skipped for big models
       and whenever the folded copy does not reproduce the model's output.
 
     Measured in ``benchmarks/bench_index.py``; see docs/PERFORMANCE.md.
     """
     model = model.eval().to(memory_format=torch.channels_last)
-    has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
-    if not has_bn or sum(p.numel() for p in model.parameters()) > _FUSE_MAX_PARAMS:
+    if not _has_bn(model) or sum(p.numel() for p in model.parameters()) > _FUSE_MAX_PARAMS:
         return model
     try:
-        from torch.fx.experimental.optimization import fuse
-
-        fused = fuse(model)
+        fused = _fold_batchnorm(copy.deepcopy(model)).eval()
         x = torch.randn(2, 1, cfg.n_mels, cfg.n_frames).contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             want, got = model(x), fused(x)
         if want.shape == got.shape and torch.allclose(want, got, rtol=1e-3, atol=1e-4 * float(want.abs().max())):
             return fused
-    except Exception:  # noqa: BLE001 - not traceable (data-dependent control flow): keep the model as is
+    except Exception:  # noqa: BLE001 - folding is only an optimisation: keep the model as it is
         pass
     return model
 
