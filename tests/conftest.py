@@ -34,3 +34,15 @@ def synth_library(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthlib")
     write_library(root)
     return root
+
+
+@pytest.fixture(scope="module")
+def _one_torch_thread():
+    """One torch thread: the tests' tiny models gain nothing from more, and on a shared 2-core
+    machine two spinning OpenMP threads can make a training step ten times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

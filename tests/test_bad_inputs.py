@@ -24,6 +24,8 @@ from trainer.config import FeatureConfig
 from trainer.models import build_model
 from trainer.modelstore import ModelInfo, save_model
 
+pytestmark = pytest.mark.usefixtures("_one_torch_thread")
+
 SONGS = ["synth/tones/tones-0.wav", "synth/tones/tones-1.wav", "synth/squares/squares-0.wav",
          "synth/noise/noise-0.wav"]
 HEADER = "song1,song2,song3,odd\n"
@@ -51,18 +53,6 @@ def assert_one_line_error(rc: int, err: str, pattern: str) -> str:
         assert len(lines) == 1 and lines[0].startswith("musicsim: error: "), err
     assert re.search(pattern, errors[0]), f"{pattern!r} not in {errors[0]!r}"
     return errors[0]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One torch thread: these tiny models gain nothing from more, and on a shared 2-core machine
-    two spinning OpenMP threads can make a training step ten times slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

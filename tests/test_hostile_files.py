@@ -34,6 +34,8 @@ from trainer.cli import main
 from trainer.library import Library
 from trainer.modelstore import classic_model
 
+pytestmark = pytest.mark.usefixtures("_one_torch_thread")
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -74,18 +76,6 @@ def assert_reasons(got: dict[str, str], cases, *, shown_names: bool = False) -> 
     assert set(got) == set(want), f"unexpected: {set(got) - set(want)}; missing: {set(want) - set(got)}"
     for rel, pattern in want.items():
         assert re.search(pattern, got[rel]), f"{rel}: {got[rel]!r} does not match {pattern!r}"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One torch thread: these tiny models gain nothing from more, and on a shared 2-core machine
-    two spinning OpenMP threads can make a training step ten times slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

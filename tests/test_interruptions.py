@@ -34,7 +34,8 @@ from trainer.errors import Cancelled, LibraryBusyError, ModelError, ParameterErr
 from trainer.library import Library
 from trainer.modelstore import classic_model
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="uses fork, signals and resource limits")
+pytestmark = [pytest.mark.skipif(os.name != "posix", reason="uses fork, signals and resource limits"),
+              pytest.mark.usefixtures("_one_torch_thread")]
 
 REPO = Path(__file__).resolve().parent.parent
 N_SONGS = 40
@@ -58,18 +59,6 @@ def one_line_error(rc: int, err: str, pattern: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("musicsim: error: "), err
     assert re.search(pattern, lines[0]), lines[0]
     return lines[0]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One torch thread: these tiny models gain nothing from more, and on a shared 2-core machine
-    two spinning OpenMP threads can make a training step ten times slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 FORK_SERVER = r"""
