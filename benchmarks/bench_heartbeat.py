@@ -56,13 +56,12 @@ def main() -> int:
     add_model_option(p)
     args = p.parse_args()
 
+    import torch
     from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QThread, QTimer
 
     from trainer.errors import Cancelled
     from trainer.library import Library
     from trainer.train import TrainConfig, train
-
-    import torch
 
     threads_default = torch.get_num_threads()  # train() sets the process-wide count and keeps it
     app = QCoreApplication.instance() or QCoreApplication(sys.argv)
@@ -131,8 +130,17 @@ def main() -> int:
         home = tmp / "home"
 
         def train_cfg(threads: int | None) -> TrainConfig:
-            return TrainConfig(library=train_dir, arch=args.arch, epochs=50, batch_size=32, lr=1e-4,
-                               device="cpu", name="heartbeat", threads=threads, augment="auto")
+            return TrainConfig(
+                library=train_dir,
+                arch=args.arch,
+                epochs=50,
+                batch_size=32,
+                lr=1e-4,
+                device="cpu",
+                name="heartbeat",
+                threads=threads,
+                augment="auto",
+            )
 
         phases = args.phases.split(",")
         if any(ph.startswith("training") for ph in phases):
@@ -147,7 +155,9 @@ def main() -> int:
                 first[0] = False
 
             try:  # build the log-mel cache first, so the phases time training, not decoding
-                train(train_cfg(1), home=home, restart=True, should_stop=stop_after_first_step, on_step=on_step)
+                train(
+                    train_cfg(1), home=home, restart=True, should_stop=stop_after_first_step, on_step=on_step
+                )
             except Cancelled:
                 pass
             rep.log(f"training cache built in {time.perf_counter() - t:.0f} s; model {note}")
@@ -161,18 +171,25 @@ def main() -> int:
                 def index_job() -> None:
                     with Library(home) as lib:
                         lib.index(index_dir, loaded, should_stop=should_stop)
+
                 results[f"indexing {len(index_files)} songs"] = measure(index_job, "indexing", 600.0)
             elif ph == "training":
                 app_threads = max(1, cores - 1)
                 torch.set_num_threads(threads_default)
+
+                def app_training(threads: int = app_threads) -> None:
+                    train(train_cfg(threads), home=home, restart=True, should_stop=should_stop)
+
                 results[f"training, {app_threads} torch thread(s) (app)"] = measure(
-                    lambda: train(train_cfg(app_threads), home=home, restart=True, should_stop=should_stop),
-                    "training (app threads)", args.seconds)
+                    app_training, "training (app threads)", args.seconds
+                )
             elif ph == "training-default-threads":
                 torch.set_num_threads(threads_default)
                 results[f"training, {threads_default} torch threads (default)"] = measure(
                     lambda: train(train_cfg(None), home=home, restart=True, should_stop=should_stop),
-                    "training (default threads)", args.seconds)
+                    "training (default threads)",
+                    args.seconds,
+                )
                 torch.set_num_threads(threads_default)
         base = results.get("idle (baseline)")
         b99 = percentile(base, 99) if base else None
@@ -181,13 +198,24 @@ def main() -> int:
                 continue
             p50, p99, worst = percentile(late, 50), percentile(late, 99), max(late)
             is_job = not label.startswith("idle")
-            rep.add(f"{label}: p99 lateness", p99, "ms", goal=f"<= {GOAL_P99_MS:g} ms" if is_job else "",
-                    baseline=f"idle p99 {b99:.1f} ms" if (b99 is not None and is_job) else "",
-                    ok=(p99 <= GOAL_P99_MS) if is_job else None, note=f"p50 {p50:.1f} ms, {len(late)} ticks")
-            rep.add(f"{label}: worst lateness", worst, "ms", goal=f"<= {GOAL_MAX_MS:g} ms" if is_job else "",
-                    baseline=f"idle worst {max(base):.1f} ms" if (base and is_job) else "",
-                    ok=(worst <= GOAL_MAX_MS) if is_job else None,
-                    note=f"{sum(x > GOAL_MAX_MS for x in late)} ticks over {GOAL_MAX_MS:g} ms")
+            rep.add(
+                f"{label}: p99 lateness",
+                p99,
+                "ms",
+                goal=f"<= {GOAL_P99_MS:g} ms" if is_job else "",
+                baseline=f"idle p99 {b99:.1f} ms" if (b99 is not None and is_job) else "",
+                ok=(p99 <= GOAL_P99_MS) if is_job else None,
+                note=f"p50 {p50:.1f} ms, {len(late)} ticks",
+            )
+            rep.add(
+                f"{label}: worst lateness",
+                worst,
+                "ms",
+                goal=f"<= {GOAL_MAX_MS:g} ms" if is_job else "",
+                baseline=f"idle worst {max(base):.1f} ms" if (base and is_job) else "",
+                ok=(worst <= GOAL_MAX_MS) if is_job else None,
+                note=f"{sum(x > GOAL_MAX_MS for x in late)} ticks over {GOAL_MAX_MS:g} ms",
+            )
         rep.extra["lateness_ms"] = {k: v for k, v in results.items()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

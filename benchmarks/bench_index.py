@@ -41,7 +41,6 @@ from common import (  # noqa: E402
     corpus_files,
     link_tree,
     load_model_arg,
-    ratio,
     warm_page_cache,
 )
 
@@ -53,8 +52,8 @@ TAGGER_S_PER_SONG = 8.8
 
 
 def _warm_librosa() -> None:
-    import numpy as np
     import librosa
+    import numpy as np
 
     y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)
     librosa.feature.mfcc(y=y, sr=22050, n_mfcc=20)
@@ -62,8 +61,8 @@ def _warm_librosa() -> None:
 
 
 def _librosa_job(path: str) -> float:
-    import numpy as np
     import librosa
+    import numpy as np
 
     y, sr = librosa.load(path, sr=22050, mono=True)
     m = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20)
@@ -104,10 +103,16 @@ def main() -> int:
     p = base_parser(__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default=DEFAULT_CORPUS, help="real-music folder (game/album/track)")
     p.add_argument("--limit", type=int, default=None, help="use N songs spread over the corpus (default all)")
-    p.add_argument("--baseline-limit", type=int, default=40,
-                   help="songs for the two whole-file baselines (0: the same songs as the pipeline)")
+    p.add_argument(
+        "--baseline-limit",
+        type=int,
+        default=40,
+        help="songs for the two whole-file baselines (0: the same songs as the pipeline)",
+    )
     p.add_argument("--workers", type=int, default=None, help="decoder processes (default: the engine's)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads in this process (default: engine's)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads in this process (default: engine's)"
+    )
     p.add_argument("--rounds", type=int, default=1, help="repeat index and decode-only, alternating")
     p.add_argument("--skip-baselines", action="store_true")
     add_model_option(p)
@@ -133,9 +138,11 @@ def main() -> int:
         lib_dir = link_tree(files, corpus, tmp / "library")
         mb = warm_page_cache(files) / 1e6
         dur = audio_duration(files)
-        rep.log(f"{len(files)} songs, {dur / 60:.1f} min of audio ({dur / len(files):.0f} s mean), "
-                f"{mb:.0f} MB; model: {note}; decoder workers: {workers}; torch threads here: "
-                f"{torch.get_num_threads()}")
+        rep.log(
+            f"{len(files)} songs, {dur / 60:.1f} min of audio ({dur / len(files):.0f} s mean), "
+            f"{mb:.0f} MB; model: {note}; decoder workers: {workers}; torch threads here: "
+            f"{torch.get_num_threads()}"
+        )
 
         t_index, t_decode, c_index, c_decode = [], [], [], []
         for r in range(args.rounds):
@@ -145,8 +152,10 @@ def main() -> int:
                 n_ok += d.waves is not None
             t_decode.append(time.perf_counter() - t)
             c_decode.append(cpu_seconds() - c)
-            rep.log(f"round {r + 1}: decode excerpts {t_decode[-1]:.2f} s wall, {c_decode[-1]:.2f} s CPU "
-                    f"({n_ok} ok)")
+            rep.log(
+                f"round {r + 1}: decode excerpts {t_decode[-1]:.2f} s wall, {c_decode[-1]:.2f} s CPU "
+                f"({n_ok} ok)"
+            )
 
             home = tmp / f"home{r}"
             with Library(home) as lib:
@@ -154,33 +163,64 @@ def main() -> int:
                 ir = lib.index(lib_dir, loaded, workers=workers)
                 t_index.append(time.perf_counter() - t)
                 c_index.append(cpu_seconds() - c)
-            rep.log(f"round {r + 1}: index {t_index[-1]:.2f} s wall, {c_index[-1]:.2f} s CPU "
-                    f"({ir.indexed} indexed, {len(ir.skipped)} skipped)")
+            rep.log(
+                f"round {r + 1}: index {t_index[-1]:.2f} s wall, {c_index[-1]:.2f} s CPU "
+                f"({ir.indexed} indexed, {len(ir.skipped)} skipped)"
+            )
             shutil.rmtree(home, ignore_errors=True)
         ti, td = min(t_index), min(t_decode)
         ci, cd = min(c_index), min(c_decode)
         n = len(files)
         rt_index, rt_decode = dur / ti, dur / td
         share = td / ti
-        rep.add("index: real-time multiple", rt_index, "×", goal=f">= {GOAL_RT:.0f}×",
-                baseline=f"decode-only {rt_decode:.0f}×", ratio=f"{share:.0%} of ceiling",
-                ok=rt_index >= GOAL_RT)
-        rep.add("index: s per song", ti / n, "s", goal="<= 0.30 s (3-min song)",
-                baseline=f"bliss-rs {BLISS_S_PER_SONG} s, tagger {TAGGER_S_PER_SONG} s (published)",
-                ratio=f"{BLISS_S_PER_SONG / (ti / n):.1f}× bliss-rs", ok=ti / n <= 0.30,
-                note=f"mean song {dur / n:.0f} s")
+        rep.add(
+            "index: real-time multiple",
+            rt_index,
+            "×",
+            goal=f">= {GOAL_RT:.0f}×",
+            baseline=f"decode-only {rt_decode:.0f}×",
+            ratio=f"{share:.0%} of ceiling",
+            ok=rt_index >= GOAL_RT,
+        )
+        rep.add(
+            "index: s per song",
+            ti / n,
+            "s",
+            goal="<= 0.30 s (3-min song)",
+            baseline=f"bliss-rs {BLISS_S_PER_SONG} s, tagger {TAGGER_S_PER_SONG} s (published)",
+            ratio=f"{BLISS_S_PER_SONG / (ti / n):.1f}× bliss-rs",
+            ok=ti / n <= 0.30,
+            note=f"mean song {dur / n:.0f} s",
+        )
         rep.add("index: songs per minute", n / ti * 60, "songs/min", goal=">= 200", ok=n / ti * 60 >= 200)
-        rep.add("index: share of decode-only ceiling", share * 100, "%", goal=f">= {GOAL_CEILING:.0%}",
-                baseline=f"decode-only {td:.2f} s", ratio=f"{share:.2f}", ok=share >= GOAL_CEILING)
-        rep.add("decode excerpts only (ceiling)", rt_decode, "×", baseline=f"{td / n:.3f} s/song",
-                note=f"{workers} workers, same decode stage")
+        rep.add(
+            "index: share of decode-only ceiling",
+            share * 100,
+            "%",
+            goal=f">= {GOAL_CEILING:.0%}",
+            baseline=f"decode-only {td:.2f} s",
+            ratio=f"{share:.2f}",
+            ok=share >= GOAL_CEILING,
+        )
+        rep.add(
+            "decode excerpts only (ceiling)",
+            rt_decode,
+            "×",
+            baseline=f"{td / n:.3f} s/song",
+            note=f"{workers} workers, same decode stage",
+        )
         # CPU seconds barely depend on what else runs on the machine: with every core busy the wall
         # time of a stage is its CPU time / cores, so cd / ci is the share of the ceiling an idle
         # machine gives, and dur / (ci / cores) its real-time multiple.
         cores = os.cpu_count() or 1
-        rep.add("index: CPU s per song", ci / n, "s", baseline=f"decode-only {cd / n:.3f} s",
-                ratio=f"{cd / ci:.0%} of ceiling (CPU)",
-                note=f"idle {cores}-core estimate {dur / (ci / cores):.0f}× real time")
+        rep.add(
+            "index: CPU s per song",
+            ci / n,
+            "s",
+            baseline=f"decode-only {cd / n:.3f} s",
+            ratio=f"{cd / ci:.0%} of ceiling (CPU)",
+            note=f"idle {cores}-core estimate {dur / (ci / cores):.0f}× real time",
+        )
 
         # breakdown: log-mel + model on decoded excerpts, in this process
         sample = files[: min(16, n)]
@@ -195,9 +235,13 @@ def main() -> int:
         c_model = (time.process_time() - c) / len(waves)
         torch.set_num_threads(threads)
         n_ex = sum(len(w) for w in waves)
-        rep.add("model only (log-mel + net), CPU s per song", c_model, "s",
-                baseline=f"{n_ex / len(waves) / c_model:.0f} excerpts per CPU s",
-                note=f"1 torch thread; wall {t_model:.3f} s/song")
+        rep.add(
+            "model only (log-mel + net), CPU s per song",
+            c_model,
+            "s",
+            baseline=f"{n_ex / len(waves) / c_model:.0f} excerpts per CPU s",
+            note=f"1 torch thread; wall {t_model:.3f} s/song",
+        )
 
         if not args.skip_baselines:
             base = files if not args.baseline_limit else corpus_files(args.corpus, args.baseline_limit)
@@ -206,17 +250,37 @@ def main() -> int:
             bdur = dur if base is files else audio_duration(base)
             t_full = _pool_run(_full_decode_job, base, workers)
             rt_full = bdur / t_full
-            rep.add("full-file decode + resample", rt_full, "×",
-                    baseline=f"{t_full / len(base):.2f} s/song", ratio=f"index is {rt_index / rt_full:.1f}× faster",
-                    note=f"{len(base)} songs, {workers} processes")
+            rep.add(
+                "full-file decode + resample",
+                rt_full,
+                "×",
+                baseline=f"{t_full / len(base):.2f} s/song",
+                ratio=f"index is {rt_index / rt_full:.1f}× faster",
+                note=f"{len(base)} songs, {workers} processes",
+            )
             t_lib = _pool_run(_librosa_job, base, workers, initializer=_warm_librosa)
             rt_lib = bdur / t_lib
-            rep.add("librosa load + MFCC (classic baseline)", rt_lib, "×",
-                    baseline=f"{t_lib / len(base):.2f} s/song", ratio=f"index is {rt_index / rt_lib:.1f}× faster",
-                    note=f"{len(base)} songs, {workers} processes, warm")
-        rep.extra.update({"songs": n, "audio_s": dur, "index_s": t_index, "decode_s": t_decode,
-                          "index_cpu_s": c_index, "decode_cpu_s": c_decode,
-                          "workers": workers, "threads": torch.get_num_threads(), "model": note})
+            rep.add(
+                "librosa load + MFCC (classic baseline)",
+                rt_lib,
+                "×",
+                baseline=f"{t_lib / len(base):.2f} s/song",
+                ratio=f"index is {rt_index / rt_lib:.1f}× faster",
+                note=f"{len(base)} songs, {workers} processes, warm",
+            )
+        rep.extra.update(
+            {
+                "songs": n,
+                "audio_s": dur,
+                "index_s": t_index,
+                "decode_s": t_decode,
+                "index_cpu_s": c_index,
+                "decode_cpu_s": c_decode,
+                "workers": workers,
+                "threads": torch.get_num_threads(),
+                "model": note,
+            }
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rep.finish(args.json)

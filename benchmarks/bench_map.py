@@ -44,10 +44,9 @@ def main() -> int:
     import numpy as np
     from PySide6.QtWidgets import QApplication
 
+    import trainer.search  # noqa: F401 - the app has it (and scikit-learn) loaded once a library is open
     from musicsim_app.map_view import MapView
     from musicsim_app.projection import available_methods, project
-
-    import trainer.search  # noqa: F401 - the app has it (and scikit-learn) loaded once a library is open
 
     app = QApplication.instance() or QApplication(sys.argv)
     rep = Report("bench_map: embedding map projection, first draw, pan and zoom", args)
@@ -107,22 +106,45 @@ def main() -> int:
     plain.grab()
     t_plain = time.perf_counter() - t
 
-    rep.add(f"{n:,} songs: PCA projection + first draw", t_first, "s", goal=f"< {GOAL_FIRST_S:g} s",
-            baseline=f"projection {t_proj:.2f} s + draw {t_draw:.2f} s", ok=t_first < GOAL_FIRST_S,
-            note=f"{args.albums} colours, {w}×{h} px; first PCA of the session (imports included)")
+    rep.add(
+        f"{n:,} songs: PCA projection + first draw",
+        t_first,
+        "s",
+        goal=f"< {GOAL_FIRST_S:g} s",
+        baseline=f"projection {t_proj:.2f} s + draw {t_draw:.2f} s",
+        ok=t_first < GOAL_FIRST_S,
+        note=f"{args.albums} colours, {w}×{h} px; first PCA of the session (imports included)",
+    )
     rep.add("PCA projection again (warm)", t_proj_warm, "s")
-    rep.add("first draw, one brush per point (app)", t_draw, "s", baseline=f"one brush for all {t_plain:.2f} s",
-            ratio=f"{t_draw / t_plain:.1f}×" if t_plain else "")
+    rep.add(
+        "first draw, one brush per point (app)",
+        t_draw,
+        "s",
+        baseline=f"one brush for all {t_plain:.2f} s",
+        ratio=f"{t_draw / t_plain:.1f}×" if t_plain else "",
+    )
     for name, vals in (("pan", pan), ("zoom", zoom)):
         p50, p95, worst = percentile(vals, 50), percentile(vals, 95), max(vals)
-        rep.add(f"{name} frame (full repaint), p95", p95, "ms", goal=f"p95 < {FRAME_MS:g} ms (30 fps)",
-                note=f"p50 {p50:.1f} ms, worst {worst:.1f} ms over {len(vals)} frames", ok=p95 < FRAME_MS)
+        rep.add(
+            f"{name} frame (full repaint), p95",
+            p95,
+            "ms",
+            goal=f"p95 < {FRAME_MS:g} ms (30 fps)",
+            note=f"p50 {p50:.1f} ms, worst {worst:.1f} ms over {len(vals)} frames",
+            ok=p95 < FRAME_MS,
+        )
     if args.tsne:
         t = time.perf_counter()
         project(X, "t-SNE")
         t_tsne = time.perf_counter() - t
-        rep.add(f"{n:,} songs: t-SNE projection (other method)", t_tsne, "s", baseline=f"PCA {t_proj:.2f} s",
-                ratio=f"{t_tsne / t_proj:.0f}× PCA", note="runs on a worker thread in the app")
+        rep.add(
+            f"{n:,} songs: t-SNE projection (other method)",
+            t_tsne,
+            "s",
+            baseline=f"PCA {t_proj:.2f} s",
+            ratio=f"{t_tsne / t_proj:.0f}× PCA",
+            note="runs on a worker thread in the app",
+        )
     rep.extra.update({"pan_ms": pan, "zoom_ms": zoom})
     rep.finish(args.json)
     view.close()

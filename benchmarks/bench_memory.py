@@ -55,7 +55,9 @@ def main() -> int:
     p = base_parser(__doc__.split("\n\n")[0])
     p.add_argument("--songs", type=int, default=10_000)
     p.add_argument("--seconds", type=float, default=4.0, help="length of each synthetic song")
-    p.add_argument("--corpus-links", action="store_true", help="real music: the corpus symlinked --songs times")
+    p.add_argument(
+        "--corpus-links", action="store_true", help="real music: the corpus symlinked --songs times"
+    )
     p.add_argument("--corpus", default=DEFAULT_CORPUS)
     p.add_argument("--workers", type=int, default=None)
     add_model_option(p)
@@ -89,23 +91,48 @@ def main() -> int:
         wall = time.perf_counter() - t
         me, child = peak_rss_mb()
         peak = sampler.peak
-        held_gb = args.songs * loaded.info.features.n_excerpts * loaded.info.features.excerpt_samples * 4 / 1e9
-        rep.log(f"indexed {ir.indexed:,} ({len(ir.skipped)} skipped) in {wall:.0f} s "
-                f"({ir.indexed / wall:.1f} songs/s)")
+        fc = loaded.info.features
+        held_gb = (
+            args.songs * loaded.info.features.n_excerpts * loaded.info.features.excerpt_samples * 4 / 1e9
+        )
+        rep.log(
+            f"indexed {ir.indexed:,} ({len(ir.skipped)} skipped) in {wall:.0f} s "
+            f"({ir.indexed / wall:.1f} songs/s)"
+        )
         for done, mb in curve:
             rep.log(f"  after {done:6,} songs: {mb:6.0f} MB (process + decoders)")
-        rep.add(f"peak RSS indexing {args.songs:,} songs (process + decoders)", peak, "MB",
-                goal=f"< {GOAL_MB:.0f} MB", baseline=f"model loaded, idle: {rss_model:.0f} MB",
-                ratio=f"+{peak - rss_model:.0f} MB while indexing", ok=peak < GOAL_MB,
-                note=f"sampled every 0.2 s, {len(sampler.samples)} samples")
-        rep.add("peak RSS, this process alone (getrusage)", me, "MB", note=f"largest decoder {child:.0f} MB")
+        rep.add(
+            f"peak RSS indexing {args.songs:,} songs (process + decoders)",
+            peak,
+            "MB",
+            goal=f"< {GOAL_MB:.0f} MB",
+            baseline=f"model loaded, idle: {rss_model:.0f} MB",
+            ratio=f"+{peak - rss_model:.0f} MB while indexing",
+            ok=peak < GOAL_MB,
+            note=f"sampled every 0.2 s, {len(sampler.samples)} samples",
+        )
+        rep.add(
+            "peak RSS, this process alone (getrusage)",
+            me,
+            "MB",
+            note=f"children's getrusage peak {child:.0f} MB counts the parent's pages at fork, before exec",
+        )
         if len(curve) >= 4:
             early = max(mb for d, mb in curve[: len(curve) // 4])
-            late = max(mb for d, mb in curve[-len(curve) // 4:])
-            rep.add("RSS growth, last quarter vs first quarter", late - early, "MB",
-                    note="about 0 when nothing is held per song")
-        rep.add("if the library's excerpts were held", held_gb * 1000, "MB", note="computed, not run",
-                baseline=f"{loaded.info.features.n_excerpts} × {loaded.info.features.excerpt_seconds:g} s float32 per song")
+            late = max(mb for d, mb in curve[-len(curve) // 4 :])
+            rep.add(
+                "RSS growth, last quarter vs first quarter",
+                late - early,
+                "MB",
+                note="about 0 when nothing is held per song",
+            )
+        rep.add(
+            "if the library's excerpts were held",
+            held_gb * 1000,
+            "MB",
+            note="computed, not run",
+            baseline=f"{fc.n_excerpts} × {fc.excerpt_seconds:g} s float32 per song",
+        )
         rep.extra.update({"curve": curve, "wall_s": wall, "indexed": ir.indexed})
     finally:
         shutil.rmtree(base, ignore_errors=True)

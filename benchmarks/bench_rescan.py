@@ -54,8 +54,9 @@ def main() -> int:
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_rescan_"))
     try:
         t = time.perf_counter()
-        lib_dir = synth_library(base / "library", args.files, seconds=args.seconds, distinct=20,
-                                sample_rate=22050, fmt_="WAV")
+        lib_dir = synth_library(
+            base / "library", args.files, seconds=args.seconds, distinct=20, sample_rate=22050, fmt_="WAV"
+        )
         rep.log(f"library of {args.files:,} files in {lib_dir} ready in {time.perf_counter() - t:.1f} s")
         home = base / "home"
         loaded = load_model("classic")
@@ -63,8 +64,10 @@ def main() -> int:
             t = time.perf_counter()
             first = lib.index(lib_dir, loaded)
             t_first = time.perf_counter() - t
-        rep.log(f"first index: {first.indexed:,} indexed, {first.unchanged:,} already there, "
-                f"{len(first.skipped)} skipped in {t_first:.1f} s")
+        rep.log(
+            f"first index: {first.indexed:,} indexed, {first.unchanged:,} already there, "
+            f"{len(first.skipped)} skipped in {t_first:.1f} s"
+        )
 
         walk, scan, rescan = [], [], []
         for _ in range(args.repeat):
@@ -80,10 +83,12 @@ def main() -> int:
                 ir = lib.index(lib_dir, loaded)
             rescan.append(time.perf_counter() - t)
             assert ir.indexed == 0 and ir.scan.unchanged == args.files, (ir.indexed, ir.scan.unchanged)
-        rep.log(f"walk+stat saw {n_walk:,} files; scan: {sr.unchanged:,} unchanged, {sr.new} new, "
-                f"{sr.changed} changed")
+        rep.log(
+            f"walk+stat saw {n_walk:,} files; scan: {sr.unchanged:,} unchanged, {sr.new} new, "
+            f"{sr.changed} changed"
+        )
 
-        touched = sorted(lib_dir.rglob("*.wav"))[:: 100]
+        touched = sorted(lib_dir.rglob("*.wav"))[::100]
         later = time.time() + 5
         for f in touched:  # a copy (own inode) with a new mtime: the hard-linked siblings stay unchanged
             data = f.read_bytes()
@@ -96,16 +101,35 @@ def main() -> int:
         t_touch = time.perf_counter() - t
 
         r, s, w = median(rescan), median(scan), median(walk)
-        rep.add(f"rescan {args.files:,} unchanged files", r, "s", goal=f"< {GOAL_S:g} s",
-                baseline=f"full index {t_first:.1f} s; walk+stat {w:.2f} s",
-                ratio=f"{t_first / r:.0f}× faster than indexing", ok=r < GOAL_S,
-                note="Library open + index(): walk, stat, compare, nothing to embed")
-        rep.add("scan only (walk + compare)", s, "s", baseline=f"walk+stat {w:.2f} s",
-                ratio=f"{s / w:.1f}× the bare walk")
-        rep.add(f"rescan with {len(touched)} touched files", t_touch, "s",
-                note=f"{tr.scan.changed} changed, {tr.indexed} re-embedded")
-        rep.add("first index (classic model)", t_first, "s",
-                note=f"{args.files / t_first:.0f} files/s, {args.seconds:g}-s files")
+        rep.add(
+            f"rescan {args.files:,} unchanged files",
+            r,
+            "s",
+            goal=f"< {GOAL_S:g} s",
+            baseline=f"full index {t_first:.1f} s; walk+stat {w:.2f} s",
+            ratio=f"{t_first / r:.0f}× faster than indexing",
+            ok=r < GOAL_S,
+            note="Library open + index(): walk, stat, compare, nothing to embed",
+        )
+        rep.add(
+            "scan only (walk + compare)",
+            s,
+            "s",
+            baseline=f"walk+stat {w:.2f} s",
+            ratio=f"{s / w:.1f}× the bare walk",
+        )
+        rep.add(
+            f"rescan with {len(touched)} touched files",
+            t_touch,
+            "s",
+            note=f"{tr.scan.changed} changed, {tr.indexed} re-embedded",
+        )
+        rep.add(
+            "first index (classic model)",
+            t_first,
+            "s",
+            note=f"{args.files / t_first:.0f} files/s, {args.seconds:g}-s files",
+        )
         rep.extra.update({"rescan_s": rescan, "scan_s": scan, "walk_s": walk, "first_s": t_first})
     finally:
         if not args.keep:

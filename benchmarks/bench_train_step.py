@@ -73,7 +73,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    archs = ([s.name for s in list_models() if s.trainable] if args.archs == "all" else args.archs.split(","))
+    archs = [s.name for s in list_models() if s.trainable] if args.archs == "all" else args.archs.split(",")
     corpus = Path(args.corpus)
     tmp = Path(tempfile.mkdtemp(prefix="bench_train_"))
     recorded: list = []
@@ -88,19 +88,30 @@ def main() -> int:
         songs = pick_training_songs(corpus, args.songs)
         lib = link_tree(songs, corpus, tmp / "library")
         home = tmp / "home"
-        rep.log(f"{len(songs)} songs from {len({s.parent for s in songs})} albums; device {device}; "
-                f"torch threads {torch.get_num_threads()}; first run builds the log-mel cache")
+        rep.log(
+            f"{len(songs)} songs from {len({s.parent for s in songs})} albums; device {device}; "
+            f"torch threads {torch.get_num_threads()}; first run builds the log-mel cache"
+        )
         data_mod.LabelledSource.batch = recording_batch
         n_total = args.warmup + args.steps
         for arch in archs:
             spec = get_spec(arch)
             bs = spec.default_batch_size if args.batch_size == "default" else int(args.batch_size)
             loss_name = spec.default_loss
-            cfg = TrainConfig(library=lib, arch=arch, loss=loss_name, source="folders", epochs=1, batch_size=bs,
-                              lr=1e-4, device=str(device), name=f"bench-{arch}",
-                              augment="auto" if args.augment else "none")
+            cfg = TrainConfig(
+                library=lib,
+                arch=arch,
+                loss=loss_name,
+                source="folders",
+                epochs=1,
+                batch_size=bs,
+                lr=1e-4,
+                device=str(device),
+                name=f"bench-{arch}",
+                augment="auto" if args.augment else "none",
+            )
             ours_rounds, bare_rounds, ours_cpu, bare_cpu, setup = [], [], [], [], float("nan")
-            for rnd in range(args.rounds):  # alternate the loops, so a load change hits both
+            for _round in range(args.rounds):  # alternate the loops, so a load change hits both
                 stamps: list[float] = []
                 cpu: list[float] = []
                 recorded.clear()
@@ -122,16 +133,31 @@ def main() -> int:
                 if len(stamps) < n_total + 1:
                     break
                 setup = stamps[0] - t0
-                ours_rounds.append(median([b - a for a, b in zip(stamps[args.warmup:], stamps[args.warmup + 1:])]))
-                ours_cpu.append(median([b - a for a, b in zip(cpu[args.warmup:], cpu[args.warmup + 1:])]))
+                ours_rounds.append(
+                    median(
+                        [
+                            b - a
+                            for a, b in zip(stamps[args.warmup :], stamps[args.warmup + 1 :], strict=False)
+                        ]
+                    )
+                )
+                ours_cpu.append(
+                    median([b - a for a, b in zip(cpu[args.warmup :], cpu[args.warmup + 1 :], strict=False)])
+                )
 
                 # the bare loop: the same batches, a fresh model of the same architecture, Adam
                 torch.manual_seed(0)
                 model = build_model(arch, cfg.features, embedding_dim=cfg.embedding_dim).to(device).train()
                 opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
                 loss_fn = make_loss(loss_name, margin=cfg.margin, temperature=cfg.temperature)
-                batches = [(b.x.to(device), b.labels.to(device),
-                            tuple(t.to(device) for t in b.triplets) if b.triplets else None) for b in recorded]
+                batches = [
+                    (
+                        b.x.to(device),
+                        b.labels.to(device),
+                        tuple(t.to(device) for t in b.triplets) if b.triplets else None,
+                    )
+                    for b in recorded
+                ]
                 bare, bcpu = [], []
                 for i, (x, y, trip) in enumerate(batches[: n_total + 1]):
                     t, c = time.perf_counter(), time.process_time()
@@ -159,15 +185,29 @@ def main() -> int:
             o, b = min(ours), min(bare)  # the least disturbed round of each
             oc, bc = min(ours_cpu), min(bare_cpu)
             overhead, overhead_cpu = o / b - 1, oc / bc - 1
-            rep.add(f"{arch} ({loss_name}, batch {bs}, {device.type})", bs / o, "samples/s",
-                    baseline=f"bare loop {bs / b:.1f} samples/s", ratio=f"overhead {overhead:+.1%} wall",
-                    goal=f"overhead < {GOAL_OVERHEAD:.0%}", ok=overhead < GOAL_OVERHEAD,
-                    note=f"{o * 1e3:.0f} vs {b * 1e3:.0f} ms/step; CPU {oc * 1e3:.0f} vs {bc * 1e3:.0f} ms/step "
-                         f"({overhead_cpu:+.1%}); {n_params / 1e6:.1f}M params")
-            rep.log(f"{arch}: ours {o * 1e3:.0f} ms/step, bare {b * 1e3:.0f} ms/step ({overhead:+.1%}); CPU "
-                    f"{oc * 1e3:.0f} vs {bc * 1e3:.0f} ms ({overhead_cpu:+.1%}); setup {setup:.1f} s")
-            rep.extra[arch] = {"ours_s": ours, "bare_s": bare, "ours_cpu_s": ours_cpu, "bare_cpu_s": bare_cpu,
-                               "batch": bs, "loss": loss_name}
+            rep.add(
+                f"{arch} ({loss_name}, batch {bs}, {device.type})",
+                bs / o,
+                "samples/s",
+                baseline=f"bare loop {bs / b:.1f} samples/s",
+                ratio=f"overhead {overhead:+.1%} wall",
+                goal=f"overhead < {GOAL_OVERHEAD:.0%}",
+                ok=overhead < GOAL_OVERHEAD,
+                note=f"{o * 1e3:.0f} vs {b * 1e3:.0f} ms/step; CPU {oc * 1e3:.0f} vs {bc * 1e3:.0f} ms/step "
+                f"({overhead_cpu:+.1%}); {n_params / 1e6:.1f}M params",
+            )
+            rep.log(
+                f"{arch}: ours {o * 1e3:.0f} ms/step, bare {b * 1e3:.0f} ms/step ({overhead:+.1%}); CPU "
+                f"{oc * 1e3:.0f} vs {bc * 1e3:.0f} ms ({overhead_cpu:+.1%}); setup {setup:.1f} s"
+            )
+            rep.extra[arch] = {
+                "ours_s": ours,
+                "bare_s": bare,
+                "ours_cpu_s": ours_cpu,
+                "bare_cpu_s": bare_cpu,
+                "batch": bs,
+                "loss": loss_name,
+            }
     finally:
         data_mod.LabelledSource.batch = original_batch
         shutil.rmtree(tmp, ignore_errors=True)

@@ -129,14 +129,26 @@ class Report:
         print(f"== {self.title}")
         print(f"command : {command_line()}")
         m = self.machine
-        print(f"machine : {m['cores']} cores ({m['cpu']}), {m['mem_gb']} GB RAM, {m['platform']}, "
-              f"python {m['python']}, torch {m.get('torch', '-')} ({m.get('torch_threads', '-')} threads), "
-              f"GPU: {m['gpu'] or 'none'}")
+        print(
+            f"machine : {m['cores']} cores ({m['cpu']}), {m['mem_gb']} GB RAM, {m['platform']}, "
+            f"python {m['python']}, torch {m.get('torch', '-')} ({m.get('torch_threads', '-')} threads), "
+            f"GPU: {m['gpu'] or 'none'}"
+        )
         print(f"load avg: {self.load_before} (1/5/15 min) at start")
         sys.stdout.flush()
 
-    def add(self, figure: str, value: float | None, unit: str, *, goal: str = "", baseline: str = "",
-            ratio: str = "", note: str = "", ok: bool | None = None) -> Row:
+    def add(
+        self,
+        figure: str,
+        value: float | None,
+        unit: str,
+        *,
+        goal: str = "",
+        baseline: str = "",
+        ratio: str = "",
+        note: str = "",
+        ok: bool | None = None,
+    ) -> Row:
         row = Row(figure, value, unit, goal, baseline, ratio, note, ok)
         self.rows.append(row)
         return row
@@ -154,18 +166,25 @@ class Report:
             measured = "-" if r.value is None else f"{fmt(r.value)} {r.unit}".strip()
             met = "" if r.ok is None else ("yes" if r.ok else "NO")
             table.append((r.figure, measured, r.goal, r.baseline, r.ratio, met, r.note))
-        widths = [max(len(h), *(len(str(t[i])) for t in table)) if table else len(h)
-                  for i, h in enumerate(headers)]
-        line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+        widths = [
+            max(len(h), *(len(str(t[i])) for t in table)) if table else len(h) for i, h in enumerate(headers)
+        ]
+        line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False))
         print(line)
         print("-" * len(line))
         for t in table:
-            print("  ".join(str(c).ljust(w) for c, w in zip(t, widths)))
+            print("  ".join(str(c).ljust(w) for c, w in zip(t, widths, strict=False)))
         print(f"\nload avg: {self.load_after} (1/5/15 min) at end; {time.time() - self.started:.0f} s in all")
         if json_path:
-            out = {"title": self.title, "command": command_line(), "machine": self.machine,
-                   "load_before": self.load_before, "load_after": self.load_after,
-                   "rows": [r.__dict__ for r in self.rows], "extra": self.extra}
+            out = {
+                "title": self.title,
+                "command": command_line(),
+                "machine": self.machine,
+                "load_before": self.load_before,
+                "load_after": self.load_after,
+                "rows": [r.__dict__ for r in self.rows],
+                "extra": self.extra,
+            }
             Path(json_path).write_text(json.dumps(out, indent=2, default=str))
             print(f"wrote {json_path}")
         sys.stdout.flush()
@@ -220,16 +239,20 @@ def timeit(fn: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> list[f
 
 # -- options and models ------------------------------------------------------------------------
 def base_parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return p
 
 
 def add_model_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="default",
-                   help="model to use: 'default' (shipped; falls back to musicnet with random weights "
-                        "when it is missing), 'classic', 'random:ARCH', a trained model name or folder")
+    p.add_argument(
+        "--model",
+        default="default",
+        help="model to use: 'default' (shipped; falls back to musicnet with random weights "
+        "when it is missing), 'classic', 'random:ARCH', a trained model name or folder",
+    )
 
 
 def load_model_arg(ref: str, home: Path | None = None):
@@ -261,8 +284,13 @@ def load_model_arg(ref: str, home: Path | None = None):
     cfg = FeatureConfig()
     model = build_model(arch, cfg)
     digest = hashlib.sha256(f"random:{arch}:0".encode()).hexdigest()
-    info = ModelInfo(name=f"random-{arch}", arch=arch, embedding_dim=int(model.embedding_dim), features=cfg,
-                     weights_sha256=digest)
+    info = ModelInfo(
+        name=f"random-{arch}",
+        arch=arch,
+        embedding_dim=int(model.embedding_dim),
+        features=cfg,
+        weights_sha256=digest,
+    )
     return LoadedModel(model.eval(), info, None), f"{arch} with random weights (key {info.key})"
 
 
@@ -308,8 +336,16 @@ def audio_duration(files: Iterable[Path]) -> float:
     return float(sum(sf.info(str(f)).duration for f in files))
 
 
-def synth_library(dest: Path, n_files: int, *, seconds: float = 4.0, distinct: int = 40,
-                  per_folder: int = 100, sample_rate: int = 44100, fmt_: str = "OGG") -> Path:
+def synth_library(
+    dest: Path,
+    n_files: int,
+    *,
+    seconds: float = 4.0,
+    distinct: int = 40,
+    per_folder: int = 100,
+    sample_rate: int = 44100,
+    fmt_: str = "OGG",
+) -> Path:
     """A large library that costs little disk: ``distinct`` short stereo Ogg Vorbis files with
     different tones and noise, hard-linked as ``n_files`` files in ``artist/album`` folders.
 
@@ -321,8 +357,14 @@ def synth_library(dest: Path, n_files: int, *, seconds: float = 4.0, distinct: i
     import soundfile as sf
 
     stamp = dest / ".synth.json"
-    params = {"n": n_files, "s": seconds, "distinct": distinct, "per_folder": per_folder, "sr": sample_rate,
-              "fmt": fmt_}
+    params = {
+        "n": n_files,
+        "s": seconds,
+        "distinct": distinct,
+        "per_folder": per_folder,
+        "sr": sample_rate,
+        "fmt": fmt_,
+    }
     if stamp.is_file() and json.loads(stamp.read_text()) == params:
         return dest
     import shutil
@@ -405,7 +447,7 @@ class RssSampler:
             self.samples.append((time.perf_counter() - t0, rss_tree_mb()))
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 

@@ -72,7 +72,8 @@ def fast_cpu_model(model: torch.nn.Module, cfg: FeatureConfig) -> torch.nn.Modul
         x = torch.randn(2, 1, cfg.n_mels, cfg.n_frames).contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             want, got = model(x), fused(x)
-        if want.shape == got.shape and torch.allclose(want, got, rtol=1e-3, atol=1e-4 * float(want.abs().max())):
+        tolerance = 1e-4 * float(want.abs().max())
+        if want.shape == got.shape and torch.allclose(want, got, rtol=1e-3, atol=tolerance):
             return fused
     except Exception:  # noqa: BLE001 - folding is only an optimisation: keep the model as it is
         pass
