@@ -27,7 +27,7 @@ from .config import FeatureConfig
 from .data import SOURCES, LabelledSource, SegmentCache, TripletCsvSource, csv_triplets, library_songs, split_validation
 from .device import resolve_device
 from .errors import Cancelled, ModelError, ParameterError
-from .evaluate import album_triplets, read_triplets_csv, triplet_correct
+from .evaluate import read_triplets_csv, triplet_correct
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .losses import LOSSES, make_loss
 from .models import build_model, get_spec
