@@ -5,8 +5,6 @@ reason, every good one is finished, and the long and huge files cost bounded mem
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -28,25 +26,15 @@ from hostile import (
     give_away,
     unprivileged_prefix,
 )
+from clirun import run_cli
 from synth import tone, write
 
-from trainer.cli import main
 from trainer.library import Library
 from trainer.modelstore import classic_model
 
 pytestmark = pytest.mark.usefixtures("_one_torch_thread")
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def run_cli(*argv: object) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main([os.fspath(a) if isinstance(a, Path) else str(a) for a in argv])
-        except SystemExit as exc:
-            rc = exc.code if isinstance(exc.code, int) else 1
-    return rc, out.getvalue(), err.getvalue()
 
 
 def skip_lines(out: str, root: Path) -> dict[str, str]:

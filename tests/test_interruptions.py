@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import os
 import signal
@@ -27,9 +26,9 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
+from clirun import run_cli
 from synth import noise_bursts, square, tone, write
 
-from trainer.cli import main
 from trainer.errors import Cancelled, LibraryBusyError, ModelError, ParameterError
 from trainer.library import Library
 from trainer.modelstore import classic_model
@@ -39,16 +38,6 @@ pytestmark = [pytest.mark.skipif(os.name != "posix", reason="uses fork, signals 
 
 REPO = Path(__file__).resolve().parent.parent
 N_SONGS = 40
-
-
-def run_cli(*argv: object) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main([os.fspath(a) if isinstance(a, Path) else str(a) for a in argv])
-        except SystemExit as exc:
-            rc = exc.code if isinstance(exc.code, int) else 1
-    return rc, out.getvalue(), err.getvalue()
 
 
 def one_line_error(rc: int, err: str, pattern: str) -> str:
