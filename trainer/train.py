@@ -230,14 +230,27 @@ def train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None = None, resta
     """Train (or resume) the run ``cfg.name``; return the saved model folder.
 
     ``skipped``, when given, receives ``(path, reason)`` for every file left out of training.
+    ``cfg.threads`` caps torch's CPU threads for this run only (they are process-wide in torch).
     """
+    threads_before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(cfg, home=home, restart=restart, progress=progress, should_stop=should_stop,
+                      on_step=on_step, on_epoch=on_epoch, skipped=skipped)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bool,
+           progress: ProgressFn | None, should_stop: StopFn | None,
+           on_step: Callable[[int, float], None] | None, on_epoch: Callable[[EpochStats], None] | None,
+           skipped: list[tuple[Path, str]] | None) -> Path:
     _validate(cfg)
     if cfg.source == "csv":
         read_triplets_csv(Path(cfg.triplets_csv))  # type: ignore[arg-type]  # malformed: fail before decoding
     home_path = home_dir(home)
     device = resolve_device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     library = Path(cfg.library).expanduser()
     model, cfg, base = _build(cfg, home_path)
     spec = get_spec(cfg.arch)
