@@ -99,6 +99,12 @@ class TrainingPage(QWidget):
         self.source_combo = QComboBox()
         for key, label in SOURCES:
             self.source_combo.addItem(label, key)
+        self.init_combo = QComboBox(toolTip="Fine-tune a model you have, or start from random weights")
+        self.neighbours_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.1, value=0.0)
+        self.neighbours_spin.setToolTip(
+            "Self-supervised only: the chance that a song's positive is its nearest neighbour in this "
+            "library instead of another excerpt of itself. 0.5 adapts a model to a library (no labels needed)."
+        )
         self.csv_edit = QLineEdit(placeholderText="triplets.csv")
         self.csv_button = QPushButton("…", maximumWidth=32, toolTip="Choose a triplets CSV")
         self.epochs_spin = QSpinBox(minimum=1, maximum=10000, value=10)
@@ -117,11 +123,13 @@ class TrainingPage(QWidget):
         csv_row.addWidget(self.csv_button)
         form = QFormLayout()
         form.addRow("Library", lib_row)
+        form.addRow("Start from", self.init_combo)
         form.addRow("Architecture", self.arch_combo)
         form.addRow("", self.arch_info)
         form.addRow("Loss", self.loss_combo)
         form.addRow("Triplets from", self.source_combo)
         form.addRow("Triplets CSV", csv_row)
+        form.addRow("Neighbour positives", self.neighbours_spin)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Learning rate", self.lr_spin)
@@ -194,6 +202,8 @@ class TrainingPage(QWidget):
         self._redraw.timeout.connect(self._on_redraw)
         self.arch_combo.currentIndexChanged.connect(self._on_arch)
         self.source_combo.currentIndexChanged.connect(self._on_source)
+        self.init_combo.currentIndexChanged.connect(self._on_init)
+        session.modelsChanged.connect(self._fill_init_models)
         browse_lib.clicked.connect(self._browse_library)
         self.csv_button.clicked.connect(self._browse_csv)
         self.start_button.clicked.connect(self.start)
@@ -203,6 +213,7 @@ class TrainingPage(QWidget):
         self._on_arch()
         self._on_source()
         self._fill_libraries()
+        self._fill_init_models()
 
     # -- form ---------------------------------------------------------------------------------
     def _fill_libraries(self) -> None:
@@ -211,6 +222,27 @@ class TrainingPage(QWidget):
         self.library_combo.addItems([str(r) for r in self.session.roots])
         if current:
             self.library_combo.setCurrentText(current)
+
+    def _fill_init_models(self) -> None:
+        current = self.init_combo.currentData()
+        self.init_combo.blockSignals(True)
+        self.init_combo.clear()
+        self.init_combo.addItem("New model (random weights)", None)
+        for ref in self.session.model_refs:
+            if ref.info.arch != "classic":
+                self.init_combo.addItem(f"{ref.name} ({ref.info.arch})", ref.name)
+        self.init_combo.setCurrentIndex(max(0, self.init_combo.findData(current)))
+        self.init_combo.blockSignals(False)
+        self._on_init()
+
+    def _on_init(self) -> None:
+        """A fine-tuned model keeps its architecture; a smaller step size suits fine-tuning."""
+        name = self.init_combo.currentData()
+        ref = self.session.model_ref(name) if name else None
+        self.arch_combo.setEnabled(ref is None)
+        if ref is not None:
+            self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(ref.info.arch)))
+            self.name_edit.setText(self._unique_name(f"{name}-tuned"))
 
     def _on_arch(self) -> None:
         spec = self.specs.get(self.arch_combo.currentData())
@@ -232,6 +264,7 @@ class TrainingPage(QWidget):
 
     def _on_source(self) -> None:
         is_csv = self.source_combo.currentData() == "csv"
+        self.neighbours_spin.setEnabled(self.source_combo.currentData() == "self")
         self.csv_edit.setEnabled(is_csv)
         self.csv_button.setEnabled(is_csv)
 
@@ -260,6 +293,8 @@ class TrainingPage(QWidget):
             lr=self.lr_spin.value(),
             device=self.device_combo.currentText().lower(),
             name=self.name_edit.text().strip(),
+            init_from=self.init_combo.currentData(),
+            neighbours=self.neighbours_spin.value() if source == "self" else 0.0,
             threads=max(1, (os.cpu_count() or 2) - 1),
             workers=self.session.decode_workers,
         )
@@ -267,6 +302,8 @@ class TrainingPage(QWidget):
     def show_config(self, cfg) -> None:
         """Reflect a config (e.g. one started from code) in the form."""
         self.library_combo.setCurrentText(str(cfg.library))
+        self.init_combo.setCurrentIndex(max(0, self.init_combo.findData(cfg.init_from)))
+        self.neighbours_spin.setValue(cfg.neighbours)
         self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(cfg.arch)))
         self.loss_combo.setCurrentText(cfg.loss)
         self.source_combo.setCurrentIndex(max(0, self.source_combo.findData(cfg.source)))

@@ -1,6 +1,9 @@
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from trainer.errors import Cancelled, ParameterError
 from trainer.evaluate import Triplet, append_triplets_csv
@@ -63,3 +66,50 @@ def test_bad_settings_are_refused(synth_library, home):
         train(_cfg(synth_library, arch="classic"), home=home)
     with pytest.raises(ParameterError, match="invalid model name"):
         train(_cfg(synth_library, name="default"), home=home)
+
+
+def _constant_cache(n_songs: int):
+    """A SegmentCache whose song ``i`` is a spectrogram full of the value ``i``: a crop names its song."""
+    from trainer.config import FeatureConfig
+    from trainer.data import SegmentCache, SongItem
+
+    cfg = FeatureConfig()
+    songs = [SongItem(Path(f"s{i}.wav"), f"a/b/s{i}.wav", "a/b", "a") for i in range(n_songs)]
+    mels = [np.full((2, cfg.n_mels, cfg.n_frames + 4), i, dtype=np.float16) for i in range(n_songs)]
+    return SegmentCache(songs, mels, cfg)
+
+
+def test_neighbour_positives_come_from_the_nearest_song():
+    from trainer.data import NeighbourSource
+
+    cache = _constant_cache(4)
+    # songs 0 and 1 point one way, 2 and 3 another: each one's nearest other song is its twin
+    emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    always = NeighbourSource(cache, [0, 1, 2, 3], probability=1.0)
+    always.set_neighbours(emb)
+    assert always.partner == {0: 1, 1: 0, 2: 3, 3: 2}
+    gen = torch.Generator().manual_seed(0)
+    batch = always.batch(8, gen)
+    first, second = batch.x[0::2, 0, 0, 0].tolist(), batch.x[1::2, 0, 0, 0].tolist()
+    assert sorted(first) == [0, 1, 2, 3] and second == [always.partner[int(s)] for s in first]
+    assert batch.labels[0::2].tolist() == batch.labels[1::2].tolist() == first  # a pair shares its label
+    never = NeighbourSource(cache, [0, 1, 2, 3], probability=0.0)
+    never.set_neighbours(emb)
+    batch = never.batch(8, gen)
+    assert batch.x[0::2, 0, 0, 0].tolist() == batch.x[1::2, 0, 0, 0].tolist()  # plain song-level pairs
+
+
+def test_neighbour_fine_tuning_runs_and_is_recorded(synth_library, home):
+    base = train(_cfg(synth_library, loss="contrastive", source="self", name="base"), home=home)
+    folder = train(_cfg(synth_library, loss="contrastive", source="self", neighbours=0.5, epochs=2,
+                        init_from=base.name, name="adapted"), home=home)
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["training"]["neighbours"] == 0.5 and cfg["training"]["init_from"] == "base"
+    assert load_model("adapted", home).info.weights_sha256 != load_model("base", home).info.weights_sha256
+
+
+def test_neighbour_settings_are_checked(synth_library, home):
+    with pytest.raises(ParameterError, match="need self-supervised"):
+        train(_cfg(synth_library, source="folders", neighbours=0.5), home=home)
+    with pytest.raises(ParameterError, match=r"probability in \[0, 1\]"):
+        train(_cfg(synth_library, source="self", loss="contrastive", neighbours=1.5), home=home)

@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--time-stretch", type=float, default=0.0, metavar="X",
                    help="also stretch time by a factor in [1-X, 1+X] (augmentation; default off)")
     s.add_argument("--init-from", help="fine-tune from this model (e.g. 'default')")
+    s.add_argument("--neighbours", type=float, default=0.0, metavar="P",
+                   help="with --self-supervised: chance (0-1) that a song's positive is its nearest neighbour "
+                        "in the library; 0.5 adapts a model to a library (docs/QUALITY.md)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     s.add_argument("--workers", type=int, default=None)
@@ -228,7 +231,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       name=args.name, seed=args.seed, margin=args.margin, temperature=args.temperature,
                       augment=args.augment, init_from=args.init_from, pitch_shift_bins=args.pitch_shift,
                       time_stretch=args.time_stretch, workers=args.workers,
-                      segments_per_song=args.segments)
+                      segments_per_song=args.segments, neighbours=args.neighbours)
     bar = _Bar("train", args.quiet)
 
     def on_epoch(stats) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,8 @@ only model time.  The three sources:
 * ``folders`` -- the parent folder of a file is its album, the grandparent its artist; batches hold
   P albums x K songs and triplets are mined online (semi-hard) from them.
 * ``self`` -- no labels: two crops of the same song are positives, every other song a negative.
+  With *neighbour positives* (:class:`NeighbourSource`) the second crop is sometimes taken from
+  the song's nearest neighbour in the library instead, which adapts a model to a library.
 * ``csv`` -- the thesis's quartets (song1, song2, song3, odd): the two non-odd songs are anchor
   and positive, the odd one the negative.
 """
@@ -191,6 +193,46 @@ class LabelledSource:
             for p in picks:
                 crops.append(self.cache.crop(int(members[p]), gen))
                 labels.append(int(c))
+        x = torch.from_numpy(np.stack(crops).astype(np.float32))[:, None]
+        return Batch(x, torch.tensor(labels))
+
+
+class NeighbourSource(LabelledSource):
+    """Self-supervised pairs where, with probability ``probability``, a song's positive is a crop of
+    its nearest neighbour (by the current model) rather than of itself.
+
+    Why: song-level contrast alone treats every other song as a negative, so fine-tuning it on a
+    library pushes the songs of one album apart and does not raise album scores.  Pulling each
+    song towards its current nearest neighbour (NNCLR, Dwibedi et al. 2021) strengthens the
+    library's own neighbourhoods instead -- mostly same-album or same-style songs -- while the
+    pairs that stay song-level keep the embedding from collapsing.  Measured in docs/QUALITY.md.
+    """
+
+    def __init__(self, cache: SegmentCache, song_ids: list[int], probability: float) -> None:
+        super().__init__(cache, song_ids, list(song_ids), per_class=2)
+        if not 0.0 <= probability <= 1.0:
+            raise ParameterError(f"the neighbour probability must be in [0, 1], got {probability}")
+        self.probability = probability
+        self.partner = {int(s): int(s) for s in song_ids}
+
+    def set_neighbours(self, song_embeddings: np.ndarray) -> None:
+        """``song_embeddings[k]`` belongs to ``song_ids[k]``; each song's partner becomes the other
+        song with the highest cosine similarity."""
+        e = song_embeddings / np.maximum(np.linalg.norm(song_embeddings, axis=1, keepdims=True), 1e-12)
+        sim = e @ e.T
+        np.fill_diagonal(sim, -np.inf)
+        nearest = sim.argmax(axis=1)
+        self.partner = {int(s): int(self.song_ids[n]) for s, n in zip(self.song_ids, nearest)}
+
+    def batch(self, batch_size: int, gen: torch.Generator) -> Batch:
+        n_songs = max(2, min(len(self.classes), batch_size // 2))
+        order = torch.randperm(len(self.classes), generator=gen)[:n_songs].numpy()
+        swap = (torch.rand(n_songs, generator=gen) < self.probability).numpy()
+        crops, labels = [], []
+        for song, use_partner in zip(self.classes[order], swap):
+            second = self.partner[int(song)] if use_partner else int(song)
+            crops += [self.cache.crop(int(song), gen), self.cache.crop(second, gen)]
+            labels += [int(song), int(song)]
         x = torch.from_numpy(np.stack(crops).astype(np.float32))[:, None]
         return Batch(x, torch.tensor(labels))
 

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from .augment import LIGHT, THESIS_CONTRASTIVE, AugmentConfig, Augmenter
 from .config import FeatureConfig
-from .data import SOURCES, LabelledSource, SegmentCache, TripletCsvSource, csv_triplets, library_songs, split_validation
+from .data import SOURCES, LabelledSource, NeighbourSource, SegmentCache, TripletCsvSource, csv_triplets, library_songs, split_validation
 from .device import resolve_device
 from .errors import Cancelled, ModelError, ParameterError
 from .evaluate import read_triplets_csv, triplet_correct
@@ -60,6 +60,7 @@ class TrainConfig:
     pitch_shift_bins: int = 0          # optional extra augmentation: shift along the mel axis
     time_stretch: float = 0.0          # optional extra augmentation: stretch factor range 1 +- x
     init_from: str | None = None       # fine-tune from a model (name or folder)
+    neighbours: float = 0.0            # source "self": chance a song's positive is its nearest neighbour
     val_fraction: float = 0.15
     workers: int | None = None
     threads: int | None = None         # cap torch's CPU threads (keeps a GUI responsive)
@@ -92,6 +93,10 @@ def _validate(cfg: TrainConfig) -> None:
         raise ParameterError("source 'csv' needs a triplets CSV file")
     if cfg.epochs < 1 or (cfg.batch_size is not None and cfg.batch_size < 2) or not cfg.lr > 0:
         raise ParameterError("epochs must be >= 1, batch size >= 2 and the learning rate > 0")
+    if not 0.0 <= cfg.neighbours <= 1.0:
+        raise ParameterError(f"neighbours must be a probability in [0, 1], got {cfg.neighbours}")
+    if cfg.neighbours > 0 and cfg.source != "self":
+        raise ParameterError("neighbour positives need self-supervised training (no labels)")
     if not get_spec(cfg.arch).trainable:
         raise ParameterError(f"model '{cfg.arch}' has no trainable parameters")
 
@@ -285,6 +290,8 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
             album_id = {a: k for k, a in enumerate(albums)}
             labels = [album_id[cache.songs[i].album] for i in train_ids]
             source = LabelledSource(cache, train_ids, labels, per_class=4)
+        elif cfg.neighbours > 0:
+            source = NeighbourSource(cache, train_ids, cfg.neighbours)
         else:
             source = LabelledSource(cache, train_ids, list(train_ids), per_class=2)
 
@@ -308,6 +315,8 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
         started = time.perf_counter()
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         gen = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
+        if isinstance(source, NeighbourSource):  # neighbours as the model sees them now
+            source.set_neighbours(cached_song_embeddings(model, cache, source.song_ids.tolist(), device))
         model.train()
         losses = []
         for _ in range(n_batches):
@@ -352,7 +361,8 @@ def _export(cfg: TrainConfig, model: torch.nn.Module, state: dict[str, Any], hom
                   "batch_size": cfg.batch_size or get_spec(cfg.arch).default_batch_size, "lr": cfg.lr,
                   "seed": cfg.seed, "margin": cfg.margin, "temperature": cfg.temperature,
                   "augment": cfg.augment, "pitch_shift_bins": cfg.pitch_shift_bins,
-                  "time_stretch": cfg.time_stretch, "segments_per_song": cfg.segments_per_song,
+                  "time_stretch": cfg.time_stretch, "neighbours": cfg.neighbours,
+                  "segments_per_song": cfg.segments_per_song,
                   "segment_seconds": cfg.segment_seconds, "n_songs": n_songs, "n_skipped": len(skipped)},
         metrics={"history": history, "final_train_loss": history[-1]["train_loss"] if history else None,
                  "final_val_score": history[-1]["val_score"] if history else None},

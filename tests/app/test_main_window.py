@@ -248,3 +248,28 @@ def test_training_epoch_keeps_gui_responsive(qtbot, window, music_library):
     assert page.epoch_table.rowCount() == 1
     combo = window.library_page.query_panel.model_combo
     assert combo.findData("gui-test") >= 0
+
+
+def test_training_form_fine_tunes_a_model_with_neighbour_positives(window, music_library):
+    from trainer.modelstore import load_model
+
+    page = window.training_page
+    combo = page.init_combo
+    names = [combo.itemData(i) for i in range(combo.count())]
+    assert names[0] is None and "default" in names and "classic" not in names  # classic has no weights
+    page.source_combo.setCurrentIndex(page.source_combo.findData("folders"))
+    assert not page.neighbours_spin.isEnabled()
+    page.source_combo.setCurrentIndex(page.source_combo.findData("self"))
+    assert page.neighbours_spin.isEnabled()
+    combo.setCurrentIndex(combo.findData("default"))
+    assert not page.arch_combo.isEnabled()  # a fine-tuned model keeps its architecture
+    assert page.arch_combo.currentData() == load_model("default").info.arch
+    assert page.name_edit.text().startswith("default-tuned")
+    page.library_combo.setCurrentText(str(music_library))
+    page.neighbours_spin.setValue(0.5)
+    cfg = page.config()
+    assert (cfg.init_from, cfg.source, cfg.neighbours) == ("default", "self", 0.5)
+    page.source_combo.setCurrentIndex(page.source_combo.findData("folders"))
+    assert page.config().neighbours == 0.0  # only self-supervised training has neighbour positives
+    combo.setCurrentIndex(0)
+    assert page.arch_combo.isEnabled() and page.config().init_from is None
