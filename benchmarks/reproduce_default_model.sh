@@ -35,8 +35,12 @@ $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/heldout" --labels folders --
   --model thesis-model1 --model thesis-model3 --model thesis-model6 --model thesis-model7-resnet18 \
   --model thesis-contrastive-resnet18 --model classic
 
-# In-app training helps: self-supervised fine-tuning on the held-out library (no labels used).
+# In-app training helps: self-supervised fine-tuning on the held-out library (no labels used), with
+# neighbour positives (a song's positive is sometimes its nearest neighbour) and, as the control,
+# with song-level positives only; then one benchmark run over all three.
 $MUSICSIM --home "$HOME_DIR" train --library "$WORK/heldout" --init-from default-candidate --loss contrastive \
-  --self-supervised --augment light --epochs 5 --lr 3e-4 --batch-size 64 --name default-finetuned-heldout
+  --self-supervised --neighbours 0.5 --augment light --epochs 10 --lr 3e-4 --batch-size 64 --name default-adapted-heldout
+$MUSICSIM --home "$HOME_DIR" train --library "$WORK/heldout" --init-from default-candidate --loss contrastive \
+  --self-supervised --augment light --epochs 10 --lr 3e-4 --batch-size 64 --name default-ssl-heldout
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/heldout" --labels folders --model default-candidate \
-  --model default-finetuned-heldout --model classic
+  --model default-adapted-heldout --model default-ssl-heldout --model classic

@@ -40,6 +40,11 @@ SOURCES = (
     ("self", "Self-supervised (excerpts of the same song)"),
 )
 
+#: Fine-tuning preset ("adapt a model to this library"): benchmarks/reproduce_default_model.sh.
+ADAPT_NEIGHBOURS = 0.5
+ADAPT_LR = 3e-4
+ADAPT_EPOCHS = 10
+
 
 def run_training(cfg, home: Path, *, emit, progress, should_stop) -> Path:
     """Worker-thread body: ``trainer.train.train`` with its callbacks turned into events."""
@@ -236,13 +241,20 @@ class TrainingPage(QWidget):
         self._on_init()
 
     def _on_init(self) -> None:
-        """A fine-tuned model keeps its architecture; a smaller step size suits fine-tuning."""
+        """A fine-tuned model keeps its architecture.  Picking one fills in the settings that adapt
+        it to a library without labels (measured in docs/QUALITY.md); each can still be changed."""
         name = self.init_combo.currentData()
         ref = self.session.model_ref(name) if name else None
         self.arch_combo.setEnabled(ref is None)
-        if ref is not None:
-            self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(ref.info.arch)))
-            self.name_edit.setText(self._unique_name(f"{name}-tuned"))
+        if ref is None:
+            return
+        self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(ref.info.arch)))
+        self.source_combo.setCurrentIndex(max(0, self.source_combo.findData("self")))
+        self.loss_combo.setCurrentText("contrastive")
+        self.neighbours_spin.setValue(ADAPT_NEIGHBOURS)
+        self.lr_spin.setValue(ADAPT_LR)
+        self.epochs_spin.setValue(ADAPT_EPOCHS)
+        self.name_edit.setText(self._unique_name(f"{name}-tuned"))
 
     def _on_arch(self) -> None:
         spec = self.specs.get(self.arch_combo.currentData())

@@ -261,14 +261,14 @@ def test_training_form_fine_tunes_a_model_with_neighbour_positives(window, music
     assert not page.neighbours_spin.isEnabled()
     page.source_combo.setCurrentIndex(page.source_combo.findData("self"))
     assert page.neighbours_spin.isEnabled()
+    page.source_combo.setCurrentIndex(page.source_combo.findData("folders"))
     combo.setCurrentIndex(combo.findData("default"))
     assert not page.arch_combo.isEnabled()  # a fine-tuned model keeps its architecture
     assert page.arch_combo.currentData() == load_model("default").info.arch
     assert page.name_edit.text().startswith("default-tuned")
     page.library_combo.setCurrentText(str(music_library))
-    page.neighbours_spin.setValue(0.5)
-    cfg = page.config()
-    assert (cfg.init_from, cfg.source, cfg.neighbours) == ("default", "self", 0.5)
+    cfg = page.config()  # picking a model fills in the adapt-to-this-library preset
+    assert (cfg.init_from, cfg.source, cfg.loss, cfg.neighbours, cfg.lr) == ("default", "self", "contrastive", 0.5, 3e-4)
     page.source_combo.setCurrentIndex(page.source_combo.findData("folders"))
     assert page.config().neighbours == 0.0  # only self-supervised training has neighbour positives
     combo.setCurrentIndex(0)

@@ -1,0 +1,156 @@
+"""Fast recipe experiments for the default model (docs/QUALITY.md): minutes per recipe, not hours.
+
+Decodes every song once into a cache of log-mel excerpts (``--excerpts`` per song), then trains a
+model in memory and scores it on the held-out games after every ``--eval-every`` epochs: album
+odd-one-out at cosine-Normalizer and the best of the 27 cells (the same 5,000 triplets each time),
+P@1 and MAP@R.  ``musicsim bench`` stays the authoritative measurement; this is for choosing.
+
+    python benchmarks/quality_lab.py --corpus CORPUS --held-out warzone2100,nexuiz [recipe options]
+    python benchmarks/quality_lab.py ... --init default --train-on held-out --neighbours 0.5
+
+Recipe options: ``--album W`` adds a SupCon term on folder labels, ``--set-size S`` makes each
+view the mean of S excerpts, ``--neighbours P`` uses nearest-neighbour positives, ``--extra DIR``
+adds training music (e.g. from build_extra_corpus.py), ``--pitch-shift`` augments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trainer.augment import LIGHT, Augmenter
+from trainer.config import FeatureConfig
+from trainer.data import library_songs
+from trainer.decode import decode_many
+from trainer.evaluate import album_triplets, retrieval_scores, triplet_scores
+from trainer.features import LogMel
+from trainer.models import build_model
+from trainer.modelstore import load_model
+
+
+def cached_excerpts(root: Path, n_excerpts: int, cache: Path) -> tuple[list[str], np.ndarray]:
+    """``(paths, mels (songs, excerpts, n_mels, frames) float16)``, decoded once per corpus."""
+    if cache.is_file():
+        with np.load(cache) as data:
+            return [str(p) for p in data["paths"]], data["mels"]
+    cfg = replace(FeatureConfig(), n_excerpts=n_excerpts)
+    logmel, out = LogMel(cfg), {}
+    for dec in decode_many([s.path for s in library_songs(root)], cfg, want_tags=False):
+        if dec.waves is not None:
+            with torch.no_grad():
+                out[str(dec.path)] = logmel(torch.from_numpy(dec.waves))[:, 0].numpy().astype(np.float16)
+    paths = sorted(out)
+    mels = np.stack([out[p] for p in paths])
+    np.savez(cache, paths=np.array(paths), mels=mels)
+    return paths, mels
+
+
+@torch.no_grad()
+def song_embeddings(model: torch.nn.Module, mels: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Mean of L2-normalised excerpt embeddings per song, as the indexer aggregates."""
+    model.eval()
+    n, e = mels.shape[:2]
+    flat = torch.from_numpy(mels.reshape(n * e, 1, *mels.shape[2:]).astype(np.float32))
+    out = torch.cat([F.normalize(model(flat[i:i + batch]), dim=1) for i in range(0, len(flat), batch)])
+    return out.reshape(n, e, -1).mean(1).numpy()
+
+
+def report(tag: str, X: np.ndarray, labels: np.ndarray, idx: np.ndarray, odd: np.ndarray) -> None:
+    rows = triplet_scores(X, idx, odd)
+    cos_n = next(r.score_percent for r in rows if (r.distance, r.scaler) == ("cosine", "Normalizer"))
+    best = max(rows, key=lambda r: r.score_percent)
+    p1, mapr = retrieval_scores(X, labels)
+    print(f"{tag:12s} cosine-Normalizer {cos_n:5.1f} %  best {best.score_percent:5.1f} % "
+          f"({best.distance}-{best.scaler})  P@1 {100 * p1:5.1f} %  MAP@R {100 * mapr:5.1f} %", flush=True)
+
+
+def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Supervised contrastive loss (NT-Xent when each label has exactly two views)."""
+    eye = torch.eye(len(z), dtype=torch.bool)
+    sim = (z @ z.T / temperature).masked_fill(eye, -1e9)
+    pos = (labels[:, None] == labels[None, :]) & ~eye
+    log_p = sim - torch.logsumexp(sim, 1, keepdim=True)
+    return -(log_p * pos).sum(1).div(pos.sum(1).clamp(min=1)).mean()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--held-out", default="warzone2100,nexuiz", help="games (top folders) never trained on")
+    p.add_argument("--extra", type=Path, help="more training music (never evaluated)")
+    p.add_argument("--excerpts", type=int, default=32)
+    p.add_argument("--cache-dir", type=Path, default=Path("quality-lab-cache"))
+    p.add_argument("--arch", default="musicnet-hybrid-small")
+    p.add_argument("--init", help="start from this model (name or folder)")
+    p.add_argument("--train-on", choices=["training", "held-out"], default="training")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--steps", type=int, default=30, help="batches per epoch")
+    p.add_argument("--songs", type=int, default=32, help="songs per batch (two views each)")
+    p.add_argument("--set-size", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--album", type=float, default=0.0)
+    p.add_argument("--neighbours", type=float, default=0.0)
+    p.add_argument("--pitch-shift", type=int, default=0)
+    p.add_argument("--eval-every", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+
+    a.cache_dir.mkdir(parents=True, exist_ok=True)
+    paths, mels = cached_excerpts(a.corpus, a.excerpts, a.cache_dir / f"corpus-{a.excerpts}.npz")
+    albums = np.array(["/".join(Path(q).relative_to(a.corpus).parts[:2]) for q in paths])
+    held = np.isin([Path(q).relative_to(a.corpus).parts[0] for q in paths], a.held_out.split(","))
+    if a.extra:
+        extra_paths, extra_mels = cached_excerpts(a.extra, a.excerpts, a.cache_dir / f"extra-{a.excerpts}.npz")
+        albums = np.concatenate([albums, ["extra/" + Path(q).relative_to(a.extra).parts[0] for q in extra_paths]])
+        mels = np.concatenate([mels, extra_mels])
+        held = np.concatenate([held, np.zeros(len(extra_paths), bool)])
+    idx, odd = album_triplets(albums[held], 5000, seed=0)
+
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    model = load_model(a.init).model if a.init else build_model(a.arch, FeatureConfig())
+    train_ids = np.flatnonzero(held if a.train_on == "held-out" else ~held)
+    _, album_id = np.unique(albums, return_inverse=True)
+    augment = Augmenter(replace(LIGHT, pitch_shift_bins=a.pitch_shift))
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * a.steps, pct_start=0.1)
+    report("start", song_embeddings(model, mels[held]), albums[held], idx, odd)
+    started = time.perf_counter()
+    for epoch in range(1, a.epochs + 1):
+        partner = {int(s): int(s) for s in train_ids}
+        if a.neighbours > 0:
+            e = song_embeddings(model, mels[train_ids][:, ::4])
+            e /= np.linalg.norm(e, axis=1, keepdims=True)
+            sim = e @ e.T
+            np.fill_diagonal(sim, -np.inf)
+            partner = dict(zip(train_ids.tolist(), train_ids[sim.argmax(1)].tolist()))
+        model.train()
+        for _ in range(a.steps):
+            songs = rng.choice(train_ids, min(a.songs, len(train_ids)), replace=False)
+            picks = np.stack([rng.choice(mels.shape[1], 2 * a.set_size, replace=False) for _ in songs])
+            source = np.repeat(songs[:, None], 2 * a.set_size, 1)
+            swap = rng.random(len(songs)) < a.neighbours
+            source[swap, a.set_size:] = np.array([partner[int(s)] for s in songs[swap]])[:, None]
+            x = augment(torch.from_numpy(mels[source, picks].astype(np.float32)).reshape(-1, 1, *mels.shape[2:]))
+            z = F.normalize(model(x), dim=1).reshape(len(songs), 2, a.set_size, -1).mean(2)
+            z = F.normalize(z, dim=-1).reshape(2 * len(songs), -1)
+            loss = supcon(z, torch.from_numpy(np.repeat(songs, 2)), 0.1)
+            if a.album > 0:
+                loss = loss + a.album * supcon(z, torch.from_numpy(album_id[np.repeat(songs, 2)]), 0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        if epoch % a.eval_every == 0 or epoch == a.epochs:
+            report(f"epoch {epoch}", song_embeddings(model, mels[held]), albums[held], idx, odd)
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
