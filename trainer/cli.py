@@ -325,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             print(f"musicsim: error: the desktop app is not available ({exc})", file=sys.stderr)
             return 2
-        return int(app_main(None, library=getattr(args, "library", None), home=args.home))
+        # The app's own parser must not re-read this command line ("app FOLDER" is ours, not its).
+        return int(app_main([], library=getattr(args, "library", None), home=args.home))
     try:
         return COMMANDS[args.command](args)
     except Cancelled:
