@@ -113,3 +113,19 @@ def test_neighbour_settings_are_checked(synth_library, home):
         train(_cfg(synth_library, source="folders", neighbours=0.5), home=home)
     with pytest.raises(ParameterError, match=r"probability in \[0, 1\]"):
         train(_cfg(synth_library, source="self", loss="contrastive", neighbours=1.5), home=home)
+
+
+def test_neighbours_are_found_in_chunks_like_all_at_once():
+    from trainer.data import NeighbourSource
+
+    n = 2100  # more rows than one chunk of similarities holds (4M entries / 2100 = 1904 rows)
+    cache = _constant_cache(2)
+    cache.songs = cache.songs * (n // 2)
+    cache.mels = cache.mels * (n // 2)
+    emb = np.random.default_rng(0).normal(size=(n, 8))
+    source = NeighbourSource(cache, list(range(n)), probability=0.5)
+    source.set_neighbours(emb)
+    e = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    sim = e @ e.T
+    np.fill_diagonal(sim, -np.inf)
+    assert [source.partner[i] for i in range(n)] == sim.argmax(axis=1).tolist()

@@ -219,9 +219,13 @@ class NeighbourSource(LabelledSource):
         """``song_embeddings[k]`` belongs to ``song_ids[k]``; each song's partner becomes the other
         song with the highest cosine similarity."""
         e = song_embeddings / np.maximum(np.linalg.norm(song_embeddings, axis=1, keepdims=True), 1e-12)
-        sim = e @ e.T
-        np.fill_diagonal(sim, -np.inf)
-        nearest = sim.argmax(axis=1)
+        nearest = np.empty(len(e), dtype=np.int64)
+        step = max(1, 4_000_000 // max(len(e), 1))  # a few MB of similarities at a time, any library size
+        for start in range(0, len(e), step):
+            sim = e[start:start + step] @ e.T
+            rows = np.arange(sim.shape[0])
+            sim[rows, start + rows] = -np.inf
+            nearest[start:start + step] = sim.argmax(axis=1)
         self.partner = {int(s): int(self.song_ids[n]) for s, n in zip(self.song_ids, nearest)}
 
     def batch(self, batch_size: int, gen: torch.Generator) -> Batch:

@@ -166,16 +166,20 @@ def _load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimi
 # -- evaluation during training -----------------------------------------------------------------
 @torch.no_grad()
 def cached_song_embeddings(model: torch.nn.Module, cache: SegmentCache, songs: list[int],
-                           device: torch.device) -> np.ndarray:
+                           device: torch.device, should_stop: StopFn | None = None) -> np.ndarray:
     """Mean of L2-normalised centre-crop embeddings per song (as the indexer aggregates)."""
     was_training = model.training
     model.eval()
     out = []
-    for s in songs:
-        x = torch.from_numpy(cache.centre_crops(s).astype(np.float32))[:, None].to(device)
-        e = torch.nn.functional.normalize(model(x).float(), dim=1).mean(0)
-        out.append(e.cpu().numpy())
-    model.train(was_training)
+    try:
+        for k, s in enumerate(songs):
+            if k % 64 == 0:
+                check_stop(should_stop)
+            x = torch.from_numpy(cache.centre_crops(s).astype(np.float32))[:, None].to(device)
+            e = torch.nn.functional.normalize(model(x).float(), dim=1).mean(0)
+            out.append(e.cpu().numpy())
+    finally:
+        model.train(was_training)
     return np.stack(out) if out else np.zeros((0, 1), np.float32)
 
 
@@ -316,7 +320,8 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         gen = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
         if isinstance(source, NeighbourSource):  # neighbours as the model sees them now
-            source.set_neighbours(cached_song_embeddings(model, cache, source.song_ids.tolist(), device))
+            source.set_neighbours(cached_song_embeddings(model, cache, source.song_ids.tolist(), device,
+                                                         should_stop))
         model.train()
         losses = []
         for _ in range(n_batches):
