@@ -96,6 +96,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--album", type=float, default=0.0)
     p.add_argument("--neighbours", type=float, default=0.0)
+    p.add_argument("--mutual", action="store_true", help="neighbour positives only for mutual nearest neighbours")
     p.add_argument("--pitch-shift", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -130,6 +131,8 @@ def main() -> None:
             sim = e @ e.T
             np.fill_diagonal(sim, -np.inf)
             partner = dict(zip(train_ids.tolist(), train_ids[sim.argmax(1)].tolist()))
+            if a.mutual:
+                partner = {s: (t if partner[t] == s else s) for s, t in partner.items()}
         model.train()
         for _ in range(a.steps):
             songs = rng.choice(train_ids, min(a.songs, len(train_ids)), replace=False)
