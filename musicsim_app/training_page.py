@@ -108,7 +108,9 @@ class TrainingPage(QWidget):
         self.neighbours_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.1, value=0.0)
         self.neighbours_spin.setToolTip(
             "Self-supervised only: the chance that a song's positive is its nearest neighbour in this "
-            "library instead of another excerpt of itself. 0.5 adapts a model to a library (no labels needed)."
+            "library instead of another excerpt of itself. 0.5 adapts a model to a library (no labels needed); "
+            "it strengthens the neighbourhoods the model starts with, so compare the result with its start "
+            "on the Benchmarks page."
         )
         self.csv_edit = QLineEdit(placeholderText="triplets.csv")
         self.csv_button = QPushButton("…", maximumWidth=32, toolTip="Choose a triplets CSV")
