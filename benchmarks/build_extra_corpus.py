@@ -66,14 +66,17 @@ def _members(root: Path, src: str) -> list[tuple[str, bytes]]:
             return [(Path(m).name, z.read(m)) for m in sorted(z.namelist())
                     if m.startswith(prefix) and not m.endswith("/")]
     folder = root / src
-    return [(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()] if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return [(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()]
 
 
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     dest = Path(sys.argv[1]).resolve()
-    credits = ["# Credits\n\nTraining music from these Debian packages; each package's copyright file follows.\n"]
+    credits = ["# Credits\n\nTraining music from these Debian packages; "
+               "each package's copyright file follows.\n"]
     total = 0
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["apt-get", "download", *SOURCES], cwd=tmp, check=True)

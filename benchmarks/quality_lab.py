@@ -96,7 +96,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--album", type=float, default=0.0)
     p.add_argument("--neighbours", type=float, default=0.0)
-    p.add_argument("--mutual", action="store_true", help="neighbour positives only for mutual nearest neighbours")
+    p.add_argument("--mutual", action="store_true", help="neighbour positives only between mutual neighbours")
     p.add_argument("--pitch-shift", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -107,8 +107,10 @@ def main() -> None:
     albums = np.array(["/".join(Path(q).relative_to(a.corpus).parts[:2]) for q in paths])
     held = np.isin([Path(q).relative_to(a.corpus).parts[0] for q in paths], a.held_out.split(","))
     if a.extra:
-        extra_paths, extra_mels = cached_excerpts(a.extra, a.excerpts, a.cache_dir / f"extra-{a.excerpts}.npz")
-        albums = np.concatenate([albums, ["extra/" + Path(q).relative_to(a.extra).parts[0] for q in extra_paths]])
+        extra_cache = a.cache_dir / f"extra-{a.excerpts}.npz"
+        extra_paths, extra_mels = cached_excerpts(a.extra, a.excerpts, extra_cache)
+        extra_albums = ["extra/" + Path(q).relative_to(a.extra).parts[0] for q in extra_paths]
+        albums = np.concatenate([albums, extra_albums])
         mels = np.concatenate([mels, extra_mels])
         held = np.concatenate([held, np.zeros(len(extra_paths), bool)])
     idx, odd = album_triplets(albums[held], 5000, seed=0)
@@ -120,7 +122,8 @@ def main() -> None:
     _, album_id = np.unique(albums, return_inverse=True)
     augment = Augmenter(replace(LIGHT, pitch_shift_bins=a.pitch_shift))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * a.steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * a.steps,
+                                                pct_start=0.1)
     report("start", song_embeddings(model, mels[held]), albums[held], idx, odd)
     started = time.perf_counter()
     for epoch in range(1, a.epochs + 1):
@@ -130,7 +133,7 @@ def main() -> None:
             e /= np.linalg.norm(e, axis=1, keepdims=True)
             sim = e @ e.T
             np.fill_diagonal(sim, -np.inf)
-            partner = dict(zip(train_ids.tolist(), train_ids[sim.argmax(1)].tolist()))
+            partner = dict(zip(train_ids.tolist(), train_ids[sim.argmax(1)].tolist(), strict=True))
             if a.mutual:
                 partner = {s: (t if partner[t] == s else s) for s, t in partner.items()}
         model.train()
@@ -140,7 +143,8 @@ def main() -> None:
             source = np.repeat(songs[:, None], 2 * a.set_size, 1)
             swap = rng.random(len(songs)) < a.neighbours
             source[swap, a.set_size:] = np.array([partner[int(s)] for s in songs[swap]])[:, None]
-            x = augment(torch.from_numpy(mels[source, picks].astype(np.float32)).reshape(-1, 1, *mels.shape[2:]))
+            x = torch.from_numpy(mels[source, picks].astype(np.float32)).reshape(-1, 1, *mels.shape[2:])
+            x = augment(x)
             z = F.normalize(model(x), dim=1).reshape(len(songs), 2, a.set_size, -1).mean(2)
             z = F.normalize(z, dim=-1).reshape(2 * len(songs), -1)
             loss = supcon(z, torch.from_numpy(np.repeat(songs, 2)), 0.1)

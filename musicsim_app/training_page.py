@@ -108,9 +108,9 @@ class TrainingPage(QWidget):
         self.neighbours_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.1, value=0.0)
         self.neighbours_spin.setToolTip(
             "Self-supervised only: the chance that a song's positive is its nearest neighbour in this "
-            "library instead of another excerpt of itself. 0.5 adapts a model to a library (no labels needed); "
-            "it strengthens the neighbourhoods the model starts with, so compare the result with its start "
-            "on the Benchmarks page."
+            "library instead of another excerpt of itself. 0.5 adapts a model to a library "
+            "(no labels needed); it strengthens the neighbourhoods the model starts with, so compare "
+            "the result with its start on the Benchmarks page."
         )
         self.csv_edit = QLineEdit(placeholderText="triplets.csv")
         self.csv_button = QPushButton("…", maximumWidth=32, toolTip="Choose a triplets CSV")
@@ -240,7 +240,10 @@ class TrainingPage(QWidget):
                 self.init_combo.addItem(f"{ref.name} ({ref.info.arch})", ref.name)
         self.init_combo.setCurrentIndex(max(0, self.init_combo.findData(current)))
         self.init_combo.blockSignals(False)
-        self._on_init()
+        if self.init_combo.currentData() != current:  # the chosen model is gone: set up the new choice
+            self._on_init()
+        else:  # keep what the user set; only the architecture lock follows the choice
+            self.arch_combo.setEnabled(current is None)
 
     def _on_init(self) -> None:
         """A fine-tuned model keeps its architecture.  Picking one fills in the settings that adapt

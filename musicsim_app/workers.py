@@ -140,8 +140,15 @@ class JobRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._jobs: dict[Worker, QThread] = {}
+        self._closed = False
 
     def start(self, worker: Worker) -> Worker:
+        """Run ``worker`` on a new thread; after ``stop_all`` (the window is closing) it is cancelled
+        instead, since a thread started then would still run when Qt tears down and abort the app."""
+        if self._closed:
+            log.info("not starting %s: the app is closing", worker.name)
+            worker.cancel()
+            return worker
         thread = _JobThread(worker)
         thread.finished.connect(self._on_thread_finished)
         self._jobs[worker] = thread
@@ -164,7 +171,8 @@ class JobRunner(QObject):
                 self.ended.emit(worker)
 
     def stop_all(self, timeout_ms: int = 10000) -> bool:
-        """Cancel every job and wait for its thread; True when all stopped in time."""
+        """Cancel every job, refuse new ones, and wait for the threads; True when all stopped in time."""
+        self._closed = True
         for worker in self._jobs:
             worker.cancel()
         ok = True

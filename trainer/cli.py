@@ -113,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also stretch time by a factor in [1-X, 1+X] (augmentation; default off)")
     s.add_argument("--init-from", help="fine-tune from this model (e.g. 'default')")
     s.add_argument("--neighbours", type=float, default=0.0, metavar="P",
-                   help="with --self-supervised: chance (0-1) that a song's positive is its nearest neighbour "
-                        "in the library; 0.5 adapts a model to a library (docs/QUALITY.md)")
+                   help="with --self-supervised: chance (0-1) that a song's positive is its nearest "
+                        "neighbour in the library; 0.5 adapts a model to a library (docs/QUALITY.md)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     s.add_argument("--workers", type=int, default=None)

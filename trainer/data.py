@@ -226,14 +226,14 @@ class NeighbourSource(LabelledSource):
             rows = np.arange(sim.shape[0])
             sim[rows, start + rows] = -np.inf
             nearest[start:start + step] = sim.argmax(axis=1)
-        self.partner = {int(s): int(self.song_ids[n]) for s, n in zip(self.song_ids, nearest)}
+        self.partner = {int(s): int(self.song_ids[n]) for s, n in zip(self.song_ids, nearest, strict=True)}
 
     def batch(self, batch_size: int, gen: torch.Generator) -> Batch:
         n_songs = max(2, min(len(self.classes), batch_size // 2))
         order = torch.randperm(len(self.classes), generator=gen)[:n_songs].numpy()
         swap = (torch.rand(n_songs, generator=gen) < self.probability).numpy()
         crops, labels = [], []
-        for song, use_partner in zip(self.classes[order], swap):
+        for song, use_partner in zip(self.classes[order], swap, strict=True):
             second = self.partner[int(song)] if use_partner else int(song)
             crops += [self.cache.crop(int(song), gen), self.cache.crop(second, gen)]
             labels += [int(song), int(song)]

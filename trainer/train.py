@@ -24,7 +24,16 @@ from safetensors.torch import load_file, save_file
 
 from .augment import LIGHT, THESIS_CONTRASTIVE, AugmentConfig, Augmenter
 from .config import FeatureConfig
-from .data import SOURCES, LabelledSource, NeighbourSource, SegmentCache, TripletCsvSource, csv_triplets, library_songs, split_validation
+from .data import (
+    SOURCES,
+    LabelledSource,
+    NeighbourSource,
+    SegmentCache,
+    TripletCsvSource,
+    csv_triplets,
+    library_songs,
+    split_validation,
+)
 from .device import resolve_device
 from .errors import Cancelled, ModelError, ParameterError
 from .evaluate import read_triplets_csv, triplet_correct

@@ -72,3 +72,11 @@ def test_run_task_delivers_on_gui_thread(qtbot):
     run_task(lambda: 1 / 0, out.append, err.append)
     qtbot.waitUntil(lambda: bool(err), timeout=3000)
     assert err[0].startswith("ZeroDivisionError")
+
+
+def test_no_job_starts_after_stop_all(qtbot):
+    """A job queued while the window closes must not leave a thread running at Qt's teardown."""
+    runner = JobRunner()
+    assert runner.stop_all(1000)
+    late = runner.start(Worker(counting_job, 100000))
+    assert late.is_cancelled() and not runner.is_busy() and not late.running

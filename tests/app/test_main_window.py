@@ -268,8 +268,19 @@ def test_training_form_fine_tunes_a_model_with_neighbour_positives(window, music
     assert page.name_edit.text().startswith("default-tuned")
     page.library_combo.setCurrentText(str(music_library))
     cfg = page.config()  # picking a model fills in the adapt-to-this-library preset
-    assert (cfg.init_from, cfg.source, cfg.loss, cfg.neighbours, cfg.lr) == ("default", "self", "contrastive", 0.5, 3e-4)
+    chosen = (cfg.init_from, cfg.source, cfg.loss, cfg.neighbours, cfg.lr)
+    assert chosen == ("default", "self", "contrastive", 0.5, 3e-4)
     page.source_combo.setCurrentIndex(page.source_combo.findData("folders"))
     assert page.config().neighbours == 0.0  # only self-supervised training has neighbour positives
     combo.setCurrentIndex(0)
     assert page.arch_combo.isEnabled() and page.config().init_from is None
+
+
+def test_a_new_model_does_not_reset_the_fine_tuning_form(window):
+    page = window.training_page
+    page.init_combo.setCurrentIndex(page.init_combo.findData("default"))
+    page.epochs_spin.setValue(3)
+    page.name_edit.setText("my-choice")
+    window.session.modelsChanged.emit()  # e.g. another training run just finished
+    assert page.init_combo.currentData() == "default" and not page.arch_combo.isEnabled()
+    assert page.epochs_spin.value() == 3 and page.name_edit.text() == "my-choice"
