@@ -178,6 +178,16 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(w)
         self._update_status_labels()
 
+    def adapt_model_to_library(self) -> None:
+        """Open the training page set up to fine-tune the current model on the open library without
+        labels (the preset of docs/QUALITY.md); the user checks the settings and presses Start."""
+        model = self.session.model_name
+        library = self.session.roots[0] if self.session.roots else None
+        if not self.training_page.set_up_adaptation(model, library):
+            self.session.errorOccurred.emit(f"model '{model}' has no trained weights to adapt; pick another")
+            return
+        self.sidebar.setCurrentRow(PAGES.index("Training"))
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.add_folder_action = QAction("&Add folder…", self, shortcut=QKeySequence.StandardKey.Open)
@@ -194,6 +204,7 @@ class MainWindow(QMainWindow):
         play_menu.addAction("Stop", self.player.stop)
         tools = self.menuBar().addMenu("&Tools")
         tools.addAction("&Odd one out (ground truth by ear)…", self.open_odd_one_out)
+        tools.addAction("&Adapt the model to this library…", self.adapt_model_to_library)
         tools.addAction("Open &MusicSim home folder", self._show_home)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&About MusicSim", self._about)

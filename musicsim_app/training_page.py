@@ -261,6 +261,18 @@ class TrainingPage(QWidget):
         self.epochs_spin.setValue(ADAPT_EPOCHS)
         self.name_edit.setText(self._unique_name(f"{name}-tuned"))
 
+    def set_up_adaptation(self, model: str, library: Path | None) -> bool:
+        """Fill the form to adapt ``model`` to ``library`` (the preset of :meth:`_on_init`);
+        False when ``model`` cannot be fine-tuned (e.g. ``classic``)."""
+        at = self.init_combo.findData(model)
+        if at < 0:
+            return False
+        if library is not None:
+            self.library_combo.setCurrentText(str(library))
+        self.init_combo.setCurrentIndex(at)
+        self._on_init()  # also when this model was already chosen: the preset is what was asked for
+        return True
+
     def _on_arch(self) -> None:
         spec = self.specs.get(self.arch_combo.currentData())
         if spec is None:

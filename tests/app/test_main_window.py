@@ -284,3 +284,16 @@ def test_a_new_model_does_not_reset_the_fine_tuning_form(window):
     window.session.modelsChanged.emit()  # e.g. another training run just finished
     assert page.init_combo.currentData() == "default" and not page.arch_combo.isEnabled()
     assert page.epochs_spin.value() == 3 and page.name_edit.text() == "my-choice"
+
+
+def test_tools_menu_sets_up_adapting_the_model_to_the_open_library(window, music_library):
+    page = window.training_page
+    window.adapt_model_to_library()  # the window's model is 'classic': nothing to fine-tune
+    assert window.sidebar.currentRow() == 0 and page.init_combo.currentData() is None
+    window.session.model_name = "default"  # as if picked in the query panel (no re-index needed here)
+    page.epochs_spin.setValue(2)
+    window.adapt_model_to_library()
+    assert window.sidebar.currentRow() == 1  # the training page, ready to start
+    cfg = page.config()
+    assert (cfg.init_from, cfg.source, cfg.neighbours, cfg.epochs) == ("default", "self", 0.5, 10)
+    assert Path(cfg.library).resolve() == Path(music_library).resolve()
