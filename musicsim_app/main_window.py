@@ -36,6 +36,8 @@ from .workers import JobRunner, Worker, run_task, wait_for_tasks
 log = logging.getLogger(__name__)
 
 PAGES = ("Library", "Training", "Benchmarks")
+#: How long an error stays red in the status bar.
+ERROR_FLASH_MS = 12000
 
 
 class JobIndicator(QWidget):
@@ -142,12 +144,13 @@ class MainWindow(QMainWindow):
 
             roots = [demo_library_dir()]
             self.session.message.emit("Showing the demo library: add your own music with File ▸ Add folder")
-        QTimer.singleShot(0, lambda: self.session.open_library(roots))
+        QTimer.singleShot(0, self, lambda: self.session.open_library(roots))
         run_task(engine_jobs.warm_up, lambda _r: None, lambda msg: log.warning("warm-up failed: %s", msg))
         run_task(
             engine_jobs.describe_device if device == "auto" else lambda: engine_jobs.describe_device(device),
             lambda text: self.device_label.setText(f"Device: {text}"),
             lambda msg: self.device_label.setText(f"Device: {msg}"),
+            owner=self,
         )
 
     # -- construction -----------------------------------------------------------------------------
@@ -171,7 +174,8 @@ class MainWindow(QMainWindow):
         if self.player.unavailable_reason:
             self.playback_label.setToolTip(self.player.unavailable_reason)
             self.playback_label.setStyleSheet("color: #e5c07b")
-            QTimer.singleShot(0, lambda: self.statusBar().showMessage(self.player.unavailable_reason, 15000))
+            QTimer.singleShot(0, self, lambda: self.statusBar().showMessage(self.player.unavailable_reason,
+                                                                            15000))
         self._on_player_state(self.player.state)
         bar.addPermanentWidget(self.job_indicator)
         for w in (self.library_label, self.model_label, self.device_label, self.playback_label):
@@ -229,8 +233,9 @@ class MainWindow(QMainWindow):
     def show_error(self, text: str) -> None:
         log.warning(text)
         self.statusBar().setStyleSheet("QStatusBar { color: #e06c75; }")
-        self.statusBar().showMessage(text, 12000)
-        QTimer.singleShot(12000, lambda: self.statusBar().setStyleSheet(""))
+        self.statusBar().showMessage(text, ERROR_FLASH_MS)
+        # bound to the window: a window closed meanwhile must not be touched afterwards
+        QTimer.singleShot(ERROR_FLASH_MS, self, lambda: self.statusBar().setStyleSheet(""))
 
     def _update_status_labels(self) -> None:
         s = self.session

@@ -85,6 +85,7 @@ class Player(QObject):
             lambda: decoder(p),
             lambda res: self._on_decoded(gen, res),
             lambda msg: self._on_decode_failed(gen, msg),
+            owner=self,
         )
 
     def _on_decoded(self, gen: int, result: tuple[np.ndarray, int]) -> None:

@@ -188,6 +188,7 @@ class LibrarySession(QObject):
             lambda: engine_jobs.load_snapshot(home, roots, key),
             lambda snap: self._on_snapshot(gen, snap, then_update, then_index),
             self.errorOccurred.emit,
+            owner=self,
         )
 
     def _on_snapshot(self, gen: int, snap: Snapshot, then_update: bool, then_index: bool) -> None:

@@ -121,6 +121,7 @@ class SpectrogramView(QWidget):
             lambda: engine_jobs.spectrogram(path, features),
             lambda res: self._on_ready(panel, path, title, key, res),
             lambda msg: self._on_failed(panel, path, msg),
+            owner=self,
         )
 
     def _on_ready(self, panel, path, title, key, result) -> None:

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from trainer.errors import Cancelled, MusicSimError
@@ -210,18 +211,26 @@ _live_tasks: set[_TaskSignals] = set()
 
 
 def run_task(
-    fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[str], None] | None = None
+    fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[str], None] | None = None,
+    *, owner: QObject | None = None,
 ) -> None:
-    """Run a short job on the global pool; ``on_done``/``on_error`` run on the GUI thread."""
+    """Run a short job on the global pool; ``on_done``/``on_error`` run on the GUI thread, and not at
+    all when ``owner`` (the object they touch) was deleted meanwhile, e.g. a window closed early."""
     signals = _TaskSignals()  # created on the GUI thread, so its slots are delivered there
     _live_tasks.add(signals)
 
+    def owner_gone() -> bool:
+        return owner is not None and not shiboken6.isValid(owner)
+
     def finish(result: Any) -> None:
         _live_tasks.discard(signals)
-        on_done(result)
+        if not owner_gone():
+            on_done(result)
 
     def fail(message: str) -> None:
         _live_tasks.discard(signals)
+        if owner_gone():
+            return
         if on_error is not None:
             on_error(message)
         else:

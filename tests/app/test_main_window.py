@@ -297,3 +297,19 @@ def test_tools_menu_sets_up_adapting_the_model_to_the_open_library(window, music
     cfg = page.config()
     assert (cfg.init_from, cfg.source, cfg.neighbours, cfg.epochs) == ("default", "self", 0.5, 10)
     assert Path(cfg.library).resolve() == Path(music_library).resolve()
+
+
+def test_an_error_shown_just_before_closing_does_not_touch_the_closed_window(qtbot, home, music_library,
+                                                                             monkeypatch):
+    """The red status-bar flash ends on a timer; after the window is gone that timer must not fire
+    (it used to raise 'Internal C++ object already deleted' into whatever ran next)."""
+    from musicsim_app import main_window
+    from musicsim_app.main_window import MainWindow
+
+    monkeypatch.setattr(main_window, "ERROR_FLASH_MS", 100)
+    w = MainWindow(home, library=music_library, audio="null", device="cpu")
+    w.session.decode_workers = 0
+    w.show_error("boom")
+    w.close()
+    w.deleteLater()
+    qtbot.wait(400)  # pytest-qt fails the test if a Qt callback raises meanwhile
