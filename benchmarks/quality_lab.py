@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pytorch_metric_learning.losses import SupConLoss
 
 from trainer.augment import LIGHT, Augmenter
 from trainer.config import FeatureConfig
-from trainer.data import library_songs
+from trainer.data import library_songs, nearest_others
 from trainer.decode import decode_many
 from trainer.evaluate import album_triplets, retrieval_scores, triplet_scores
 from trainer.features import LogMel
@@ -68,15 +69,6 @@ def report(tag: str, X: np.ndarray, labels: np.ndarray, idx: np.ndarray, odd: np
     p1, mapr = retrieval_scores(X, labels)
     print(f"{tag:12s} cosine-Normalizer {cos_n:5.1f} %  best {best.score_percent:5.1f} % "
           f"({best.distance}-{best.scaler})  P@1 {100 * p1:5.1f} %  MAP@R {100 * mapr:5.1f} %", flush=True)
-
-
-def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Supervised contrastive loss (NT-Xent when each label has exactly two views)."""
-    eye = torch.eye(len(z), dtype=torch.bool)
-    sim = (z @ z.T / temperature).masked_fill(eye, -1e9)
-    pos = (labels[:, None] == labels[None, :]) & ~eye
-    log_p = sim - torch.logsumexp(sim, 1, keepdim=True)
-    return -(log_p * pos).sum(1).div(pos.sum(1).clamp(min=1)).mean()
 
 
 def main() -> None:
@@ -121,6 +113,7 @@ def main() -> None:
     train_ids = np.flatnonzero(held if a.train_on == "held-out" else ~held)
     _, album_id = np.unique(albums, return_inverse=True)
     augment = Augmenter(replace(LIGHT, pitch_shift_bins=a.pitch_shift))
+    supcon = SupConLoss(temperature=0.1)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * a.steps,
                                                 pct_start=0.1)
@@ -129,11 +122,8 @@ def main() -> None:
     for epoch in range(1, a.epochs + 1):
         partner = {int(s): int(s) for s in train_ids}
         if a.neighbours > 0:
-            e = song_embeddings(model, mels[train_ids][:, ::4])
-            e /= np.linalg.norm(e, axis=1, keepdims=True)
-            sim = e @ e.T
-            np.fill_diagonal(sim, -np.inf)
-            partner = dict(zip(train_ids.tolist(), train_ids[sim.argmax(1)].tolist(), strict=True))
+            nearest = nearest_others(song_embeddings(model, mels[train_ids][:, ::4]))
+            partner = dict(zip(train_ids.tolist(), train_ids[nearest].tolist(), strict=True))
             if a.mutual:
                 partner = {s: (t if partner[t] == s else s) for s, t in partner.items()}
         model.train()
@@ -147,9 +137,10 @@ def main() -> None:
             x = augment(x)
             z = F.normalize(model(x), dim=1).reshape(len(songs), 2, a.set_size, -1).mean(2)
             z = F.normalize(z, dim=-1).reshape(2 * len(songs), -1)
-            loss = supcon(z, torch.from_numpy(np.repeat(songs, 2)), 0.1)
+            # SupCon: NT-Xent when each song has exactly two views, plus an optional album term
+            loss = supcon(z, torch.from_numpy(np.repeat(songs, 2)))
             if a.album > 0:
-                loss = loss + a.album * supcon(z, torch.from_numpy(album_id[np.repeat(songs, 2)]), 0.1)
+                loss = loss + a.album * supcon(z, torch.from_numpy(album_id[np.repeat(songs, 2)]))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -197,6 +197,20 @@ class LabelledSource:
         return Batch(x, torch.tensor(labels))
 
 
+def nearest_others(embeddings: np.ndarray) -> np.ndarray:
+    """Row index of each row's most cosine-similar *other* row, a few MB of similarities at a time
+    whatever the number of rows."""
+    e = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    nearest = np.empty(len(e), dtype=np.int64)
+    step = max(1, 4_000_000 // max(len(e), 1))
+    for start in range(0, len(e), step):
+        sim = e[start:start + step] @ e.T
+        rows = np.arange(sim.shape[0])
+        sim[rows, start + rows] = -np.inf
+        nearest[start:start + step] = sim.argmax(axis=1)
+    return nearest
+
+
 class NeighbourSource(LabelledSource):
     """Self-supervised pairs where, with probability ``probability``, a song's positive is a crop of
     its nearest neighbour (by the current model) rather than of itself.
@@ -218,14 +232,7 @@ class NeighbourSource(LabelledSource):
     def set_neighbours(self, song_embeddings: np.ndarray) -> None:
         """``song_embeddings[k]`` belongs to ``song_ids[k]``; each song's partner becomes the other
         song with the highest cosine similarity."""
-        e = song_embeddings / np.maximum(np.linalg.norm(song_embeddings, axis=1, keepdims=True), 1e-12)
-        nearest = np.empty(len(e), dtype=np.int64)
-        step = max(1, 4_000_000 // max(len(e), 1))  # a few MB of similarities at a time, any library size
-        for start in range(0, len(e), step):
-            sim = e[start:start + step] @ e.T
-            rows = np.arange(sim.shape[0])
-            sim[rows, start + rows] = -np.inf
-            nearest[start:start + step] = sim.argmax(axis=1)
+        nearest = nearest_others(song_embeddings)
         self.partner = {int(s): int(self.song_ids[n]) for s, n in zip(self.song_ids, nearest, strict=True)}
 
     def batch(self, batch_size: int, gen: torch.Generator) -> Batch:
