@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Build the demo library that ships with the app (``resources/demo/``) from the dev corpus.
+"""Build the demo library that ships with the app (``resources/demo/``) from the dev and extra corpora.
 
-usage: make_demo_library.py CORPUS_DIR OUT_DIR [--sample-rate 22050] [--quality-level 0.6]
+usage: make_demo_library.py CORPUS_DIR OUT_DIR --extra EXTRA_DIR [--sample-rate 22050] [--quality-level 0.6]
 
-CORPUS_DIR is the tree written by ``build_dev_corpus.py`` (``<game>/<album>/<track>`` plus
-``CREDITS.md`` holding each Debian package's copyright file).  For every album in ``PLAN`` the
+CORPUS_DIR is the tree written by ``build_dev_corpus.py`` and EXTRA_DIR the one written by
+``benchmarks/build_extra_corpus.py`` (both ``<game>/<album>/<track>`` plus ``CREDITS.md`` holding
+each Debian package's copyright file).  For every album in ``PLAN`` the
 script picks a fixed number of tracks, deterministically (licence-cleared tracks of at least
 ``MIN_TRACK_S`` seconds, sorted by file name, evenly spaced), cuts a ``EXCERPT_S``-second excerpt
 from the middle of each (so intros are skipped), fades it in and out, resamples it and writes it
@@ -63,6 +64,8 @@ class GameSource:
     holders: str  # copyright holders as the Debian copyright file names them
     evidence: tuple[str, ...]  # regexes that must all match the package's copyright text
     note: str = ""
+    corpus: str = "dev"  # "dev": build_dev_corpus.py's tree; "extra": build_extra_corpus.py's
+    composer: str = ""  # for tracks whose tags name nobody, when the copyright file names the composer
 
 
 GAMES: dict[str, GameSource] = {
@@ -121,21 +124,79 @@ GAMES: dict[str, GameSource] = {
         "The copyright file covers the whole package; composers are taken from the files' own Vorbis tags "
         "(which also say license=GPL).",
     ),
+    "0ad": GameSource(
+        "0 A.D.",
+        "0ad-data 0.0.26-1",
+        "usr/share/games/0ad/mods/public/public.zip:audio/music",
+        "CC-BY-SA-3.0",
+        "2010 Wildfire Games",
+        (r"Files: \*\nCopyright: 2010 Wildfire Games\nLicense: CC-BY-SA-3.0\n",),
+        "The copyright file's `Files: *` stanza (CC-BY-SA-3.0, Wildfire Games) covers the music. "
+        "Tracks are members of the zip archive public.zip. The files name no composer; the game's "
+        "credits (gui/credits/texts/audio.json in public.zip) list Omri Lahav (lead composer), Allan "
+        "Brown, Sam Gossner, Boris Hansen, Jeff Willet, Mike Skalandunas and Shlomi Nogay.",
+        corpus="extra",
+    ),
+    "redeclipse": GameSource(
+        "Red Eclipse",
+        "redeclipse-data 1.6.0-1",
+        "usr/share/games/redeclipse/data/sounds/music",
+        "CC-BY-SA-3.0",
+        'Derek "JoJo" Stegall',
+        (r'Files: data/sounds/music/track_\*\.ogg\nCopyright: Derek "JoJo" Stegall\n'
+         r"License: CC-BY-SA-3.0\n",),
+        "The copyright file has a stanza for data/sounds/music/track_*.ogg naming the composer.",
+        corpus="extra",
+        composer='Derek "JoJo" Stegall',
+    ),
+    "widelands": GameSource(
+        "Widelands",
+        "widelands-data 2:1.1-3",
+        "usr/share/games/widelands/data/music",
+        "GPL-2+",
+        "2002-2019 by the Widelands Development Team",
+        (
+            r"Files: \*\nCopyright: 2002-2019 by the Widelands Development Team\nLicense: GPL-2\+\n",
+            r"Files: data/music/ingame_24\.ogg data/music/ingame_25\.ogg data/music/ingame_26\.ogg\n"
+            r"Copyright: Stuart Marshall\nLicense: CC-BY-SA-3.0\n",
+        ),
+        "The copyright file's `Files: *` stanza (GPL-2+) covers the music except ingame_24-26 "
+        "(Stuart Marshall, CC-BY-SA-3.0); composers are taken from the files' own Vorbis tags.",
+        corpus="extra",
+    ),
+    "freedroidrpg": GameSource(
+        "FreedroidRPG",
+        "freedroidrpg-data 1.0-1",
+        "usr/share/freedroidrpg/data/sound/music",
+        "GPL-2+",
+        "1994, 2002-2004 Johannes Prix, Reinhard Prix; 2009-2010 the Freedroid dev team; "
+        "2006 Arvid Picciani; and others named in the package's copyright file",
+        (r"Files: \*\nCopyright: 1994, 2002-2004 Johannes Prix\n(?:[ \t]+[^\n]*\n)*License: GPL-2\+\n",),
+        "The copyright file has no separate stanza for the music, so its `Files: *` stanza (GPL-2+) "
+        "applies; composers are taken from the files' own Vorbis tags where they name one.",
+        corpus="extra",
+    ),
 }
 
 #: (corpus game folder, corpus album folder, album name in the demo library, number of tracks).
+#: Only music the default model never trained on (it saw hedgewars, supertux and wesnoth), so the
+#: demo shows what a user's own music will get -- a model trained self-supervised pushes apart the
+#: very songs it trained on, and the demo would understate it there.  One album per game: the
+#: sub-albums of one soundtrack (Warzone's Aftermath and Legacy, one composer) are folders, not
+#: different music.
 PLAN: list[tuple[str, str, str, int]] = [
-    ("hedgewars", "music", "Hedgewars Soundtrack", 5),
-    ("nexuiz", "cdtracks", "Nexuiz CD Tracks", 5),
-    ("supertux", "antarctic", "Antarctic", 4),
-    ("supertux", "forest", "Forest", 5),
-    ("supertux", "misc", "Misc", 4),
-    ("supertux", "retro", "Retro", 3),
-    ("warzone2100", "aftermath_soundtrack", "Aftermath Soundtrack", 4),
-    ("warzone2100", "legacy_soundtrack", "Legacy Soundtrack", 4),
-    ("warzone2100", "original_soundtrack", "Original Soundtrack", 3),
-    ("wesnoth", "core", "The Battle for Wesnoth OST", 5),
+    ("nexuiz", "cdtracks", "Nexuiz CD Tracks", 6),
+    ("warzone2100", "aftermath_soundtrack", "Aftermath Soundtrack", 6),
+    ("0ad", "music", "0 A.D. Soundtrack", 6),
+    ("redeclipse", "music", "Red Eclipse Soundtrack", 6),
+    ("widelands", "music", "Widelands Soundtrack", 6),
+    ("freedroidrpg", "music", "FreedroidRPG Soundtrack", 6),
 ]
+
+#: Tracks whose licence differs from their game's (relative to their corpus).
+FILE_LICENCES: dict[str, str] = {
+    f"widelands/music/ingame_{n}.ogg": "CC-BY-SA-3.0" for n in (24, 25, 26)
+}
 
 #: Tracks never used, with the reason (relative to CORPUS_DIR).
 SKIP: dict[str, str] = {
@@ -233,13 +294,15 @@ def package_sections(credits_md: Path) -> dict[str, str]:
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
 
 
-def cleared_games(credits_md: Path) -> dict[str, GameSource]:
-    """Games whose licence statement is confirmed by their package's copyright text."""
-    sections = package_sections(credits_md)
+def cleared_games(corpora: dict[str, Path]) -> dict[str, GameSource]:
+    """Games whose licence statement is confirmed by their package's copyright text.
+
+    ``corpora`` maps a :attr:`GameSource.corpus` name to its tree (each with a CREDITS.md)."""
+    sections = {name: package_sections(root / "CREDITS.md") for name, root in corpora.items()}
     ok: dict[str, GameSource] = {}
     for key, g in GAMES.items():
         pkg = g.package.split()[0]
-        text = sections.get(pkg, "")
+        text = sections.get(g.corpus, {}).get(pkg, "")
         missing = [e for e in g.evidence if not re.search(e, text)]
         if missing:
             print(
@@ -260,7 +323,9 @@ def _tag(tags: dict[str, list[str]], *names: str) -> str:
 
 
 def _from_filename(stem: str) -> str:
-    words = re.sub(r"[_\-]+", " ", stem).strip().split()
+    """'Dried_Tears' -> 'Dried Tears', 'HellFortressEntrance' -> 'Hell Fortress Entrance'."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", stem)
+    words = re.sub(r"[_\-]+", " ", spaced).strip().split()
     return " ".join(w[:1].upper() + w[1:] for w in words)
 
 
@@ -275,7 +340,7 @@ def describe(t: Track, g: GameSource) -> None:
     except Exception:  # unreadable tags just mean fallbacks
         tags = {}
     stem = t.src.stem
-    t.licence = g.licence
+    t.licence = FILE_LICENCES.get(t.rel, g.licence)
     if t.game == "warzone2100" and stem in WARZONE:
         t.title, t.composer = WARZONE[stem]
         if "LupusMechanicus" in t.composer and stem != "track3_enhanced":
@@ -284,9 +349,11 @@ def describe(t: Track, g: GameSource) -> None:
     title = TITLE_OVERRIDES.get(t.rel) or _tag(tags, "title")
     if not title or "supertux" in title.lower().replace(" ", ""):
         title = _from_filename(stem)
+    elif "_" in title or title.islower():  # 'SixtyFour_Revisited', 'temple'
+        title = _from_filename(title)
     t.title = title
     artist = _tag(tags, "composer", "artist")
-    t.composer = ARTIST_ALIASES.get(artist.lower(), artist) if artist else ""
+    t.composer = ARTIST_ALIASES.get(artist.lower(), artist) if artist else g.composer
 
 
 def safe_name(s: str) -> str:
@@ -380,8 +447,8 @@ def check_out_dir(out: Path) -> None:
         raise SystemExit(f"{out} is not empty and has no demo CREDITS.md; refusing to overwrite it")
 
 
-def build(corpus: Path, out: Path, sr_out: int, level: float) -> list[Track]:
-    games = cleared_games(corpus / "CREDITS.md")
+def build(corpora: dict[str, Path], out: Path, sr_out: int, level: float) -> list[Track]:
+    games = cleared_games(corpora)
     check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     for old in sorted(out.rglob("*.ogg")):
@@ -392,8 +459,8 @@ def build(corpus: Path, out: Path, sr_out: int, level: float) -> list[Track]:
     made: list[Track] = []
     for game, album_dir, album, k in PLAN:
         g = games.get(game)
-        src_dir = corpus / game / album_dir
-        if g is None or not src_dir.is_dir():
+        src_dir = corpora[g.corpus] / game / album_dir if g is not None else None
+        if g is None or src_dir is None or not src_dir.is_dir():
             print(f"warning: skipping album {game}/{album_dir}", file=sys.stderr)
             continue
         cands: list[Track] = []
@@ -495,8 +562,9 @@ def write_readme(out: Path, tracks: list[Track]) -> None:
         f"{EXCERPT_S:.0f}-second excerpts of freely licensed game soundtracks, {n_albums} albums from "
         f"{n_games} games, laid out `<game>/<album>/<NN - title>.ogg` "
         "(licences and authors in CREDITS.md).\n"
-        "Made by `python benchmarks/make_demo_library.py CORPUS_DIR resources/demo` from the corpus built by "
-        "`build_dev_corpus.py` (Debian game-music packages): middle excerpt, 0.5 s fades, "
+        "Made by `python benchmarks/make_demo_library.py CORPUS_DIR resources/demo --extra EXTRA_DIR` from "
+        "the corpora built by `build_dev_corpus.py` and `benchmarks/build_extra_corpus.py` (Debian "
+        "game-music packages): one album per game, middle excerpt, 0.5 s fades, "
         "Ogg Vorbis with tags.\n"
     )
 
@@ -504,6 +572,10 @@ def write_readme(out: Path, tracks: list[Track]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("corpus", type=Path, help="corpus folder from build_dev_corpus.py (with CREDITS.md)")
+    ap.add_argument(
+        "--extra", type=Path, required=True,
+        help="folder from benchmarks/build_extra_corpus.py (with CREDITS.md): 0 A.D. and Red Eclipse",
+    )
     ap.add_argument("out", type=Path, help="output folder, e.g. resources/demo")
     ap.add_argument("--sample-rate", type=int, default=22050, choices=(22050, 32000))
     ap.add_argument(
@@ -513,9 +585,12 @@ def main(argv: list[str] | None = None) -> int:
         help="libsndfile compression level 0 (best quality, biggest) .. 1 (smallest)",
     )
     args = ap.parse_args(argv)
-    if not (args.corpus / "CREDITS.md").is_file():
-        ap.error(f"{args.corpus} has no CREDITS.md; build it with build_dev_corpus.py")
-    tracks = build(args.corpus, args.out, args.sample_rate, args.quality_level)
+    corpora = {"dev": args.corpus, "extra": args.extra}
+    for name, root in corpora.items():
+        if not (root / "CREDITS.md").is_file():
+            ap.error(f"{root} has no CREDITS.md; build it with "
+                     + ("build_dev_corpus.py" if name == "dev" else "benchmarks/build_extra_corpus.py"))
+    tracks = build(corpora, args.out, args.sample_rate, args.quality_level)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file()) / 1e6
     print(
         f"{len(tracks)} tracks, {len({(t.game, t.album) for t in tracks})} albums, "
