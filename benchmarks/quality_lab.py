@@ -76,6 +76,10 @@ def main() -> None:
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--held-out", default="warzone2100,nexuiz", help="games (top folders) never trained on")
     p.add_argument("--extra", type=Path, help="more training music (never evaluated)")
+    p.add_argument("--extra-held-out", default="",
+                   help="games of --extra never trained on, scored as a second held-out set")
+    p.add_argument("--no-extra-training", action="store_true",
+                   help="train on none of --extra (a baseline for --extra-held-out)")
     p.add_argument("--excerpts", type=int, default=32)
     p.add_argument("--cache-dir", type=Path, default=Path("quality-lab-cache"))
     p.add_argument("--arch", default="musicnet-hybrid-small")
@@ -98,26 +102,37 @@ def main() -> None:
     paths, mels = cached_excerpts(a.corpus, a.excerpts, a.cache_dir / f"corpus-{a.excerpts}.npz")
     albums = np.array(["/".join(Path(q).relative_to(a.corpus).parts[:2]) for q in paths])
     held = np.isin([Path(q).relative_to(a.corpus).parts[0] for q in paths], a.held_out.split(","))
+    held2 = np.zeros(len(paths), bool)  # second held-out set, from --extra-held-out
     if a.extra:
         extra_cache = a.cache_dir / f"extra-{a.excerpts}.npz"
         extra_paths, extra_mels = cached_excerpts(a.extra, a.excerpts, extra_cache)
-        extra_albums = ["extra/" + Path(q).relative_to(a.extra).parts[0] for q in extra_paths]
-        albums = np.concatenate([albums, extra_albums])
+        extra_games = [Path(q).relative_to(a.extra).parts[0] for q in extra_paths]
+        albums = np.concatenate([albums, ["extra/" + g for g in extra_games]])
         mels = np.concatenate([mels, extra_mels])
         held = np.concatenate([held, np.zeros(len(extra_paths), bool)])
+        held2 = np.concatenate([held2, np.isin(extra_games, [g for g in a.extra_held_out.split(",") if g])])
     idx, odd = album_triplets(albums[held], 5000, seed=0)
+    idx2, odd2 = album_triplets(albums[held2], 5000, seed=0) if held2.any() else (None, None)
+
+    def evaluate(tag: str) -> None:
+        report(tag, song_embeddings(model, mels[held]), albums[held], idx, odd)
+        if idx2 is not None:
+            report("  extra held", song_embeddings(model, mels[held2]), albums[held2], idx2, odd2)
 
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     model = load_model(a.init).model if a.init else build_model(a.arch, FeatureConfig())
-    train_ids = np.flatnonzero(held if a.train_on == "held-out" else ~held)
+    trainable = ~held & ~held2
+    if a.no_extra_training:
+        trainable[len(paths):] = False
+    train_ids = np.flatnonzero(held if a.train_on == "held-out" else trainable)
     _, album_id = np.unique(albums, return_inverse=True)
     augment = Augmenter(replace(LIGHT, pitch_shift_bins=a.pitch_shift))
     supcon = SupConLoss(temperature=0.1)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * a.steps,
                                                 pct_start=0.1)
-    report("start", song_embeddings(model, mels[held]), albums[held], idx, odd)
+    evaluate("start")
     started = time.perf_counter()
     for epoch in range(1, a.epochs + 1):
         partner = {int(s): int(s) for s in train_ids}
@@ -146,7 +161,7 @@ def main() -> None:
             opt.step()
             sched.step()
         if epoch % a.eval_every == 0 or epoch == a.epochs:
-            report(f"epoch {epoch}", song_embeddings(model, mels[held]), albums[held], idx, odd)
+            evaluate(f"epoch {epoch}")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
