@@ -38,6 +38,7 @@ SOURCES = (
     ("folders", "Album folders (songs in one folder are similar)"),
     ("csv", "Triplets CSV (song1,song2,song3,odd)"),
     ("self", "Self-supervised (excerpts of the same song)"),
+    ("both", "Album folders + self-supervised"),
 )
 
 #: Fine-tuning preset ("adapt a model to this library"): benchmarks/reproduce_default_model.sh.

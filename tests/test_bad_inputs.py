@@ -83,6 +83,8 @@ def no_gpu(monkeypatch):
     (["query", "{song}", "--k", "0"], r"--k must be at least 1"),
     (["train", "--library", "{lib}", "--name", "x", "--epochs", "0"], r"epochs must be >= 1"),
     (["train", "--library", "{lib}", "--name", "classic"], r"invalid model name 'classic'"),
+    (["train", "--library", "{lib}", "--name", "x", "--triplets", "{song}", "--self-supervised"],
+     r"--self-supervised goes with --labels folders or alone, not with --triplets"),
     (["index", "{lib}", "--workers", "many"], r"--workers: invalid int value: 'many'"),
 ])
 def test_unknown_names_and_bad_values(capsys, cli_home, synth_library, args, pattern):

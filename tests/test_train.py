@@ -19,7 +19,8 @@ def _cfg(lib, **kw):
 
 
 @pytest.mark.parametrize("loss,source", [("triplet", "folders"), ("contrastive", "self"),
-                                         ("triplet", "self"), ("contrastive", "folders")])
+                                         ("triplet", "self"), ("contrastive", "folders"),
+                                         ("contrastive", "both"), ("triplet", "both")])
 def test_one_epoch_each_loss_and_source(synth_library, home, loss, source):
     epochs = []
     folder = train(_cfg(synth_library, loss=loss, source=source, name=f"m-{loss}-{source}"), home=home,
@@ -97,6 +98,24 @@ def test_neighbour_positives_come_from_the_nearest_song():
     never.set_neighbours(emb)
     batch = never.batch(8, gen)
     assert batch.x[0::2, 0, 0, 0].tolist() == batch.x[1::2, 0, 0, 0].tolist()  # plain song-level pairs
+
+
+def test_album_and_song_batches_pair_crops_of_one_song_and_group_them_by_album():
+    from trainer.data import AlbumSongSource
+
+    cache = _constant_cache(9)
+    albums = [0, 0, 0, 1, 1, 1, 2, 2, 2]  # songs 0-2 are album 0, 3-5 album 1, 6-8 album 2
+    source = AlbumSongSource(cache, list(range(9)), albums)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        batch = source.batch(8, gen)  # 2 albums x 2 songs x 2 crops
+        song_of_crop = batch.x[:, 0, 0, 0].long().tolist()
+        assert batch.labels.tolist() == song_of_crop  # the song label names the crop's song
+        assert song_of_crop[0::2] == song_of_crop[1::2]  # crops come in pairs of one song
+        assert batch.groups.tolist() == [albums[s] for s in song_of_crop]
+        assert len(set(batch.groups.tolist())) == 2
+        for album in set(batch.groups.tolist()):  # two *different* songs of each album
+            assert len({s for s, g in zip(song_of_crop, batch.groups.tolist(), strict=True) if g == album}) == 2
 
 
 def test_neighbour_fine_tuning_runs_and_is_recorded(synth_library, home):

@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = s.add_mutually_exclusive_group()
     src.add_argument("--triplets", type=_existing_file, help="ground-truth CSV: song1,song2,song3,odd")
     src.add_argument("--labels", choices=["folders"], help="folder labels (parent = album, grandparent = artist)")
-    src.add_argument("--self-supervised", action="store_true", help="excerpts of the same song are positives")
+    s.add_argument("--self-supervised", action="store_true",
+                   help="excerpts of the same song are positives; with --labels folders, both at once")
     s.add_argument("--epochs", type=int, default=10)
     s.add_argument("--batch-size", type=int, default=None, help="default: the thesis's for the architecture")
     s.add_argument("--lr", type=float, default=1e-5)
@@ -220,8 +221,12 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
+    if args.triplets and args.self_supervised:
+        raise MusicSimError("--self-supervised goes with --labels folders or alone, not with --triplets")
     if args.triplets:
         source, csv = "csv", args.triplets
+    elif args.self_supervised and args.labels:
+        source, csv = "both", None
     elif args.self_supervised:
         source, csv = "self", None
     else:

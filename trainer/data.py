@@ -6,6 +6,10 @@ only model time.  The three sources:
 
 * ``folders`` -- the parent folder of a file is its album, the grandparent its artist; batches hold
   P albums x K songs and triplets are mined online (semi-hard) from them.
+* ``both`` -- folder labels *and* song identity: batches hold P albums x K songs, two crops per
+  song; the loss is applied once with song labels and once with album labels, so a model learns
+  what an album shares without forgetting what tells its songs apart (which album labels alone
+  do on a few albums, overfitting them).
 * ``self`` -- no labels: two crops of the same song are positives, every other song a negative.
   With *neighbour positives* (:class:`NeighbourSource`) the second crop is sometimes taken from
   the song's nearest neighbour in the library instead, which adapts a model to a library.
@@ -33,7 +37,7 @@ from .features import LogMel
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .library import walk_audio
 
-SOURCES = ("folders", "self", "csv")
+SOURCES = ("folders", "self", "both", "csv")
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class Batch:
     x: torch.Tensor                      # (N, 1, n_mels, n_frames)
     labels: torch.Tensor                 # (N,)
     triplets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+    groups: torch.Tensor | None = None   # (N,) album of each item, for a second loss term (``both``)
 
 
 class LabelledSource:
@@ -195,6 +200,31 @@ class LabelledSource:
                 labels.append(int(c))
         x = torch.from_numpy(np.stack(crops).astype(np.float32))[:, None]
         return Batch(x, torch.tensor(labels))
+
+
+class AlbumSongSource(LabelledSource):
+    """Source ``both``: P albums x K songs per batch, two crops of each song; ``labels`` are the
+    songs and ``groups`` their albums."""
+
+    def __init__(self, cache: SegmentCache, song_ids: list[int], albums: list[int], *,
+                 songs_per_album: int = 2) -> None:
+        super().__init__(cache, song_ids, albums, per_class=songs_per_album)
+
+    def batch(self, batch_size: int, gen: torch.Generator) -> Batch:
+        per_album = 2 * self.per_class  # crops per album: two of each song
+        n_albums = max(2, min(len(self.classes), batch_size // per_album))
+        order = torch.randperm(len(self.classes), generator=gen)[:n_albums].numpy()
+        crops, songs, groups = [], [], []
+        for ci in order:
+            members = self.members[self.classes[ci]]
+            k = min(self.per_class, len(members))
+            for p in torch.randperm(len(members), generator=gen)[:k].numpy():
+                song = int(members[p])
+                crops += [self.cache.crop(song, gen), self.cache.crop(song, gen)]
+                songs += [song, song]
+                groups += [int(self.classes[ci])] * 2
+        x = torch.from_numpy(np.stack(crops).astype(np.float32))[:, None]
+        return Batch(x, torch.tensor(songs), groups=torch.tensor(groups))
 
 
 def nearest_others(embeddings: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from .augment import LIGHT, THESIS_CONTRASTIVE, AugmentConfig, Augmenter
 from .config import FeatureConfig
 from .data import (
     SOURCES,
+    AlbumSongSource,
     LabelledSource,
     NeighbourSource,
     SegmentCache,
@@ -51,7 +52,7 @@ class TrainConfig:
     library: Path
     arch: str = "musicnet"
     loss: str = "triplet"
-    source: str = "folders"            # folders | self | csv
+    source: str = "folders"            # folders | self | both | csv
     triplets_csv: Path | None = None
     epochs: int = 10
     batch_size: int | None = None      # None: the architecture's thesis default
@@ -202,7 +203,7 @@ def validation_score(model: torch.nn.Module, cache: SegmentCache, val: list[int]
         emb = cached_song_embeddings(model, cache, ids, device)
         idx = np.array([[pos[a], pos[p], pos[n]] for a, p, n in val_triplets])
         return float(triplet_correct(emb, idx, np.full(len(idx), 2), "cosine", "Normalizer").mean() * 100)
-    if source == "folders" and val:
+    if source in ("folders", "both") and val:
         # Held-out songs query the training songs: percent whose nearest neighbour shares their album.
         # (Works with one held-out song per album, where odd-one-out triplets among them could not.)
         train_ids = [i for i in range(len(cache.songs)) if i not in set(val)]
@@ -297,12 +298,14 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
         source: LabelledSource | TripletCsvSource = TripletCsvSource(cache, [triplets[i] for i in perm[n_val:]])
         val: list[int] = []
     else:
-        train_ids, val = split_validation(cache, cfg.val_fraction if cfg.source == "folders" else 0.0, cfg.seed)
-        if cfg.source == "folders":
+        labelled = cfg.source in ("folders", "both")
+        train_ids, val = split_validation(cache, cfg.val_fraction if labelled else 0.0, cfg.seed)
+        if labelled:
             albums = sorted({cache.songs[i].album for i in train_ids})
             album_id = {a: k for k, a in enumerate(albums)}
             labels = [album_id[cache.songs[i].album] for i in train_ids]
-            source = LabelledSource(cache, train_ids, labels, per_class=4)
+            source = (LabelledSource(cache, train_ids, labels, per_class=4) if cfg.source == "folders"
+                      else AlbumSongSource(cache, train_ids, labels))
         elif cfg.neighbours > 0:
             source = NeighbourSource(cache, train_ids, cfg.neighbours)
         else:
@@ -338,13 +341,20 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
             batch = source.batch(batch_size, gen)
             x = batch.x.to(device)
             labels = batch.labels.to(device)
+            groups = batch.groups.to(device) if batch.groups is not None else None
             if cfg.loss == "contrastive":
                 views = torch.cat([augment(x), augment(x)]) if augment is not None else torch.cat([x, x])
-                loss = loss_fn(model(views), torch.cat([labels, labels]))
+                emb = model(views)
+                loss = loss_fn(emb, torch.cat([labels, labels]))
+                if groups is not None:
+                    loss = loss + loss_fn(emb, torch.cat([groups, groups]))
             else:
                 xa = augment(x) if augment is not None else x
                 trip = tuple(t.to(device) for t in batch.triplets) if batch.triplets else None
-                loss = loss_fn(model(xa), labels, trip)  # type: ignore[arg-type]
+                emb = model(xa)
+                loss = loss_fn(emb, labels, trip)  # type: ignore[arg-type]
+                if groups is not None:
+                    loss = loss + loss_fn(emb, groups)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

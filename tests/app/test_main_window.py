@@ -272,6 +272,8 @@ def test_training_form_fine_tunes_a_model_with_neighbour_positives(window, music
     assert chosen == ("default", "self", "contrastive", 0.5, 3e-4)
     page.source_combo.setCurrentIndex(page.source_combo.findData("folders"))
     assert page.config().neighbours == 0.0  # only self-supervised training has neighbour positives
+    page.source_combo.setCurrentIndex(page.source_combo.findData("both"))
+    assert page.config().source == "both" and not page.neighbours_spin.isEnabled()
     combo.setCurrentIndex(0)
     assert page.arch_combo.isEnabled() and page.config().init_from is None
 
