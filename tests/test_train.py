@@ -112,10 +112,11 @@ def test_album_and_song_batches_pair_crops_of_one_song_and_group_them_by_album()
         song_of_crop = batch.x[:, 0, 0, 0].long().tolist()
         assert batch.labels.tolist() == song_of_crop  # the song label names the crop's song
         assert song_of_crop[0::2] == song_of_crop[1::2]  # crops come in pairs of one song
-        assert batch.groups.tolist() == [albums[s] for s in song_of_crop]
-        assert len(set(batch.groups.tolist())) == 2
-        for album in set(batch.groups.tolist()):  # two *different* songs of each album
-            assert len({s for s, g in zip(song_of_crop, batch.groups.tolist(), strict=True) if g == album}) == 2
+        groups = batch.groups.tolist()
+        assert groups == [albums[s] for s in song_of_crop]
+        assert len(set(groups)) == 2
+        for album in set(groups):  # two *different* songs of each album
+            assert len({s for s, g in zip(song_of_crop, groups, strict=True) if g == album}) == 2
 
 
 def test_neighbour_fine_tuning_runs_and_is_recorded(synth_library, home):
