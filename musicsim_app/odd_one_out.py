@@ -94,6 +94,7 @@ class OddOneOutDialog(QDialog):
         skip.clicked.connect(self.next_trio)
         close.clicked.connect(self.reject)
         self.show_titles.toggled.connect(self._update_titles)
+        session.searchReady.connect(self._on_search_ready)
         self.next_trio()
 
     @property
@@ -123,12 +124,21 @@ class OddOneOutDialog(QDialog):
         for widget in (*self.play_buttons, *self.choices):
             widget.setEnabled(ok)
         if not ok:
-            self.count_label.setText("Index at least three songs of one folder with the current model first")
+            ids, _ = self.session.embeddings()
+            preparing = len(ids) >= 3 and self.session.ready_search_index() is None
+            self.count_label.setText(
+                f"Preparing search over {len(ids):,} songs…" if preparing
+                else "Index at least three songs of one folder with the current model first"
+            )
         self._update_titles()
+
+    def _on_search_ready(self) -> None:
+        if len(self.trio) != 3:  # was waiting for the search index
+            self.next_trio()
 
     def _pick(self) -> list | None:
         ids, X = self.session.embeddings()
-        index = self.session.search_index()
+        index = self.session.ready_search_index()
         if index is None or len(ids) < 3:
             return None
         songs = [self.session.song(int(i)) for i in ids]

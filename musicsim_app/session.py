@@ -23,6 +23,11 @@ from .workers import JobRunner, Worker, run_task
 
 log = logging.getLogger(__name__)
 
+#: Libraries up to this many songs get their search index built on the GUI thread at the first
+#: query (about 40 ms at 10,000 songs); bigger ones on a worker (0.5 s at 100k, 6-11 s plus a minute
+#: of HNSW graph at a million: docs/PERFORMANCE.md), the results following when it is done.
+SYNC_SEARCH_ROWS = 10_000
+
 
 @dataclass(frozen=True)
 class Result:
@@ -48,6 +53,7 @@ class LibrarySession(QObject):
     jobStarted = Signal(object, str)  #: Worker, label
     message = Signal(str)
     errorOccurred = Signal(str)
+    searchReady = Signal()  #: a worker finished preparing the search index of the current options
 
     def __init__(
         self, home: Path, runner: JobRunner, *, device: str = "auto", parent: QObject | None = None
@@ -72,6 +78,7 @@ class LibrarySession(QObject):
         self.results: list[Result] = []
         self._emb: dict[str, _Embeddings] = {}
         self._indexes: dict[tuple[str, str], Any] = {}
+        self._preparing: set[tuple[str, str, str]] = set()  # (model key, scaler, distance) on a worker
         self._queue: list[tuple[str, Callable[..., Any], tuple, dict, Callable[[Any], None] | None]] = []
         self._current: Worker | None = None
         self._loading_generation = 0
@@ -230,18 +237,23 @@ class LibrarySession(QObject):
         args: tuple = (),
         kwargs: dict | None = None,
         on_done: Callable[[Any], None] | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
-        self._queue.append((label, fn, args, kwargs or {}, on_done))
+        """Queue a job; ``on_done(result)`` when it succeeds, ``on_end()`` whatever the outcome
+        (after ``on_done``; also when it is cancelled before it starts)."""
+        self._queue.append((label, fn, args, kwargs or {}, on_done, on_end))
         self._start_next()
 
     def _start_next(self) -> None:
         if self._current is not None or not self._queue:
             return
-        label, fn, args, kwargs, on_done = self._queue.pop(0)
+        label, fn, args, kwargs, on_done, on_end = self._queue.pop(0)
         worker = Worker(fn, *args, name=label, **kwargs)
         self._current = worker
         if on_done is not None:
             worker.finished.connect(on_done)
+        if on_end is not None:
+            worker.done.connect(on_end)
         worker.failed.connect(lambda msg, label=label: self.errorOccurred.emit(f"{label} failed: {msg}"))
         worker.cancelled.connect(lambda label=label: self.message.emit(f"{label}: cancelled"))
         worker.done.connect(self._on_job_done)
@@ -253,6 +265,9 @@ class LibrarySession(QObject):
         self._start_next()
 
     def cancel_jobs(self) -> None:
+        for *_, on_end in self._queue:
+            if on_end is not None:
+                on_end()
         self._queue.clear()
         if self._current is not None:
             self._current.cancel()
@@ -315,16 +330,50 @@ class LibrarySession(QObject):
         return emb.ids, emb.matrix
 
     def search_index(self):
-        """The cached ``SearchIndex`` of the current model and scaler (built on first use)."""
+        """The cached ``SearchIndex`` of the current model and scaler; built here on first use only
+        for a library of at most ``SYNC_SEARCH_ROWS`` songs, else ``None`` until
+        :meth:`ready_search_index` has had a worker build it."""
         from trainer.search import SearchIndex
 
         key = (self.model_key, self.scaler)
         emb = self._emb.get(self.model_key)
         if emb is None or len(emb.ids) == 0:
             return None
-        if key not in self._indexes:
+        if key not in self._indexes and len(emb.ids) <= SYNC_SEARCH_ROWS:
             self._indexes[key] = SearchIndex(emb.matrix, self.scaler)
-        return self._indexes[key]
+        return self._indexes.get(key)
+
+    def ready_search_index(self):
+        """The search index for the current model, scaler *and distance*, or ``None`` while a
+        worker prepares it (``searchReady`` follows); ``None`` too before anything is indexed."""
+        emb = self._emb.get(self.model_key)
+        if emb is None or len(emb.ids) == 0:
+            return None
+        index = self.search_index()
+        if index is not None and index.ready(self.distance):
+            return index
+        self._prepare_search(emb, index)
+        return None
+
+    def _prepare_search(self, emb: _Embeddings, index) -> None:
+        """Scale the embeddings and build the HNSW graph of the current distance on a worker: at a
+        million songs that takes a minute, which must not freeze the window."""
+        job = (self.model_key, self.scaler, self.distance)
+        if job in self._preparing:
+            return
+        self._preparing.add(job)
+
+        def finished(result) -> None:
+            self._preparing.discard(job)
+            if self._emb.get(job[0]) is emb:  # not replaced by a newer snapshot meanwhile
+                self._indexes[job[:2]] = result
+                self.searchReady.emit()
+            self._rerank()  # a stale result starts a build for the new embeddings
+
+        self.message.emit(f"Preparing search over {len(emb.ids):,} songs…")
+        self.enqueue(f"Preparing search over {len(emb.ids):,} songs", engine_jobs.prepare_search,
+                     (emb.matrix, job[1], job[2], index), on_done=finished,
+                     on_end=lambda: self._preparing.discard(job))
 
     def _drop_indexes(self, model_key: str) -> None:
         for key in [k for k in self._indexes if k[0] == model_key]:
@@ -347,7 +396,9 @@ class LibrarySession(QObject):
             elif emb is None or self.busy():
                 self.message.emit(f"'{song.display_title}' is not indexed with {self.model_name} yet")
             return []
-        index = self.search_index()
+        index = self.ready_search_index()
+        if index is None:  # a worker is preparing it; _rerank runs again when it is done
+            return []
         try:
             idx, dist = index.query(emb.matrix[row], self.k, self.distance, exclude_ids=[row])
         except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric

@@ -442,6 +442,11 @@ class SearchIndex:
         """``"ann"`` or ``"exact"``: what a query with ``metric`` will use."""
         return "ann" if self.use_ann and check_metric(metric) in ANN_METRICS else "exact"
 
+    def ready(self, metric: str) -> bool:
+        """Whether a query with ``metric`` can start at once, with no approximate index to build
+        first (a GUI builds that with :meth:`prepare` on a worker instead)."""
+        return self.backend_for(metric) == "exact" or metric in self._ann
+
     def prepare(
         self, metric: str, *, progress: ProgressFn | None = None, should_stop: StopFn | None = None
     ) -> None:

@@ -84,6 +84,53 @@ def test_results_rerank_with_distance_and_scaler(qtbot, session):
     assert len(session.results) == 1
 
 
+def test_a_big_library_prepares_its_search_on_a_worker(qtbot, session, monkeypatch):
+    """Above SYNC_SEARCH_ROWS the scaled index, and above ANN_THRESHOLD each distance's HNSW graph,
+    are built on a worker (a minute at a million songs); the results follow."""
+    import threading
+
+    import musicsim_app.engine_jobs as engine_jobs
+    import musicsim_app.session as session_module
+    import trainer.search as search
+
+    monkeypatch.setattr(session_module, "SYNC_SEARCH_ROWS", 10)
+    monkeypatch.setattr(search, "ANN_THRESHOLD", 20)  # so these 40 songs get HNSW graphs
+    threads = []
+    real = engine_jobs.prepare_search
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_jobs, "prepare_search", spy)
+    X = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
+    session.model_refs = [type("Ref", (), {"name": "m", "info": type("I", (), {"key": "m@1"})()})()]
+    session.model_name = "m"
+    messages = []
+    session.message.connect(messages.append)
+    session.apply_snapshot(Snapshot(songs=[make_song(i) for i in range(40)], ids=np.arange(40), matrix=X,
+                                    model_key="m@1"))
+    session.set_query(0)
+    assert session.results == [] and messages[-1] == "Preparing search over 40 songs…"
+    qtbot.waitUntil(lambda: len(session.results) == 10, timeout=10_000)
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    index = session.search_index()
+    assert index.use_ann and index.ready("cosine") and not index.ready("euclidean")
+    exact = search.SearchIndex(X, "Normalizer", ann="never").query(X[0], 10, "cosine", exclude_ids=[0])[0]
+    assert [r.song.id for r in session.results] == exact.tolist()
+    session.set_k(5)  # same index: re-ranked at once
+    assert len(session.results) == 5
+    session.set_distance("euclidean")  # its own graph: prepared on a worker too
+    assert session.results == []
+    qtbot.waitUntil(lambda: len(session.results) == 5, timeout=10_000)
+    session.set_distance("cityblock")  # exact metrics need no graph
+    assert len(session.results) == 5 and len(threads) == 2
+    session.set_scaler("StandardScaler")  # a new scaled copy of more than SYNC_SEARCH_ROWS rows
+    assert session.results == []
+    qtbot.waitUntil(lambda: len(session.results) == 5, timeout=10_000)
+    assert len(threads) == 3 and not session._preparing
+
+
 def test_choose_trio_prefers_other_album_near_boundary():
     labels = np.array(["a", "a", "a", "b", "b"])
     rank = np.array([1, 3, 2, 4])
