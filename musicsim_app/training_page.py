@@ -135,7 +135,7 @@ class TrainingPage(QWidget):
         form.addRow("Architecture", self.arch_combo)
         form.addRow("", self.arch_info)
         form.addRow("Loss", self.loss_combo)
-        form.addRow("Triplets from", self.source_combo)
+        form.addRow("Similar songs from", self.source_combo)
         form.addRow("Triplets CSV", csv_row)
         form.addRow("Neighbour positives", self.neighbours_spin)
         form.addRow("Epochs", self.epochs_spin)
