@@ -57,6 +57,11 @@ def test_bench_prints_the_27_row_table(indexed):
              "correlation", "kulsinski"}]
     assert len(rows) == 27
     assert "P@1" in out and "MAP@R" in out and "results saved to" in out
+    per_album = out.split("same album first (P@1 per album, cosine-Normalizer):")[1].splitlines()
+    cells = {line.split()[0]: line.split()[-1] for line in per_album[2:] if line.startswith("  synth/")}
+    assert {"synth/noise", "synth/tones"} <= set(cells)
+    hits_queries = [tuple(map(int, c.split("/"))) for c in cells.values()]
+    assert sum(q for _, q in hits_queries) == 12 and all(0 <= h <= q for h, q in hits_queries), cells
 
 
 def test_models_lists_every_architecture(indexed):

@@ -18,6 +18,7 @@ from trainer.evaluate import (
     map_at_r,
     precision_at_1,
     read_triplets_csv,
+    retrieval_report,
     retrieval_scores,
     triplet_correct,
     triplet_scores,
@@ -150,6 +151,17 @@ def test_retrieval_matches_naive_loop(rng: np.random.Generator) -> None:
     X = rng.normal(size=(8, 5))[labels] + rng.normal(scale=0.8, size=(60, 5))
     p1, mapr = retrieval_scores(X, labels)
     assert (p1, mapr) == pytest.approx(_naive_retrieval(X, labels))
+
+
+def test_retrieval_report_counts_same_label_hits_per_label() -> None:
+    # a0, a1 are each other's nearest; b0's nearest is a1 (a miss), b1's nearest is b0; c is alone
+    X = np.array([[0.0], [0.1], [0.25], [0.45], [9.0]])
+    labels = np.array(["a", "a", "b", "b", "c"])
+    report = retrieval_report(X, labels, metric="euclidean", scaler="MinMaxScaler")
+    assert report.by_label == {"a": (2, 2), "b": (1, 2)}  # "c" has no partner, so no query
+    assert report.p_at_1 == pytest.approx(3 / 4)
+    assert (report.p_at_1, report.map_at_r) == retrieval_scores(X, labels, metric="euclidean",
+                                                                 scaler="MinMaxScaler")
 
 
 def test_retrieval_needs_a_shared_label() -> None:

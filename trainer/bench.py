@@ -12,7 +12,7 @@ import numpy as np
 
 from .device import resolve_device
 from .errors import ParameterError
-from .evaluate import BenchResult, album_triplets, read_triplets_csv, retrieval_scores, triplet_scores
+from .evaluate import BenchResult, album_triplets, read_triplets_csv, retrieval_report, triplet_scores
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .library import Library
 from .modelstore import load_model
@@ -73,16 +73,19 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
         pos = {sid: r for r, sid in enumerate(ids.tolist())}
         X = matrix[[pos[i] for i in order]]
         try:
-            p_at_1, mapr = retrieval_scores(X, labels)
+            retrieval = retrieval_report(X, labels)
+            p_at_1, mapr, by_album = retrieval.p_at_1, retrieval.map_at_r, retrieval.by_label
         except ParameterError:  # no album with two songs (e.g. a CSV benchmark of a flat folder)
-            p_at_1, mapr = float("nan"), float("nan")
+            p_at_1, mapr, by_album = float("nan"), float("nan"), {}
         results.append(BenchResult(
             model=lm.info.name, rows=triplet_scores(X, idx, odd),
             p_at_1=p_at_1, map_at_r=mapr, n_songs=len(order),
             n_triplets=len(idx), triplet_source=source,
             created=_dt.datetime.now().replace(microsecond=0).isoformat(),
             extra={"library": os.fspath(library_root), "model_key": lm.info.key, "arch": lm.info.arch,
-                   "n_albums": int(len(set(labels.tolist()))), "seed": seed}))
+                   "n_albums": int(len(set(labels.tolist()))), "seed": seed,
+                   # album -> [songs whose nearest other song is from it, songs]
+                   "p_at_1_by_album": {a: list(hq) for a, hq in by_album.items()}}))
     out = out_dir or benchmarks_dir(home_path) / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     save_results(results, out)
     return results, out

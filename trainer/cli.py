@@ -270,8 +270,32 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print()
     if len(results) > 1:
         print(_summary(results))
+    by_album = _by_album(results)
+    if by_album:
+        print(by_album)
     print(f"results saved to {out}")
     return 0
+
+
+#: Above this many albums the per-album lines would bury the summary; the JSON files keep them.
+_MAX_ALBUM_LINES = 30
+
+
+def _by_album(results: list) -> str:  # type: ignore[type-arg]
+    """Per album and model: how many of its songs have a song of the same album as nearest."""
+    albums = sorted({a for r in results for a in r.extra.get("p_at_1_by_album", {})})
+    if not albums or len(albums) > _MAX_ALBUM_LINES:
+        return ""
+    width = max(len(a) for a in albums)
+    lines = ["\nsame album first (P@1 per album, cosine-Normalizer):",
+             f"  {'album':<{width}}  " + "  ".join(f"{r.model[:16]:>16}" for r in results)]
+    for a in albums:
+        cells = []
+        for r in results:
+            hits, n = r.extra.get("p_at_1_by_album", {}).get(a, (0, 0))
+            cells.append(f"{f'{hits}/{n}' if n else '-':>16}")
+        lines.append(f"  {a:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
 
 
 def _summary(results: list) -> str:  # type: ignore[type-arg]

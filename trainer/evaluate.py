@@ -348,10 +348,20 @@ def sort_rows(rows: Iterable[ScoreRow]) -> list[ScoreRow]:
     return sorted(rows, key=lambda r: (DISTANCES.index(r.distance), SCALERS.index(r.scaler)))
 
 
-def retrieval_scores(
+@dataclass(frozen=True)
+class RetrievalReport:
+    """Leave-one-out retrieval with labels: P@1, MAP@R, and per label ``(hits, queries)`` at 1."""
+
+    p_at_1: float
+    map_at_r: float
+    by_label: dict[str, tuple[int, int]]
+
+
+def retrieval_report(
     X: np.ndarray, labels: np.ndarray, *, metric: str = "cosine", scaler: str = "Normalizer"
-) -> tuple[float, float]:
-    """Leave-one-out precision@1 and MAP@R (Musgrave et al. 2020) in one pass.
+) -> RetrievalReport:
+    """Leave-one-out precision@1 and MAP@R (Musgrave et al. 2020) in one pass, plus P@1 per label,
+    which says *which* albums a model keeps together.
 
     Each song queries all the others; songs whose label has no other member are skipped. Equal
     distances are ranked by row index, so results are reproducible.
@@ -361,16 +371,16 @@ def retrieval_scores(
     X : np.ndarray, shape (n, d)
     labels : np.ndarray, shape (n,)
 
-    Returns
-    -------
-    (p_at_1, map_at_r) : tuple of float in [0, 1]
-        NaN-free; ``ParameterError`` when no song has a same-label partner.
+    Raises
+    ------
+    ParameterError
+        When no song has a same-label partner.
     """
     check_metric(metric)
     labels = np.asarray(labels)
     if labels.shape != (len(X),):
         raise ParameterError(f"labels must have shape ({len(X)},), got {labels.shape}")
-    _, lab, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    names, lab, counts = np.unique(labels, return_inverse=True, return_counts=True)
     R = counts[lab] - 1
     queries = np.flatnonzero(R > 0)
     if len(queries) == 0:
@@ -392,7 +402,20 @@ def retrieval_scores(
         precision = np.cumsum(rel, axis=1) / np.arange(1, r_max + 1)
         aps.append((precision * rel).sum(axis=1) / R[q])
         hits1.append(rel[:, 0])
-    return float(np.concatenate(hits1).mean()), float(np.concatenate(aps).mean())
+    hits = np.concatenate(hits1)
+    per_hits = np.bincount(lab[queries], weights=hits, minlength=len(names))
+    per_queries = np.bincount(lab[queries], minlength=len(names))
+    by_label = {str(names[i]): (int(per_hits[i]), int(per_queries[i]))
+                for i in range(len(names)) if per_queries[i]}
+    return RetrievalReport(float(hits.mean()), float(np.concatenate(aps).mean()), by_label)
+
+
+def retrieval_scores(
+    X: np.ndarray, labels: np.ndarray, *, metric: str = "cosine", scaler: str = "Normalizer"
+) -> tuple[float, float]:
+    """``(p_at_1, map_at_r)`` in [0, 1] (see :func:`retrieval_report`)."""
+    r = retrieval_report(X, labels, metric=metric, scaler=scaler)
+    return r.p_at_1, r.map_at_r
 
 
 def precision_at_1(
