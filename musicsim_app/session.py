@@ -79,7 +79,9 @@ class LibrarySession(QObject):
         self._emb: dict[str, _Embeddings] = {}
         self._indexes: dict[tuple[str, str], Any] = {}
         self._preparing: set[tuple[str, str, str]] = set()  # (model key, scaler, distance) on a worker
-        self._queue: list[tuple[str, Callable[..., Any], tuple, dict, Callable[[Any], None] | None]] = []
+        # (label, fn, args, kwargs, on_done, on_end) of the jobs waiting for the one running
+        self._queue: list[tuple[str, Callable[..., Any], tuple, dict, Callable[[Any], None] | None,
+                                Callable[[], None] | None]] = []
         self._current: Worker | None = None
         self._loading_generation = 0
         self.refresh_models()

@@ -2,7 +2,7 @@
 
 Every source draws random crops from an in-memory cache of log-mel segments (each song is decoded
 once, ``segments_per_song`` segments of ``segment_seconds`` spread over it), so an epoch costs
-only model time.  The three sources:
+only model time.  The four sources:
 
 * ``folders`` -- the parent folder of a file is its album, the grandparent its artist; batches hold
   P albums x K songs and triplets are mined online (semi-hard) from them.
