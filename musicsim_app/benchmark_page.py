@@ -179,9 +179,18 @@ class BenchmarkPage(QWidget):
         rl.addWidget(note, 0, 0, 1, 2)
         rl.addWidget(self.reference_a, 1, 0)
         rl.addWidget(self.reference_b, 1, 1)
+        self.album_table = QTableWidget(0, 0)
+        self.album_table.setSortingEnabled(True)
+        self.album_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.album_table.verticalHeader().hide()
+        self.album_table.setToolTip(
+            "Per album: how many of its songs have a song of the same album as nearest neighbour "
+            "(cosine, Normalizer) — which albums each model keeps together"
+        )
         self.tabs = QTabWidget()
         self.tabs.addTab(compare, "Compare")
         self.tabs.addTab(table_page, "All scores")
+        self.tabs.addTab(self.album_table, "Same album first")
         self.tabs.addTab(reference_page, "Thesis Appendix A")
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -356,6 +365,7 @@ class BenchmarkPage(QWidget):
         self.panel_b.set_results(self.results, 1)
         self.reference_b.set_results({**self.results, **self.reference_a.results}, 0)
         self._fill_table()
+        self._fill_album_table()
         self.export_button.setEnabled(bool(self.results))
         self.tabs.setCurrentIndex(0)
 
@@ -373,6 +383,30 @@ class BenchmarkPage(QWidget):
             for col, item in enumerate(cells):
                 self.table.setItem(i, col, item)
         self.table.setSortingEnabled(True)
+
+    def _fill_album_table(self) -> None:
+        from trainer.bench import p_at_1_by_album
+
+        results = list(self.results.values())
+        albums, cells = p_at_1_by_album(results)
+        table = self.album_table
+        table.setSortingEnabled(False)
+        table.clear()
+        table.setColumnCount(1 + len(results))
+        table.setHorizontalHeaderLabels(["Album"] + [r.model for r in results])
+        table.setRowCount(len(albums))
+        for i, (album, row) in enumerate(zip(albums, cells, strict=True)):
+            table.setItem(i, 0, QTableWidgetItem(album))
+            for j, cell in enumerate(row, start=1):
+                share = cell[0] / cell[1] if cell and cell[1] else None
+                item = _NumberItem("–" if cell is None else f"{cell[0]}/{cell[1]}  ({100 * share:.0f} %)")
+                item.setData(Qt.ItemDataRole.UserRole, -1.0 if share is None else share)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(i, j, item)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        table.setSortingEnabled(True)
 
     def export_csv(self, path: Path) -> None:
         import csv

@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
         s.songsChanged.connect(self._update_status_labels)
         s.embeddingsChanged.connect(self._update_status_labels)
         s.optionsChanged.connect(self._update_status_labels)
+        s.resultsChanged.connect(self._update_status_labels)  # the search backend may have changed
         self.player.stateChanged.connect(self._on_player_state)
         self.player.errorOccurred.connect(self.show_error)
         self.library_page.library_view.addFolderRequested.connect(self.add_folder_dialog)
@@ -242,7 +243,10 @@ class MainWindow(QMainWindow):
         ids, _ = s.embeddings()
         self.library_label.setText(f"Library: {len(s.songs)} songs")
         self.library_label.setToolTip("\n".join(str(r) for r in s.roots))
-        self.model_label.setText(f"Model: {s.model_name} ({len(ids)} indexed)")
+        backend = s.search_backend()
+        approximate = " · approximate search" if backend.startswith("approximate") else ""
+        self.model_label.setText(f"Model: {s.model_name} ({len(ids)} indexed){approximate}")
+        self.model_label.setToolTip(backend)
 
     def _on_player_state(self, state: str) -> None:
         text = {PLAYING: "Playing", PAUSED: "Paused", LOADING: "Loading…"}.get(state, "Stopped")

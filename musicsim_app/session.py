@@ -357,6 +357,15 @@ class LibrarySession(QObject):
         self._prepare_search(emb, index)
         return None
 
+    def search_backend(self) -> str:
+        """How the current query is answered, in one line for the status bar ("" before any)."""
+        index = self._indexes.get((self.model_key, self.scaler))
+        if index is None:
+            return ""
+        if index.backend_for(self.distance) == "ann":
+            return index.backend_reason
+        return f"exact search over {index.n:,} songs ({self.distance}, {self.scaler})"
+
     def _prepare_search(self, emb: _Embeddings, index) -> None:
         """Scale the embeddings and build the HNSW graph of the current distance on a worker: at a
         million songs that takes a minute, which must not freeze the window."""

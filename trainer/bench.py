@@ -117,3 +117,11 @@ def list_runs(home: str | os.PathLike[str] | None = None) -> list[tuple[Path, li
             if results:
                 runs.append((folder, results))
     return runs
+
+
+def p_at_1_by_album(results: list[BenchResult]) -> tuple[list[str], list[list[tuple[int, int] | None]]]:
+    """``(albums, cells)``: per album (sorted) and model, ``(songs whose nearest other song is from
+    that album, songs)``, or ``None`` where a model's result has no entry (e.g. an older run)."""
+    tables = [r.extra.get("p_at_1_by_album", {}) for r in results]
+    albums = sorted({a for t in tables for a in t})
+    return albums, [[tuple(t[a]) if a in t else None for t in tables] for a in albums]  # type: ignore[misc]

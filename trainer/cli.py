@@ -283,18 +283,17 @@ _MAX_ALBUM_LINES = 30
 
 def _by_album(results: list) -> str:  # type: ignore[type-arg]
     """Per album and model: how many of its songs have a song of the same album as nearest."""
-    albums = sorted({a for r in results for a in r.extra.get("p_at_1_by_album", {})})
+    from .bench import p_at_1_by_album
+
+    albums, cells = p_at_1_by_album(results)
     if not albums or len(albums) > _MAX_ALBUM_LINES:
         return ""
     width = max(len(a) for a in albums)
     lines = ["\nsame album first (P@1 per album, cosine-Normalizer):",
              f"  {'album':<{width}}  " + "  ".join(f"{r.model[:16]:>16}" for r in results)]
-    for a in albums:
-        cells = []
-        for r in results:
-            hits, n = r.extra.get("p_at_1_by_album", {}).get(a, (0, 0))
-            cells.append(f"{f'{hits}/{n}' if n else '-':>16}")
-        lines.append(f"  {a:<{width}}  " + "  ".join(cells))
+    for album, row in zip(albums, cells, strict=True):
+        lines.append(f"  {album:<{width}}  " + "  ".join(
+            f"{f'{c[0]}/{c[1]}' if c else '-':>16}" for c in row))
     return "\n".join(lines)
 
 

@@ -116,6 +116,7 @@ def test_a_big_library_prepares_its_search_on_a_worker(qtbot, session, monkeypat
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
     index = session.search_index()
     assert index.use_ann and index.ready("cosine") and not index.ready("euclidean")
+    assert session.search_backend().startswith("approximate HNSW search")
     exact = search.SearchIndex(X, "Normalizer", ann="never").query(X[0], 10, "cosine", exclude_ids=[0])[0]
     assert [r.song.id for r in session.results] == exact.tolist()
     session.set_k(5)  # same index: re-ranked at once
@@ -125,6 +126,7 @@ def test_a_big_library_prepares_its_search_on_a_worker(qtbot, session, monkeypat
     qtbot.waitUntil(lambda: len(session.results) == 5, timeout=10_000)
     session.set_distance("cityblock")  # exact metrics need no graph
     assert len(session.results) == 5 and len(threads) == 2
+    assert session.search_backend() == "exact search over 40 songs (cityblock, Normalizer)"
     session.set_scaler("StandardScaler")  # a new scaled copy of more than SYNC_SEARCH_ROWS rows
     assert session.results == []
     qtbot.waitUntil(lambda: len(session.results) == 5, timeout=10_000)
