@@ -26,6 +26,10 @@ from .session import LibrarySession
 from .triplet_choice import choose_trio
 
 NAMES = ("A", "B", "C")
+#: How many of the anchor's nearest songs a trio is chosen from: ``choose_trio`` looks at the first
+#: 20 of the anchor's folder, and ranking a whole million-song library per trio (an HNSW search
+#: with k of a million) would stall the dialog.
+PICK_DEPTH = 1000
 
 
 class OddOneOutDialog(QDialog):
@@ -146,7 +150,8 @@ class OddOneOutDialog(QDialog):
         roots = np.array([str(s.root) if s else "" for s in songs], dtype=object)
         for _attempt in range(10):
             anchor = int(self.rng.integers(len(ids)))
-            rank, dist = index.query(X[anchor], len(ids) - 1, self.session.distance, exclude_ids=[anchor])
+            depth = min(len(ids) - 1, PICK_DEPTH)
+            rank, dist = index.query(X[anchor], depth, self.session.distance, exclude_ids=[anchor])
             same_root = roots[rank] == roots[anchor]  # CSV paths are relative to one library root
             trio = choose_trio(rank[same_root], dist[same_root], anchor, labels)
             if trio is not None:

@@ -185,6 +185,20 @@ def test_odd_one_out_appends_a_triplet(qtbot, window, tmp_path):
     dialog.close()
 
 
+def test_odd_one_out_ranks_only_the_anchors_neighbourhood(qtbot, window, tmp_path, monkeypatch):
+    import musicsim_app.odd_one_out as odd_one_out
+
+    monkeypatch.setattr(odd_one_out, "PICK_DEPTH", 4)
+    index = window.session.ready_search_index()
+    asked = []
+    real_query = index.query
+    monkeypatch.setattr(index, "query", lambda q, k, *a, **kw: asked.append(k) or real_query(q, k, *a, **kw))
+    dialog = odd_one_out.OddOneOutDialog(window.session, window.player, tmp_path / "t.csv", window, seed=3)
+    qtbot.addWidget(dialog)
+    assert len({s.id for s in dialog.trio}) == 3 and asked and max(asked) == 4
+    dialog.close()
+
+
 def test_close_stops_running_jobs(qtbot, window):
     window.session.rescan()
     assert window.session.busy()
