@@ -243,10 +243,9 @@ class MainWindow(QMainWindow):
         ids, _ = s.embeddings()
         self.library_label.setText(f"Library: {len(s.songs)} songs")
         self.library_label.setToolTip("\n".join(str(r) for r in s.roots))
-        backend = s.search_backend()
-        approximate = " · approximate search" if backend.startswith("approximate") else ""
+        approximate = " · approximate search" if s.approximate_search() else ""
         self.model_label.setText(f"Model: {s.model_name} ({len(ids)} indexed){approximate}")
-        self.model_label.setToolTip(backend)
+        self.model_label.setToolTip(s.search_backend())
 
     def _on_player_state(self, state: str) -> None:
         text = {PLAYING: "Playing", PAUSED: "Paused", LOADING: "Loading…"}.get(state, "Stopped")

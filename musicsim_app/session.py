@@ -357,12 +357,17 @@ class LibrarySession(QObject):
         self._prepare_search(emb, index)
         return None
 
+    def approximate_search(self) -> bool:
+        """Whether the current query is answered by the HNSW graph rather than exactly."""
+        index = self._indexes.get((self.model_key, self.scaler))
+        return index is not None and index.backend_for(self.distance) == "ann"
+
     def search_backend(self) -> str:
         """How the current query is answered, in one line for the status bar ("" before any)."""
         index = self._indexes.get((self.model_key, self.scaler))
         if index is None:
             return ""
-        if index.backend_for(self.distance) == "ann":
+        if self.approximate_search():
             return index.backend_reason
         return f"exact search over {index.n:,} songs ({self.distance}, {self.scaler})"
 
