@@ -19,7 +19,9 @@ copyright text in ``CORPUS_DIR/CREDITS.md`` (``evidence`` must be found there), 
 evidence is missing is skipped.  Tracks whose status is unclear are listed in ``SKIP``.
 
 OUT_DIR is emptied of ``*.ogg`` files first (only if it is empty or was made by this script), so a
-rerun reproduces the same library byte for byte.
+rerun reproduces the same library byte for byte.  The default model's embeddings of the clips are
+written afterwards by ``musicsim precompute OUT_DIR`` (verified per file by SHA-256, so a byte-equal
+rebuild keeps them valid).
 Needs numpy, soundfile (libsndfile with Ogg Vorbis/Opus), soxr and mutagen.
 """
 
@@ -596,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(tracks)} tracks, {len({(t.game, t.album) for t in tracks})} albums, "
         f"{len({t.game for t in tracks})} games, {size:.1f} MB in {args.out}"
     )
+    print(f"then: musicsim precompute {args.out}   (ships the default model's embeddings of these clips)")
     if size > SIZE_LIMIT_MB:
         print(f"warning: over {SIZE_LIMIT_MB} MB; raise --quality-level", file=sys.stderr)
         return 1

@@ -54,20 +54,19 @@ def index_roots(
     progress=None,
     should_stop=None,
 ) -> list:
-    from trainer.device import resolve_device
     from trainer.library import Library
-    from trainer.modelstore import load_model
+    from trainer.modelstore import LazyModel, available_models, load_model
 
-    if progress is not None:
-        progress(0, 0, f"loading model {model_name}…")
-    loaded = load_model(model_name, home)
-    dev = str(resolve_device(device))
+    # Known models load their weights (and torch) only if a song needs embedding: a library that
+    # is indexed already, or ships precomputed embeddings, is ready without waiting for torch.
+    ref = next((r for r in available_models(home) if r.name == model_name), None)
+    loaded = LazyModel(ref) if ref is not None else load_model(model_name, home)  # (unknown: its error)
     with Library(home) as lib:
         return [
             lib.index(
                 r,
                 loaded,
-                device=dev,
+                device=device,
                 workers=workers,
                 progress=_scoped(progress, i, len(roots), Path(r).name),
                 should_stop=should_stop,
@@ -135,6 +134,13 @@ def warm_up() -> None:
     opt = torch.optim.Adam(layer.parameters(), lr=1e-5)
     layer(torch.zeros(1, 2)).sum().backward()
     opt.step()
+
+
+def warm_up_search() -> None:
+    """Import the scalers, distances and projections the first query and the map use."""
+    import scipy.spatial.distance  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    import sklearn.preprocessing  # noqa: F401
 
 
 def prepare_search(matrix: np.ndarray, scaler: str, metric: str, index=None, *, progress=None,

@@ -35,6 +35,9 @@ from .workers import JobRunner, Worker, run_task, wait_for_tasks
 
 log = logging.getLogger(__name__)
 
+#: How long after start-up the engine is warmed up (torch imported, device detected) in the background.
+WARM_UP_DELAY_MS = 2000
+
 PAGES = ("Library", "Training", "Benchmarks")
 #: How long an error stays red in the status bar.
 ERROR_FLASH_MS = 12000
@@ -145,6 +148,22 @@ class MainWindow(QMainWindow):
             roots = [demo_library_dir()]
             self.session.message.emit("Showing the demo library: add your own music with File ▸ Add folder")
         QTimer.singleShot(0, self, lambda: self.session.open_library(roots))
+        self.session.embeddingsChanged.connect(self._warm_up_search)
+        QTimer.singleShot(WARM_UP_DELAY_MS, self, lambda: self._warm_up_engine(device))
+
+    def _warm_up_search(self) -> None:
+        """Once the first songs are shown, import what the first query needs (scikit-learn's
+        scalers: ~2 s) on a worker, so a double-click does not wait for it on the GUI thread."""
+        self.session.embeddingsChanged.disconnect(self._warm_up_search)
+        run_task(engine_jobs.warm_up_search, lambda _r: None, lambda msg: log.warning("warm-up failed: %s", msg))
+
+    def _warm_up_engine(self, device: str) -> None:
+        """Import torch (and what training needs) and detect the device, off the GUI thread.
+
+        Neither is needed to show a library that is indexed already or ships precomputed
+        embeddings, and importing torch holds the GIL for seconds: started at once, it made the
+        first scan wait for it (songs and results 2.5 s later on the demo library).
+        """
         run_task(engine_jobs.warm_up, lambda _r: None, lambda msg: log.warning("warm-up failed: %s", msg))
         run_task(
             engine_jobs.describe_device if device == "auto" else lambda: engine_jobs.describe_device(device),

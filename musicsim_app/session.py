@@ -178,11 +178,15 @@ class LibrarySession(QObject):
         )
 
     def _after_index(self, reports: list) -> None:
-        indexed = sum(r.indexed for r in reports)
+        precomputed = sum(r.precomputed for r in reports)
+        indexed = sum(r.indexed for r in reports) + precomputed
         failed = sum(len(r.skipped) for r in reports)
+        notes = [note for r in reports for note in r.notes]
         self.message.emit(
             f"Indexed {indexed} songs with {self.model_name}"
+            + (f", {precomputed} of them precomputed" if precomputed else "")
             + (f"; {failed} could not be used" if failed else "")
+            + (f" ({notes[0]})" if notes else "")
         )
         self._emb.pop(self.model_key, None)
         self._drop_indexes(self.model_key)

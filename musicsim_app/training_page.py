@@ -75,12 +75,10 @@ class TrainingPage(QWidget):
 
     def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from trainer.device import DEVICE_CHOICES
-        from trainer.losses import LOSSES
-        from trainer.models import list_models
+        from trainer.config import DEVICE_CHOICES, LOSSES
 
         self.session = session
-        self.specs = {s.name: s for s in list_models() if s.trainable}
+        self.specs: dict = {}  #: trainable architectures by name, read on first need (_ensure_architectures)
         self.worker: Worker | None = None
         self.heartbeat = Heartbeat(10, parent=self)
         self._steps: list[float] = []
@@ -93,11 +91,6 @@ class TrainingPage(QWidget):
         self.library_combo = QComboBox(editable=True, toolTip="Folder of songs to train on")
         browse_lib = QPushButton("…", maximumWidth=32, toolTip="Choose a folder")
         self.arch_combo = QComboBox()
-        for name, spec in self.specs.items():
-            self.arch_combo.addItem(name, name)
-            self.arch_combo.setItemData(
-                self.arch_combo.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole
-            )
         self.arch_info = QLabel(wordWrap=True)
         self.arch_info.setObjectName("Dim")
         self.loss_combo = QComboBox()
@@ -217,13 +210,39 @@ class TrainingPage(QWidget):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         session.songsChanged.connect(self._fill_libraries)
-        self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData("musicnet-small")))
-        self._on_arch()
         self._on_source()
         self._fill_libraries()
         self._fill_init_models()
 
     # -- form ---------------------------------------------------------------------------------
+    def _ensure_architectures(self) -> None:
+        """Fill the architecture list from the model registry the first time it is needed.
+
+        The registry imports torch (3.5 s here); reading it while the window is built kept the
+        window from appearing for that long, so it waits until the page is shown or used.
+        """
+        if self.specs:
+            return
+        from trainer.models import list_models
+
+        self.specs = {s.name: s for s in list_models() if s.trainable}
+        chosen = self.init_combo.currentData()
+        self.arch_combo.blockSignals(True)
+        for name, spec in self.specs.items():
+            self.arch_combo.addItem(name, name)
+            self.arch_combo.setItemData(self.arch_combo.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
+        self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData("musicnet-small")))
+        self.arch_combo.blockSignals(False)
+        if chosen is None:
+            self._on_arch()
+        else:  # a model to fine-tune was chosen before: its architecture and preset apply
+            self._on_init()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self.specs:
+            QTimer.singleShot(0, self, self._ensure_architectures)  # after the page has painted
+
     def _fill_libraries(self) -> None:
         current = self.library_combo.currentText()
         self.library_combo.clear()
@@ -253,6 +272,9 @@ class TrainingPage(QWidget):
         ref = self.session.model_ref(name) if name else None
         self.arch_combo.setEnabled(ref is None)
         if ref is None:
+            return
+        if not self.specs:
+            self._ensure_architectures()  # fills the list, then comes back here
             return
         self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(ref.info.arch)))
         self.source_combo.setCurrentIndex(max(0, self.source_combo.findData("self")))
@@ -311,6 +333,7 @@ class TrainingPage(QWidget):
     def config(self):
         from trainer.train import TrainConfig
 
+        self._ensure_architectures()
         source = self.source_combo.currentData()
         return TrainConfig(
             library=Path(self.library_combo.currentText()).expanduser(),
@@ -331,6 +354,7 @@ class TrainingPage(QWidget):
 
     def show_config(self, cfg) -> None:
         """Reflect a config (e.g. one started from code) in the form."""
+        self._ensure_architectures()
         self.library_combo.setCurrentText(str(cfg.library))
         self.init_combo.setCurrentIndex(max(0, self.init_combo.findData(cfg.init_from)))
         self.neighbours_spin.setValue(cfg.neighbours)

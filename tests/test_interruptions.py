@@ -307,7 +307,9 @@ def test_full_disk_while_saving_a_model_keeps_the_previous_one(tmp_path, monkeyp
     folder = tmp_path / "models" / "m"
     store.save_model(folder, *_small_model(1))
     before = load_file(str(folder / "weights.safetensors"))
-    monkeypatch.setattr(store, "save_file", on_full_disk(store.save_file))
+    import safetensors.torch  # save_model imports save_file from here when it runs
+
+    monkeypatch.setattr(safetensors.torch, "save_file", on_full_disk(safetensors.torch.save_file))
     with pytest.raises(ModelError, match=r"cannot write model to '.*models/m': .*File too large"):
         store.save_model(folder, *_small_model(2))
     assert sorted(os.listdir(tmp_path / "models")) == ["m"]  # no temporary or half-written folder

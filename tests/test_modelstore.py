@@ -90,3 +90,26 @@ def test_embedding_is_finite(tmp_path):
     model, folder = _save(tmp_path)
     out = load_model_folder(folder).model(torch.zeros(1, 1, 96, 130))
     assert np.isfinite(out.detach().numpy()).all()
+
+
+def test_a_listed_model_has_the_key_it_loads_with_and_loads_lazily(tmp_path):
+    """The app lists models (and indexes folders that need no embedding) without loading weights;
+    the key it files embeddings under must be the one the loaded model has, also for a hand-written
+    config.json without ``weights_sha256``."""
+    from trainer.modelstore import LazyModel, classic_info
+
+    home = tmp_path / "home"
+    _, folder = _save(home / "models", name="mine")
+    cfg = json.loads((folder / "config.json").read_text())
+    del cfg["weights_sha256"]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    refs = {r.name: r for r in available_models(home)}
+    assert refs["mine"].info.key == load_model("mine", home).info.key != "mine@noweights"
+    assert refs["classic"].info == classic_info() and classic_info().key == load_model("classic").info.key
+    lazy = LazyModel(refs["mine"])
+    assert lazy.info.key == refs["mine"].info.key and lazy.get() is lazy.get()
+    torch.manual_seed(1)
+    _, other = _save(tmp_path / "retrained", name="mine")  # same architecture, other weights
+    os.replace(other / "weights.safetensors", folder / "weights.safetensors")  # replaced while listed
+    with pytest.raises(ModelError, match="changed on disk"):
+        LazyModel(refs["mine"]).get()

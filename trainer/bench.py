@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .device import resolve_device
 from .errors import ParameterError
 from .evaluate import BenchResult, album_triplets, read_triplets_csv, retrieval_report, triplet_scores
 from .jobs import ProgressFn, StopFn, check_stop, report
@@ -37,6 +36,8 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
                   out_dir: Path | None = None, progress: ProgressFn | None = None,
                   should_stop: StopFn | None = None) -> tuple[list[BenchResult], Path]:
     """Returns the results (one per model, same triplets for all) and the folder they were saved in."""
+    from .device import resolve_device  # torch; list_runs (the app's Benchmarks page) needs none
+
     if not model_names:
         raise ParameterError("name at least one model to benchmark")
     home_path = home_dir(home)

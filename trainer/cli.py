@@ -8,10 +8,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import Cancelled, MusicSimError
+
+if TYPE_CHECKING:
+    from .library import IndexReport
 
 
 class _Bar:
@@ -85,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     s.add_argument("--workers", type=int, default=None)
 
+    s = sub.add_parser(
+        "precompute", help="ship a folder's embeddings inside it, so opening it needs no indexing",
+        description="Index DIR and write its embeddings to DIR/musicsim-embeddings.safetensors. Whoever "
+        "opens DIR with the same model (same weights) gets them without decoding; songs whose bytes differ "
+        "from the ones written here are embedded as usual.")
+    s.add_argument("dir", type=_existing_dir)
+    s.add_argument("--model", default="default")
+    s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    s.add_argument("--workers", type=int, default=None)
+
     s = sub.add_parser("query", help="the songs in the index that sound most like SONG")
     s.add_argument("song", type=_existing_file)
     s.add_argument("--k", type=int, default=10)
@@ -150,11 +164,35 @@ def _cmd_index(args: argparse.Namespace) -> int:
     with Library(_home(args)) as lib:
         rep = lib.index(args.dir, loaded, device=str(device), workers=args.workers, progress=bar)
     bar.close()
+    _print_index_report(rep, loaded.info.name)
+    return 0
+
+
+def _print_index_report(rep: IndexReport, model_name: str) -> None:
     speed = f", {rep.audio_seconds / rep.seconds:.0f}x real time" if rep.indexed and rep.seconds else ""
-    print(f"indexed {rep.indexed}, unchanged {rep.unchanged}, removed {rep.scan.removed}, "
-          f"skipped {len(rep.skipped)} ({rep.seconds:.1f} s{speed}) with model '{loaded.info.name}'")
+    shipped = f", {rep.precomputed} from the folder's precomputed embeddings" if rep.precomputed else ""
+    print(f"indexed {rep.indexed}{shipped}, unchanged {rep.unchanged}, removed {rep.scan.removed}, "
+          f"skipped {len(rep.skipped)} ({rep.seconds:.1f} s{speed}) with model '{model_name}'")
+    for note in rep.notes:
+        print(f"  note: {note}")
     for path, reason in rep.skipped:
         print(f"  skipped {_show(path)}: {reason}")
+
+
+def _cmd_precompute(args: argparse.Namespace) -> int:
+    from .device import resolve_device
+    from .library import Library
+    from .modelstore import load_model
+
+    loaded = load_model(args.model, _home(args))
+    bar = _Bar("index", args.quiet)
+    with Library(_home(args)) as lib:
+        rep = lib.index(args.dir, loaded, device=str(resolve_device(args.device)), workers=args.workers,
+                        progress=bar)
+        bar.close()
+        _print_index_report(rep, loaded.info.name)
+        out, n = lib.write_precomputed(args.dir, loaded)
+    print(f"wrote {n} embeddings of model '{loaded.info.name}' ({loaded.info.key}) to {_show(out)}")
     return 0
 
 
@@ -340,8 +378,8 @@ def _show(path: Path | str) -> str:
     return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-COMMANDS = {"index": _cmd_index, "embed": _cmd_embed, "query": _cmd_query, "train": _cmd_train,
-            "bench": _cmd_bench, "models": _cmd_models}
+COMMANDS = {"index": _cmd_index, "embed": _cmd_embed, "precompute": _cmd_precompute, "query": _cmd_query,
+            "train": _cmd_train, "bench": _cmd_bench, "models": _cmd_models}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,11 +24,12 @@ import filelock
 import numpy as np
 
 from .audio import AUDIO_EXTENSIONS
-from .embed import Embedder
-from .errors import LibraryBusyError, ModelError, ParameterError, StorageError
+from .errors import LibraryBusyError, ModelError, MusicSimError, ParameterError, StorageError
 from .jobs import ProgressFn, StopFn, check_stop, report
-from .modelstore import LoadedModel
+from .modelstore import LazyModel, LoadedModel, sha256_file
 from .paths import home_dir
+from .precomputed import FILE_NAME as PRECOMPUTED_FILE
+from .precomputed import PrecomputedEmbeddings, PrecomputedSong, read_precomputed, write_precomputed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS roots (path BLOB PRIMARY KEY, added REAL NOT NULL);
@@ -110,11 +111,16 @@ class ScanReport:
 @dataclass
 class IndexReport:
     scan: ScanReport
+    #: songs decoded and embedded by this run
     indexed: int = 0
+    #: songs whose embeddings came from the folder's precomputed file (nothing decoded)
+    precomputed: int = 0
     unchanged: int = 0
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     seconds: float = 0.0
     audio_seconds: float = 0.0
+    #: things the user may want to know that are not about one song (e.g. an unusable shipped file)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def removed(self) -> int:
@@ -333,7 +339,7 @@ class Library:
         return report_
 
     # -- embedding ------------------------------------------------------------------------------
-    def register_model(self, loaded: LoadedModel) -> None:
+    def register_model(self, loaded: LoadedModel | LazyModel) -> None:
         """Remember which representation a model key was embedded with; refuse a mismatch."""
         info = loaded.info
         features = info.features.to_dict()
@@ -356,7 +362,7 @@ class Library:
                              f"(representation differs in: {', '.join(diff) or 'embedding size'}); "
                              "rename the model or delete its embeddings")
 
-    def index(self, root: str | os.PathLike[str], loaded: LoadedModel, *, device: str | None = None,
+    def index(self, root: str | os.PathLike[str], loaded: LoadedModel | LazyModel, *, device: str | None = None,
               workers: int | None = None, progress: ProgressFn | None = None,
               should_stop: StopFn | None = None) -> IndexReport:
         """Scan ``root`` and embed every song that has no embedding for this model yet."""
@@ -379,7 +385,18 @@ class Library:
                 rep.skipped.append((song.path, reason))
         rep.unchanged = total_songs - len(todo) - (len(rep.skipped) - len(scan.skipped))
         ids_by_path = {_p(r[1]): r[0] for r in todo}
-        embedder = Embedder(loaded, device=device)
+        if ids_by_path:
+            self._take_precomputed(scan.root, loaded, ids_by_path, rep)
+        if not ids_by_path:
+            rep.seconds = time.perf_counter() - started
+            return rep
+        from .device import resolve_device  # torch: only when something must be embedded
+        from .embed import Embedder
+
+        report(progress, 0, 0, f"loading model {loaded.info.name}…")
+        if device == "auto":
+            device = str(resolve_device(device))
+        embedder = Embedder(loaded.get() if isinstance(loaded, LazyModel) else loaded, device=device)
         with self.writing():
             for batch in embedder.embed_files(list(ids_by_path), workers=workers, progress=progress,
                                               should_stop=should_stop):
@@ -387,17 +404,11 @@ class Library:
                     sid = ids_by_path[res.path]
                     d = res.decoded
                     info, t = d.info, d.tags
-                    self.conn.execute(
-                        "UPDATE songs SET duration=COALESCE(?, duration), sample_rate=COALESCE(?, sample_rate),"
-                        " channels=COALESCE(?, channels), title=COALESCE(?, title), artist=COALESCE(?, artist),"
-                        " album=COALESCE(?, album), genre=COALESCE(?, genre), probed=1 WHERE id=?",
-                        (info.duration_s if info else None, info.sample_rate if info else None,
-                         info.channels if info else None, t.title if t else None, t.artist if t else None,
-                         t.album if t else None, t.genre if t else None, sid))
+                    self._store_probe(sid, info.duration_s if info else None, info.sample_rate if info else None,
+                                      info.channels if info else None, t.title if t else None,
+                                      t.artist if t else None, t.album if t else None, t.genre if t else None)
                     if res.embedding is not None:
-                        self.conn.execute("INSERT OR REPLACE INTO embeddings(song_id, model_key, vector) "
-                                          "VALUES (?, ?, ?)", (sid, key, res.embedding.astype(np.float32).tobytes()))
-                        self.conn.execute("UPDATE songs SET error=NULL WHERE id=?", (sid,))
+                        self._store_embedding(sid, key, res.embedding)
                         rep.indexed += 1
                         rep.audio_seconds += info.duration_s if info else 0.0
                     else:
@@ -409,3 +420,91 @@ class Library:
                 self.conn.commit()
         rep.seconds = time.perf_counter() - started
         return rep
+
+    def _store_probe(self, sid: int, duration_s: float | None, sample_rate: int | None, channels: int | None,
+                     title: str | None, artist: str | None, album: str | None, genre: str | None) -> None:
+        self.conn.execute(
+            "UPDATE songs SET duration=COALESCE(?, duration), sample_rate=COALESCE(?, sample_rate),"
+            " channels=COALESCE(?, channels), title=COALESCE(?, title), artist=COALESCE(?, artist),"
+            " album=COALESCE(?, album), genre=COALESCE(?, genre), probed=1 WHERE id=?",
+            (duration_s, sample_rate, channels, title, artist, album, genre, sid))
+
+    def _store_embedding(self, sid: int, key: str, vector: np.ndarray) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO embeddings(song_id, model_key, vector) VALUES (?, ?, ?)",
+                          (sid, key, np.asarray(vector, np.float32).tobytes()))
+        self.conn.execute("UPDATE songs SET error=NULL WHERE id=?", (sid,))
+
+    # -- precomputed embeddings shipped in a folder ---------------------------------------------
+    def _take_precomputed(self, root: Path, loaded: LoadedModel | LazyModel, todo: dict[Path, int],
+                          rep: IndexReport) -> None:
+        """Store the folder's precomputed embeddings for the songs in ``todo`` whose bytes match,
+        and drop those songs from ``todo``.  A file for another model is the normal case when the
+        user picks their own model, so it is ignored silently; an unreadable one gets a note."""
+        file = root / PRECOMPUTED_FILE
+        if not file.is_file():
+            return
+        try:
+            shipped = read_precomputed(file)
+        except MusicSimError as exc:
+            rep.notes.append(f"{exc}; indexing as usual")
+            return
+        info = loaded.info
+        if (shipped.model_key != info.key or shipped.features != info.features.to_dict()
+                or shipped.vectors.shape[1] != info.embedding_dim):
+            return
+        by_rel = shipped.by_rel()
+        taken: list[Path] = []
+        changed = 0
+        with self.writing():
+            for path, sid in todo.items():
+                hit = by_rel.get(path.relative_to(root).as_posix())
+                if hit is None:
+                    continue
+                song, vector = hit
+                try:
+                    same = path.stat().st_size == song.size and sha256_file(path) == song.sha256
+                except OSError:
+                    same = False
+                if not same:
+                    changed += 1
+                    continue
+                self._store_probe(sid, song.duration_s, song.sample_rate, song.channels, song.title,
+                                  song.artist, song.album, song.genre)
+                self._store_embedding(sid, info.key, vector)
+                taken.append(path)
+            self.conn.commit()
+        for path in taken:
+            del todo[path]
+        rep.precomputed = len(taken)
+        if changed:
+            rep.notes.append(f"{changed} song(s) differ from the ones '{PRECOMPUTED_FILE}' was made from; "
+                             "they are embedded anew")
+
+    def write_precomputed(self, root: str | os.PathLike[str], loaded: LoadedModel | LazyModel) -> tuple[Path, int]:
+        """Write ``root``'s embeddings for ``loaded`` into ``root/musicsim-embeddings.safetensors``.
+
+        Index ``root`` with ``loaded`` first; songs without an embedding are left out.  Each song
+        is recorded with its size and SHA-256 so that a later reader uses it only for the same bytes.
+        """
+        root_path = _root_path(root)
+        key = loaded.info.key
+        ids, matrix = self.embeddings(key, root=root_path)
+        if len(ids) == 0:
+            raise ParameterError(f"no song in '{root_path}' is indexed with model '{loaded.info.name}'")
+        rows = {r[0]: r[1:] for r in self.conn.execute(
+            "SELECT id, path, size, duration, sample_rate, channels, title, artist, album, genre FROM songs "
+            "WHERE root = ?", (_b(root_path),))}
+        songs = []
+        for sid in ids.tolist():
+            raw, indexed_size, *facts = rows[sid]
+            path = _p(raw)
+            try:
+                size, digest = path.stat().st_size, sha256_file(path)
+            except OSError as exc:
+                raise StorageError(f"cannot read '{path}': {exc.strerror or exc}") from exc
+            if size != indexed_size:
+                raise ParameterError(f"'{path}' changed after it was indexed; index '{root_path}' again")
+            songs.append(PrecomputedSong(path.relative_to(root_path).as_posix(), size, digest, *facts))
+        out = write_precomputed(root_path / PRECOMPUTED_FILE, PrecomputedEmbeddings(
+            key, loaded.info.name, loaded.info.features.to_dict(), songs, matrix.reshape(len(songs), -1)))
+        return out, len(songs)

@@ -15,16 +15,17 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .config import FeatureConfig
 from .errors import ModelError, ParameterError
 from .paths import default_model_dir, models_dir
+
+if TYPE_CHECKING:  # torch is imported where a model is built, saved or loaded: listing models stays fast
+    import torch
 
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
@@ -101,11 +102,36 @@ class ModelRef:
     info: ModelInfo
 
 
+class LazyModel:
+    """A model known by its ``config.json`` whose weights — and torch — load on first use.
+
+    Indexing a folder whose songs are all embedded already, or shipped with precomputed
+    embeddings, needs only the model's key and feature settings; the app's first window uses
+    this so that it does not wait for torch to import.
+    """
+
+    def __init__(self, ref: ModelRef) -> None:
+        self.ref = ref
+        self.info = ref.info
+        self._loaded: LoadedModel | None = None
+
+    def get(self) -> LoadedModel:
+        if self._loaded is None:
+            ref = self.ref
+            loaded = load_model_folder(ref.path) if ref.path is not None else load_model(ref.name)
+            if loaded.info.key != self.info.key:
+                raise ModelError(f"model '{ref.name}' changed on disk while in use "
+                                 f"({self.info.key} → {loaded.info.key}); pick it again")
+            self._loaded = loaded
+        return self._loaded
+
+
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (models and shipped embeddings are verified by it)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -122,6 +148,8 @@ def validate_name(name: str) -> str:
 
 def save_model(folder: Path, model: torch.nn.Module, info: ModelInfo) -> Path:
     """Write the model folder atomically: a crash or full disk never leaves a half-written model."""
+    from safetensors.torch import save_file
+
     folder = Path(folder)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +161,7 @@ def save_model(folder: Path, model: torch.nn.Module, info: ModelInfo) -> Path:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE))
         (tmp / WEIGHTS_FILE).chmod(0o644)
-        info.weights_sha256 = _sha256(tmp / WEIGHTS_FILE)
+        info.weights_sha256 = sha256_file(tmp / WEIGHTS_FILE)
         info.created = info.created or now_iso()
         (tmp / CONFIG_FILE).write_text(info.to_json(), encoding="utf-8")
         old = None
@@ -156,15 +184,21 @@ def save_model(folder: Path, model: torch.nn.Module, info: ModelInfo) -> Path:
     return folder
 
 
+def classic_info(features: FeatureConfig | None = None) -> ModelInfo:
+    """The classic baseline's identity; its key hashes the feature settings (it has no weights)."""
+    from .classic_names import N_FEATURES
+
+    cfg = features or FeatureConfig()
+    return ModelInfo(name=CLASSIC, arch=CLASSIC, embedding_dim=N_FEATURES, features=cfg,
+                     weights_sha256=hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode())
+                     .hexdigest())
+
+
 def classic_model(features: FeatureConfig | None = None) -> LoadedModel:
     from .models import build_model
 
-    cfg = features or FeatureConfig()
-    model = build_model(CLASSIC, cfg)
-    info = ModelInfo(name=CLASSIC, arch=CLASSIC, embedding_dim=int(model.embedding_dim), features=cfg,
-                     weights_sha256=hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-                     .hexdigest())
-    return LoadedModel(model.eval(), info, None)
+    info = classic_info(features)
+    return LoadedModel(build_model(CLASSIC, info.features).eval(), info, None)
 
 
 def read_info(folder: Path) -> ModelInfo:
@@ -179,10 +213,17 @@ def read_info(folder: Path) -> ModelInfo:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ModelError(f"{cfg_path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    return ModelInfo.from_dict(data, where=str(cfg_path))
+    info = ModelInfo.from_dict(data, where=str(cfg_path))
+    weights = Path(folder) / WEIGHTS_FILE
+    if not info.weights_sha256 and weights.is_file():
+        # the key must be the same whether the model is listed (here) or loaded (load_model_folder)
+        info.weights_sha256 = sha256_file(weights)
+    return info
 
 
 def load_model_folder(folder: Path) -> LoadedModel:
+    from safetensors.torch import load_file
+
     from .models import build_model, get_spec
 
     folder = Path(folder)
@@ -206,7 +247,7 @@ def load_model_folder(folder: Path) -> LoadedModel:
         raise ModelError(f"model '{info.name}': weights do not match architecture '{info.arch}' "
                          f"({' '.join(s.strip() for s in first)[:300]})") from exc
     if not info.weights_sha256:
-        info.weights_sha256 = _sha256(weights)
+        info.weights_sha256 = sha256_file(weights)
     return LoadedModel(model.eval(), info, folder)
 
 
@@ -244,7 +285,7 @@ def available_models(home: Path | None = None) -> list[ModelRef]:
             refs.append(ModelRef(DEFAULT, default_model_dir(), read_info(default_model_dir())))
         except ModelError:
             pass
-    refs.append(ModelRef(CLASSIC, None, classic_model().info))
+    refs.append(ModelRef(CLASSIC, None, classic_info()))
     if home is not None and models_dir(home).is_dir():
         for folder in sorted(models_dir(home).iterdir()):
             if folder.name.startswith(".") or not (folder / CONFIG_FILE).is_file():

@@ -23,13 +23,15 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial.distance import cdist
-from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 
 from .errors import ParameterError
 from .jobs import ProgressFn, StopFn, check_stop, report
+
+if TYPE_CHECKING:  # scikit-learn takes ~2 s to import: the app imports this module before its window shows
+    from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 
 DISTANCES = (
     "chebyshev",
@@ -99,6 +101,8 @@ def _as_matrix(X: np.ndarray, name: str, *, keep_float32: bool = False) -> np.nd
 
 def make_scaler(name: str) -> MinMaxScaler | StandardScaler | Normalizer:
     """A new, unfitted scikit-learn scaler for one of :data:`SCALERS`."""
+    from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
+
     check_scaler(name)
     return {"MinMaxScaler": MinMaxScaler, "StandardScaler": StandardScaler, "Normalizer": Normalizer}[name]()
 
@@ -224,6 +228,8 @@ def pairwise_distances(
     -------
     np.ndarray, shape (n, m), float64
     """
+    from scipy.spatial.distance import cdist  # ~0.8 s to import: not before the app's window shows
+
     check_metric(metric)
     Q, R = _as_matrix(Q, "Q"), _as_matrix(R, "R")
     if Q.shape[1] != R.shape[1]:
@@ -560,6 +566,8 @@ class SearchIndex:
 def _fast_transform(scaler: MinMaxScaler | StandardScaler | Normalizer, q: np.ndarray) -> np.ndarray:
     """The fitted scaler's transform in plain numpy: the same maths as scikit-learn's, without its
     ~0.5 ms of input validation per call, which dominated a single query at 1M songs."""
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler  # imported already by make_scaler
+
     q = np.asarray(q, dtype=np.float64)
     if isinstance(scaler, MinMaxScaler):
         return q * scaler.scale_ + scaler.min_

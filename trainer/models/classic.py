@@ -39,24 +39,11 @@ from trainer.config import FeatureConfig
 from trainer.errors import ParameterError
 from trainer.models.registry import register
 
-N_MFCC = 20
-N_BANDS = 8
+from trainer.classic_names import N_BANDS, N_FEATURES, N_MFCC, feature_names
+
 #: Tempo range for the pulse measures, in beats per minute.
 BPM_RANGE = (30.0, 240.0)
 _EPS = 1e-10
-
-
-def feature_names(n_mfcc: int = N_MFCC, n_bands: int = N_BANDS) -> list[str]:
-    """Names of the output columns, in order."""
-    names = [f"mfcc_mean_{i}" for i in range(n_mfcc)] + [f"mfcc_std_{i}" for i in range(n_mfcc)]
-    names += [f"dmfcc_absmean_{i}" for i in range(n_mfcc)]
-    names += [f"band_mean_{i}" for i in range(n_bands)] + [f"band_std_{i}" for i in range(n_bands)]
-    for stat in ("centroid", "bandwidth", "flatness", "flux", "loudness"):
-        names += [f"{stat}_mean", f"{stat}_std"]
-    return names + ["onset_rate", "pulse_clarity", "pulse_bpm"]
-
-
-N_FEATURES = len(feature_names())
 
 
 def _mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
