@@ -506,5 +506,5 @@ class Library:
                 raise ParameterError(f"'{path}' changed after it was indexed; index '{root_path}' again")
             songs.append(PrecomputedSong(path.relative_to(root_path).as_posix(), size, digest, *facts))
         out = write_precomputed(root_path / PRECOMPUTED_FILE, PrecomputedEmbeddings(
-            key, loaded.info.name, loaded.info.features.to_dict(), songs, matrix.reshape(len(songs), -1)))
+            key, loaded.info.name, loaded.info.features.to_dict(), songs, matrix))
         return out, len(songs)
