@@ -267,15 +267,29 @@ def test_index_refuses_a_strangers_model(capsys, cli_home, synth_library, tmp_pa
 
 
 def test_model_whose_representation_differs_from_the_index(capsys, tmp_path, synth_library):
-    """Same name and weights, other features (a stranger's edited config): refused, index untouched."""
+    """Same name and weights, other features (an edited config): its own key, so it is embedded
+    anew beside the first embeddings, never mixed with them; a key whose stored representation
+    differs (an index written otherwise) is refused with the difference named."""
+    import sqlite3
+
+    from trainer.library import Library
+    from trainer.modelstore import load_model_folder
+
     home = tmp_path / "home"
     folder = _stranger(tmp_path)
     rc, out, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder,
                            "--workers", "0")
     assert rc == 0 and out.startswith("indexed 12,"), err
+    first_key = load_model_folder(folder).info.key
     _edit_config(folder, features={"hop_length": 256})
-    rc, _, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder, "--workers", "0")
-    assert_one_line_error(rc, err, r"model 'stranger' does not match the embeddings already in this index "
-                                   r"\(representation differs in: hop_length\)")
+    edited = load_model_folder(folder)
+    assert edited.info.key.startswith(first_key + "+")
+    rc, out, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder, "--workers", "0")
+    assert rc == 0 and out.startswith("indexed 12,"), err
+    with Library(home) as lib:
+        assert len(lib.embeddings(first_key)[0]) == len(lib.embeddings(edited.info.key)[0]) == 12
+    with sqlite3.connect(home / "index.db") as db:
+        db.execute("UPDATE models SET features = '{}' WHERE key = ?", (edited.info.key,))
     rc, _, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", folder)
-    assert_one_line_error(rc, err, r"representation differs in: hop_length|does not match")
+    assert_one_line_error(rc, err, r"model 'stranger' does not match the embeddings already in this index "
+                                   r"\(representation differs in: .*hop_length")

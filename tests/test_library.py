@@ -81,15 +81,17 @@ def test_second_writer_is_told_why(home, synth_library):
         b.scan(synth_library)  # free again
 
 
-def test_representation_mismatch_is_refused(lib, synth_library):
+def test_other_features_get_their_own_key_and_a_mismatch_is_refused(lib, synth_library):
     from dataclasses import replace
 
     model = classic_model()
     lib.index(synth_library, model, workers=0)
-    other = classic_model()
-    other.info.features = replace(other.info.features, n_mels=64)
+    other = classic_model(replace(model.info.features, n_mels=64))
+    assert other.info.key != model.info.key  # embedded beside, never mixed with, the first ones
+    lib.conn.execute("UPDATE models SET features = ? WHERE key = ?",
+                     ('{"n_mels": 64}', model.info.key))  # an index that says otherwise for this key
     with pytest.raises(ModelError, match="n_mels"):
-        lib.register_model(other)
+        lib.register_model(model)
 
 
 def test_non_utf8_names_survive_a_restart(home, tmp_path):

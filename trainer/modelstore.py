@@ -54,8 +54,16 @@ class ModelInfo:
 
     @property
     def key(self) -> str:
-        """Identifies this model's embeddings in the library index (changes when weights change)."""
-        return f"{self.name}@{self.weights_sha256[:12] or 'noweights'}"
+        """Identifies this model's embeddings in the library index: its name, its weights and —
+        when they differ from the standard ``FeatureConfig`` — its feature settings, so that the
+        same weights embedding longer or more excerpts get their own embeddings instead of being
+        mixed with (or refused by) the ones already indexed.  Standard features add nothing, so
+        the keys of models with standard features stay what they were before features counted."""
+        key = f"{self.name}@{self.weights_sha256[:12] or 'noweights'}"
+        features = self.features.to_dict()
+        if features != FeatureConfig().to_dict():
+            key += "+" + hashlib.sha256(json.dumps(features, sort_keys=True).encode()).hexdigest()[:8]
+        return key
 
     def to_json(self) -> str:
         data = asdict(self)
