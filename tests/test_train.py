@@ -149,3 +149,20 @@ def test_neighbours_are_found_in_chunks_like_all_at_once():
     sim = e @ e.T
     np.fill_diagonal(sim, -np.inf)
     assert [source.partner[i] for i in range(n)] == sim.argmax(axis=1).tolist()
+
+
+def test_a_fine_tune_trains_on_its_start_models_crops_and_keeps_its_indexing_features(synth_library, home):
+    """The default indexes 6-s excerpts but learnt from 3-s crops; fine-tuning it must learn from
+    3-s crops too (6-s crops scored worse) and still index like it."""
+    base = train(_cfg(synth_library, loss="contrastive", source="self", name="base"), home=home)
+    cfg_path = base / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    crop = cfg["training"]["crop_seconds"]
+    assert crop == cfg["features"]["excerpt_seconds"]
+    cfg["features"]["excerpt_seconds"] = 2 * crop  # index longer excerpts than it was trained on
+    cfg_path.write_text(json.dumps(cfg))
+    folder = train(_cfg(synth_library, loss="contrastive", source="self", epochs=1, init_from="base",
+                        name="tuned"), home=home)
+    tuned = json.loads((folder / "config.json").read_text())
+    assert tuned["features"]["excerpt_seconds"] == 2 * crop
+    assert tuned["training"]["crop_seconds"] == crop

@@ -233,9 +233,14 @@ def _build(cfg: TrainConfig, home: Path) -> tuple[torch.nn.Module, TrainConfig, 
         loaded = load_model(cfg.init_from, home)
         if loaded.info.arch == "classic":
             raise ParameterError("the classic baseline has nothing to fine-tune")
-        cfg = replace(cfg, arch=loaded.info.arch, features=loaded.info.features,
+        # Train on crops as long as the ones the start model was trained on (its config records
+        # them; the default indexes 6-s excerpts but learnt from 3-s crops, and fine-tuning on 6-s
+        # crops scored worse on the held-out games: docs/QUALITY.md), and save the tuned model with
+        # the start model's indexing features.
+        crop_s = float(loaded.info.training.get("crop_seconds", loaded.info.features.excerpt_seconds))
+        cfg = replace(cfg, arch=loaded.info.arch, features=replace(loaded.info.features, excerpt_seconds=crop_s),
                       embedding_dim=loaded.info.embedding_dim)
-        base = {"init_from": loaded.info.name, "init_key": loaded.info.key}
+        base = {"init_from": loaded.info.name, "init_key": loaded.info.key, "index_features": loaded.info.features}
         return loaded.model, cfg, base
     torch.manual_seed(cfg.seed)  # the initial weights are part of a seeded run
     return build_model(cfg.arch, cfg.features, embedding_dim=cfg.embedding_dim), cfg, base
@@ -377,10 +382,13 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
 def _export(cfg: TrainConfig, model: torch.nn.Module, state: dict[str, Any], home: Path, base: dict[str, Any],
             n_songs: int, skipped: list[tuple[Path, str]], run_dir: Path) -> Path:
     history = state["history"]
+    base = dict(base)
+    index_features = base.pop("index_features", cfg.features)
     info = ModelInfo(
         name=cfg.name, arch=cfg.arch, embedding_dim=int(getattr(model, "embedding_dim", cfg.embedding_dim)),
-        features=cfg.features, loss=cfg.loss, epochs=state["epoch"],
+        features=index_features, loss=cfg.loss, epochs=state["epoch"],
         training={**base, "library": str(cfg.library), "source": cfg.source,
+                  "crop_seconds": cfg.features.excerpt_seconds,
                   "triplets_csv": str(cfg.triplets_csv) if cfg.triplets_csv else None,
                   "batch_size": cfg.batch_size or get_spec(cfg.arch).default_batch_size, "lr": cfg.lr,
                   "seed": cfg.seed, "margin": cfg.margin, "temperature": cfg.temperature,
