@@ -155,7 +155,8 @@ class MainWindow(QMainWindow):
         """Once the first songs are shown, import what the first query needs (scikit-learn's
         scalers: ~2 s) on a worker, so a double-click does not wait for it on the GUI thread."""
         self.session.embeddingsChanged.disconnect(self._warm_up_search)
-        run_task(engine_jobs.warm_up_search, lambda _r: None, lambda msg: log.warning("warm-up failed: %s", msg))
+        run_task(engine_jobs.warm_up_search, lambda _r: None,
+                 lambda msg: log.warning("warm-up failed: %s", msg))
 
     def _warm_up_engine(self, device: str) -> None:
         """Import torch (and what training needs) and detect the device, off the GUI thread.

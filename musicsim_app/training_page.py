@@ -230,7 +230,9 @@ class TrainingPage(QWidget):
         self.arch_combo.blockSignals(True)
         for name, spec in self.specs.items():
             self.arch_combo.addItem(name, name)
-            self.arch_combo.setItemData(self.arch_combo.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
+            self.arch_combo.setItemData(
+                self.arch_combo.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole
+            )
         self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData("musicnet-small")))
         self.arch_combo.blockSignals(False)
         if chosen is None:

@@ -284,7 +284,8 @@ def test_model_whose_representation_differs_from_the_index(capsys, tmp_path, syn
     _edit_config(folder, features={"hop_length": 256})
     edited = load_model_folder(folder)
     assert edited.info.key.startswith(first_key + "+")
-    rc, out, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder, "--workers", "0")
+    rc, out, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder,
+                           "--workers", "0")
     assert rc == 0 and out.startswith("indexed 12,"), err
     with Library(home) as lib:
         assert len(lib.embeddings(first_key)[0]) == len(lib.embeddings(edited.info.key)[0]) == 12

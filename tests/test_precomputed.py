@@ -7,9 +7,9 @@ import shutil
 
 import numpy as np
 import pytest
-
 from clirun import run_cli
 from synth import tone, write
+
 from trainer.embed import Embedder
 from trainer.library import Library
 from trainer.modelstore import classic_model, load_model
@@ -87,7 +87,8 @@ def test_cli_precompute_writes_a_readable_file_for_everyone(home, synth_library,
     data = read_precomputed(file)
     assert data.model_key == classic_model().info.key
     assert data.vectors.shape == (12, classic_model().info.embedding_dim)
-    assert sorted(s.rel for s in data.songs) == sorted(p.relative_to(root).as_posix() for p in root.rglob("*.wav"))
+    wavs = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.wav"))
+    assert sorted(s.rel for s in data.songs) == wavs
 
 
 def test_the_shipped_demo_embeddings_match_the_shipped_default_model():

@@ -362,8 +362,8 @@ class Library:
                              f"(representation differs in: {', '.join(diff) or 'embedding size'}); "
                              "rename the model or delete its embeddings")
 
-    def index(self, root: str | os.PathLike[str], loaded: LoadedModel | LazyModel, *, device: str | None = None,
-              workers: int | None = None, progress: ProgressFn | None = None,
+    def index(self, root: str | os.PathLike[str], loaded: LoadedModel | LazyModel, *,
+              device: str | None = None, workers: int | None = None, progress: ProgressFn | None = None,
               should_stop: StopFn | None = None) -> IndexReport:
         """Scan ``root`` and embed every song that has no embedding for this model yet."""
         started = time.perf_counter()
@@ -404,9 +404,10 @@ class Library:
                     sid = ids_by_path[res.path]
                     d = res.decoded
                     info, t = d.info, d.tags
-                    self._store_probe(sid, info.duration_s if info else None, info.sample_rate if info else None,
-                                      info.channels if info else None, t.title if t else None,
-                                      t.artist if t else None, t.album if t else None, t.genre if t else None)
+                    self._store_probe(sid, info.duration_s if info else None,
+                                      info.sample_rate if info else None, info.channels if info else None,
+                                      t.title if t else None, t.artist if t else None,
+                                      t.album if t else None, t.genre if t else None)
                     if res.embedding is not None:
                         self._store_embedding(sid, key, res.embedding)
                         rep.indexed += 1
@@ -480,7 +481,8 @@ class Library:
             rep.notes.append(f"{changed} song(s) differ from the ones '{PRECOMPUTED_FILE}' was made from; "
                              "they are embedded anew")
 
-    def write_precomputed(self, root: str | os.PathLike[str], loaded: LoadedModel | LazyModel) -> tuple[Path, int]:
+    def write_precomputed(self, root: str | os.PathLike[str],
+                          loaded: LoadedModel | LazyModel) -> tuple[Path, int]:
         """Write ``root``'s embeddings for ``loaded`` into ``root/musicsim-embeddings.safetensors``.
 
         Index ``root`` with ``loaded`` first; songs without an embedding are left out.  Each song

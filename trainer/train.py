@@ -238,9 +238,10 @@ def _build(cfg: TrainConfig, home: Path) -> tuple[torch.nn.Module, TrainConfig, 
         # crops scored worse on the held-out games: docs/QUALITY.md), and save the tuned model with
         # the start model's indexing features.
         crop_s = float(loaded.info.training.get("crop_seconds", loaded.info.features.excerpt_seconds))
-        cfg = replace(cfg, arch=loaded.info.arch, features=replace(loaded.info.features, excerpt_seconds=crop_s),
-                      embedding_dim=loaded.info.embedding_dim)
-        base = {"init_from": loaded.info.name, "init_key": loaded.info.key, "index_features": loaded.info.features}
+        cfg = replace(cfg, arch=loaded.info.arch, embedding_dim=loaded.info.embedding_dim,
+                      features=replace(loaded.info.features, excerpt_seconds=crop_s))
+        base = {"init_from": loaded.info.name, "init_key": loaded.info.key,
+                "index_features": loaded.info.features}
         return loaded.model, cfg, base
     torch.manual_seed(cfg.seed)  # the initial weights are part of a seeded run
     return build_model(cfg.arch, cfg.features, embedding_dim=cfg.embedding_dim), cfg, base

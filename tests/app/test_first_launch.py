@@ -8,6 +8,10 @@ from trainer.paths import demo_library_dir
 from trainer.precomputed import FILE_NAME
 
 
+def ready(window, n_tracks: int) -> bool:
+    return len(window.session.embeddings()[0]) == n_tracks and not window.session.busy()
+
+
 def test_first_launch_opens_the_demo_with_the_default_model_and_its_shipped_embeddings(qtbot, home):
     from musicsim_app.main_window import MainWindow
 
@@ -17,7 +21,7 @@ def test_first_launch_opens_the_demo_with_the_default_model_and_its_shipped_embe
     w.session.message.connect(messages.append)
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: len(w.session.embeddings()[0]) == n_tracks and not w.session.busy(), timeout=60_000)
+    qtbot.waitUntil(lambda: ready(w, n_tracks), timeout=60_000)
     assert w.session.roots == [demo_library_dir()]
     assert w.session.model_name == "default"
     # the shipped file was used: the songs were not decoded, yet their probed facts are there
@@ -37,7 +41,7 @@ def test_without_the_shipped_embeddings_the_demo_is_indexed_the_same(qtbot, home
     w.session.message.connect(messages.append)
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: len(w.session.embeddings()[0]) == n_tracks and not w.session.busy(), timeout=120_000)
+    qtbot.waitUntil(lambda: ready(w, n_tracks), timeout=120_000)
     assert f"Indexed {n_tracks} songs with default" in messages, messages
     assert all(s.duration_s and s.title for s in w.session.songs)
     w.close()
