@@ -61,14 +61,18 @@ def test_another_model_ignores_them_silently(home, shipped):
     assert (rep.indexed, rep.precomputed, rep.notes) == (12, 0, [])
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign"])
 def test_an_unreadable_file_is_noted_and_everything_indexed_as_usual(home, shipped, damage):
     root, made = shipped
     file = root / FILE_NAME
     if damage == "garbage":
         file.write_bytes(b"not a safetensors file at all" * 10)
-    else:
+    elif damage == "truncated":
         file.write_bytes(file.read_bytes()[:-100])
+    else:  # a valid safetensors file whose metadata is not ours
+        from safetensors.numpy import save_file
+
+        save_file({"embeddings": made}, str(file), metadata={"musicsim": "[1, 2]"})
     with Library(home) as lib:
         rep = lib.index(root, classic_model(), workers=0)
         _, matrix = lib.embeddings(classic_model().info.key, root=root)

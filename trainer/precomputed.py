@@ -92,11 +92,11 @@ def read_precomputed(path: Path) -> PrecomputedEmbeddings:
             vectors = f.get_tensor("embeddings")
         if meta.get("format") != FORMAT or int(meta.get("version", 0)) > FORMAT_VERSION:
             raise ValueError(f"not a {FORMAT} file of version ≤ {FORMAT_VERSION}")
-        known = {f.name for f in fields(PrecomputedSong)}
+        known = {fld.name for fld in fields(PrecomputedSong)}
         songs = [PrecomputedSong(**{k: v for k, v in s.items() if k in known}) for s in meta["songs"]]
         if vectors.dtype != np.float32 or vectors.ndim != 2 or len(vectors) != len(songs):
             raise ValueError(f"embeddings of shape {vectors.shape} ({vectors.dtype}) for {len(songs)} songs")
         return PrecomputedEmbeddings(str(meta["model_key"]), str(meta.get("model_name", "")),
                                      dict(meta["features"]), songs, vectors)
-    except (OSError, SafetensorError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, SafetensorError, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"precomputed embeddings '{path}' are unusable: {exc}") from exc
