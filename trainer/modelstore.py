@@ -254,9 +254,7 @@ def load_model_folder(folder: Path) -> LoadedModel:
         first = str(exc).splitlines()[1:3]
         raise ModelError(f"model '{info.name}': weights do not match architecture '{info.arch}' "
                          f"({' '.join(s.strip() for s in first)[:300]})") from exc
-    if not info.weights_sha256:
-        info.weights_sha256 = sha256_file(weights)
-    return LoadedModel(model.eval(), info, folder)
+    return LoadedModel(model.eval(), info, folder)  # read_info filled a missing weights hash
 
 
 def _user_model_folder(name: str, home: Path | None) -> Path | None:
