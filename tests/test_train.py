@@ -166,3 +166,24 @@ def test_a_fine_tune_trains_on_its_start_models_crops_and_keeps_its_indexing_fea
     tuned = json.loads((folder / "config.json").read_text())
     assert tuned["features"]["excerpt_seconds"] == 2 * crop
     assert tuned["training"]["crop_seconds"] == crop
+
+
+def test_the_statistics_model_trains_and_a_fine_tune_refits_its_statistics_on_the_new_library(
+        synth_library, home, tmp_path):
+    """musicnet-stats-small fits its statistics' projections on the training batches; fine-tuned on
+    another library it fits them on that library alone, not on both."""
+    kw = dict(arch="musicnet-stats-small", loss="contrastive", source="self", embedding_dim=128)
+    base = train(_cfg(synth_library, name="stats-base", **kw), home=home)
+    start = load_model(base.name, home).model.reduce["timbre"]
+    seen_in_training = float(start.count)
+    assert seen_in_training > 0
+
+    other = tmp_path / "other"
+    for src in sorted(Path(synth_library).rglob("*.wav"))[:6]:  # half the songs: a different library
+        dst = other / src.relative_to(synth_library)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+    tuned = train(_cfg(other, name="stats-tuned", init_from="stats-base", **kw), home=home)
+    after = load_model(tuned.name, home).model.reduce["timbre"]
+    assert 0 < float(after.count) < seen_in_training  # only the new library's batches
+    assert not torch.equal(after.projection, start.projection)

@@ -242,6 +242,11 @@ def _build(cfg: TrainConfig, home: Path) -> tuple[torch.nn.Module, TrainConfig, 
                       features=replace(loaded.info.features, excerpt_seconds=crop_s))
         base = {"init_from": loaded.info.name, "init_key": loaded.info.key,
                 "index_features": loaded.info.features}
+        # Statistics fitted on the start model's training music are refitted on this library (a
+        # resumed run then restores its own from the checkpoint).
+        restart_statistics = getattr(loaded.model, "restart_statistics", None)
+        if callable(restart_statistics):
+            restart_statistics()
         return loaded.model, cfg, base
     torch.manual_seed(cfg.seed)  # the initial weights are part of a seeded run
     return build_model(cfg.arch, cfg.features, embedding_dim=cfg.embedding_dim), cfg, base
