@@ -157,8 +157,8 @@ class RunningPCA(nn.Module):
     In training mode every batch updates a running mean and covariance (Chan et al.'s pairwise
     update, so the fit is of all training batches alike) and recomputes the projection — a few
     milliseconds for these sizes.  The projection is a persistent buffer: a saved model embeds
-    identically on any machine, whatever its eigensolver's sign conventions.  Before any training it passes the first
-    ``n_components`` inputs through unchanged.
+    identically on any machine, whatever its eigensolver's sign conventions.  Before any training
+    it passes the first ``n_components`` inputs through unchanged.
     """
 
     def __init__(self, size: int, n_components: int) -> None:
