@@ -1,4 +1,4 @@
-"""``musicnet-stats-small``: the fixed excerpt statistics and their standardisation, on audio."""
+"""``musicnet-stats-small``: the fixed excerpt statistics and their fitted projections, on audio."""
 
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def _pulsed_noise(seconds: float, rate_hz: float, seed: int = 0) -> np.ndarray:
 def _band_noise(seconds: float, *, together: bool, seed: int = 0) -> np.ndarray:
     """Low and high noise bands that swell together, or each on its own schedule.
 
-    Both versions have the same long-term spectrum and loudness statistics per band; only the
-    co-movement of the bands differs, which first-order statistics cannot see.
+    Both versions have about the same long-term spectrum and band levels; what differs is the
+    co-movement of the bands, which first-order statistics cannot see.
     """
     rng = np.random.default_rng(seed)
     n = int(seconds * SR)
