@@ -77,6 +77,17 @@ def test_blocks_have_the_documented_sizes_and_stay_finite_on_silence_and_tiny_in
         stats(x[:, 0])
 
 
+def test_statistics_stay_float32_under_autocast():
+    stats = ExcerptStatistics(CFG)
+    x = _log_mel(_pulsed_noise(3.0, 2.0))
+    plain = stats(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = stats(x)
+    for name, block in plain.items():
+        assert mixed[name].dtype == torch.float32
+        torch.testing.assert_close(mixed[name], block)
+
+
 def test_modulation_measures_the_same_rhythm_in_a_3_s_crop_and_a_6_s_excerpt():
     """Training crops are 3 s and indexing excerpts 6 s: the block must not depend on the length."""
     stats = ExcerptStatistics(CFG)

@@ -125,7 +125,12 @@ class ExcerptStatistics(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != self.n_mels:
             raise ParameterError(f"expected (B, 1, {self.n_mels}, n_frames), got {tuple(x.shape)}")
-        db = x[:, 0].float() * self.scale_db - self.offset_db  # (B, M, T)
+        # Sums of squared dB values overflow half precision: always float32, even under autocast.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._blocks(x[:, 0].float() * self.scale_db - self.offset_db)
+
+    def _blocks(self, db: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``(B, M, T)`` dB → the four blocks."""
         if db.shape[-1] < 2:
             db = db.expand(-1, -1, 2)
         mfcc = torch.einsum("bmt,mk->bkt", db, self.dct)
