@@ -46,6 +46,14 @@ BPM_RANGE = (30.0, 240.0)
 _EPS = 1e-10
 
 
+def band_matrix(n_bands: int, n_mels: int) -> torch.Tensor:
+    """``(n_bands, n_mels)``: averages contiguous groups of mel bins (as equal as they divide)."""
+    out = torch.zeros(n_bands, n_mels)
+    for i, idx in enumerate(torch.arange(n_mels).tensor_split(n_bands)):
+        out[i, idx] = 1.0 / len(idx)
+    return out
+
+
 def _mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and (population) std over the last axis; finite for a single frame."""
     return x.mean(dim=-1), x.std(dim=-1, correction=0)
@@ -73,11 +81,8 @@ class ClassicFeatures(nn.Module):
         self.scale_db = float(cfg.norm_scale_db)
         self.offset_db = float(cfg.norm_offset_db)
         dct = AF.create_dct(n_mfcc=N_MFCC, n_mels=n_mels, norm="ortho")  # (n_mels, n_mfcc)
-        bands = torch.zeros(N_BANDS, n_mels)
-        for i, idx in enumerate(torch.arange(n_mels).tensor_split(N_BANDS)):
-            bands[i, idx] = 1.0 / len(idx)
         self.register_buffer("dct", dct, persistent=False)
-        self.register_buffer("bands", bands, persistent=False)
+        self.register_buffer("bands", band_matrix(N_BANDS, n_mels), persistent=False)
         self.register_buffer("position", torch.linspace(0.0, 1.0, n_mels), persistent=False)
         self.embedding_dim = N_FEATURES
         self.feature_names = feature_names()

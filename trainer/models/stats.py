@@ -44,6 +44,7 @@ from torch import nn
 
 from trainer.config import FeatureConfig
 from trainer.errors import ParameterError
+from trainer.models.classic import band_matrix
 from trainer.models.ours import MusicNetHybrid
 from trainer.models.registry import register
 
@@ -73,19 +74,20 @@ COMPONENTS_PER_BLOCK = 16
 N_STATS_OUT = COMPONENTS_PER_BLOCK * len(BLOCK_SIZES)
 
 
-def _band_matrix(n_bands: int, n_mels: int) -> torch.Tensor:
-    """``(n_bands, n_mels)``: averages contiguous groups of mel bins."""
-    out = torch.zeros(n_bands, n_mels)
-    for i, idx in enumerate(torch.arange(n_mels).tensor_split(n_bands)):
-        out[i, idx] = 1.0 / len(idx)
-    return out
+def _eigh(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.linalg.eigh`` on the matrices' device; MPS has no symmetric eigensolver, so the
+    (small) matrices are solved on the CPU there and the results moved back."""
+    if matrices.device.type != "mps":
+        return torch.linalg.eigh(matrices)
+    values, vectors = torch.linalg.eigh(matrices.cpu())
+    return values.to(matrices.device), vectors.to(matrices.device)
 
 
 def _log_covariance(x: torch.Tensor) -> torch.Tensor:
     """``(B, n, T)`` series → ``(B, n(n+1)/2)``: upper triangle of logm(covariance).
 
     Off-diagonal entries are scaled by √2 so the vector's Euclidean norm is the matrix's Frobenius
-    norm.  MPS has no symmetric eigensolver; the small matrices go to the CPU there.
+    norm.
     """
     n, frames = x.shape[1], x.shape[-1]
     centred = x - x.mean(dim=-1, keepdim=True)
@@ -93,10 +95,8 @@ def _log_covariance(x: torch.Tensor) -> torch.Tensor:
     # A non-finite input must give a finite vector, not an eigensolver error that stops a job.
     cov = torch.nan_to_num(cov, nan=0.0, posinf=0.0, neginf=0.0)
     cov = cov + COVARIANCE_FLOOR * torch.eye(n, device=x.device, dtype=x.dtype)
-    solve_on = torch.device("cpu") if cov.device.type == "mps" else cov.device
-    eigvals, eigvecs = torch.linalg.eigh(cov.to(solve_on))
+    eigvals, eigvecs = _eigh(cov)
     log_cov = (eigvecs * eigvals.clamp(min=COVARIANCE_FLOOR).log()[:, None, :]) @ eigvecs.transpose(1, 2)
-    log_cov = log_cov.to(x.device)
     rows, cols = torch.triu_indices(n, n, 1, device=x.device)
     return torch.cat([torch.diagonal(log_cov, dim1=1, dim2=2), 2**0.5 * log_cov[:, rows, cols]], dim=1)
 
@@ -116,9 +116,8 @@ class ExcerptStatistics(nn.Module):
         self.offset_db = float(cfg.norm_offset_db)
         dct = AF.create_dct(n_mfcc=N_MFCC, n_mels=cfg.n_mels, norm="ortho")
         self.register_buffer("dct", dct, persistent=False)
-        self.register_buffer("envelope_bands", _band_matrix(N_ENVELOPE_BANDS, cfg.n_mels), persistent=False)
-        modulation_bands = _band_matrix(N_MODULATION_BANDS, cfg.n_mels)
-        self.register_buffer("modulation_bands", modulation_bands, persistent=False)
+        for name, n_bands in (("envelope_bands", N_ENVELOPE_BANDS), ("modulation_bands", N_MODULATION_BANDS)):
+            self.register_buffer(name, band_matrix(n_bands, cfg.n_mels), persistent=False)
         self.register_buffer("window", torch.hann_window(MODULATION_WINDOW, periodic=False), persistent=False)
 
     @torch.no_grad()
@@ -198,9 +197,8 @@ class RunningPCA(nn.Module):
         cov = self.scatter / total.clamp(min=2.0)
         std = cov.diagonal().clamp(min=1e-8).sqrt()
         corr = cov / torch.outer(std, std)
-        solve_on = torch.device("cpu") if corr.device.type == "mps" else corr.device
-        _, vectors = torch.linalg.eigh(corr.to(solve_on))
-        top = vectors[:, -self.n_components:].flip(1).T.to(x.device)  # (k, size), largest first
+        _, vectors = _eigh(corr)
+        top = vectors[:, -self.n_components:].flip(1).T  # (k, size), largest first
         self.centre.copy_(self.mean)
         self.projection.copy_(top / std)  # standardise, then project: one matrix
 
