@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import traceback
 from pathlib import Path
+
+from .qt_compat import keep_signal_emits_from_losing_references
 
 log = logging.getLogger("musicsim_app")
 
@@ -107,4 +110,17 @@ def main(
     )
     window.show()
     log.info("MusicSim started (home %s)", home_path)
-    return int(app.exec())
+    if keep_signal_emits_from_losing_references():
+        from PySide6 import __version__ as pyside_version
+
+        log.warning("PySide6 %s loses a reference to True on every signal emit; compensating "
+                    "(6.11 does not)", pyside_version)
+    code = int(app.exec())
+    if not window.shut_down():
+        # A job ignored its stop request for a minute.  Finalising Python under a running worker
+        # crashes the process, so leave at once: the settings are saved and the index commits
+        # as it goes, so nothing is lost.
+        log.error("quitting with background work still running")
+        logging.shutdown()
+        os._exit(code)
+    return code

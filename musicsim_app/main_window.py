@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.home = Path(home)
         self.settings = AppSettings(self.home)
+        self._shut_down, self._jobs_stopped = False, True
         self.runner = JobRunner(self)
         self.session = LibrarySession(self.home, self.runner, device=device, parent=self)
         self.player = Player(audio, parent=self)
@@ -155,6 +156,8 @@ class MainWindow(QMainWindow):
         """Once the first songs are shown, import what the first query needs (scikit-learn's
         scalers: ~2 s) on a worker, so a double-click does not wait for it on the GUI thread."""
         self.session.embeddingsChanged.disconnect(self._warm_up_search)
+        if self._shut_down:
+            return
         run_task(engine_jobs.warm_up_search, lambda _r: None,
                  lambda msg: log.warning("warm-up failed: %s", msg))
 
@@ -165,6 +168,8 @@ class MainWindow(QMainWindow):
         embeddings, and importing torch holds the GIL for seconds: started at once, it made the
         first scan wait for it (songs and results 2.5 s later on the demo library).
         """
+        if self._shut_down:  # closed within the delay: a warm-up would only hold up the exit
+            return
         run_task(engine_jobs.warm_up, lambda _r: None, lambda msg: log.warning("warm-up failed: %s", msg))
         run_task(
             engine_jobs.describe_device if device == "auto" else lambda: engine_jobs.describe_device(device),
@@ -362,13 +367,28 @@ class MainWindow(QMainWindow):
             st.set_splitter(name, split.saveState())
         st.sync()
 
+    def shut_down(self) -> bool:
+        """Save the settings, stop every job and wait for the pool's tasks; True when all stopped.
+
+        Closing the window and quitting both call it: ``QApplication.quit()`` may end the event
+        loop without a close, and events still queued after a close (a due warm-up timer) may
+        start tasks.  A worker still running when Python is finalised crashes the process.
+        """
+        if not self._shut_down:
+            self._shut_down = True
+            self.save_settings()
+            self.player.close()
+            self.session.cancel_jobs()
+            self.training_page.cancel()
+            self.benchmark_page.cancel()
+            self._jobs_stopped = self.runner.stop_all(15000)
+            if not self._jobs_stopped:
+                log.warning("some background jobs did not stop in time")
+        tasks_done = wait_for_tasks()
+        if not tasks_done:
+            log.warning("some background tasks did not finish in time")
+        return self._jobs_stopped and tasks_done
+
     def closeEvent(self, event) -> None:
-        self.save_settings()
-        self.player.close()
-        self.session.cancel_jobs()
-        self.training_page.cancel()
-        self.benchmark_page.cancel()
-        if not self.runner.stop_all(15000):
-            log.warning("some background jobs did not stop in time")
-        wait_for_tasks(5000)
+        self.shut_down()
         super().closeEvent(event)

@@ -241,5 +241,13 @@ def run_task(
     QThreadPool.globalInstance().start(_Task(fn, signals))
 
 
-def wait_for_tasks(timeout_ms: int = 5000) -> bool:
-    return QThreadPool.globalInstance().waitForDone(timeout_ms)
+#: How long quitting waits for pool tasks.  They are short (a decode, a spectrogram, the torch
+#: warm-up), but on a loaded machine the warm-up's imports alone can take well over 5 s, and
+#: Python must not be finalised while one of them runs: that crashed inside torch on exit.
+SHUTDOWN_WAIT_MS = 60_000
+
+
+def wait_for_tasks(timeout_ms: int | None = None) -> bool:
+    """Block until the global pool's tasks have finished; False when ``timeout_ms`` (by default
+    ``SHUTDOWN_WAIT_MS``) ran out."""
+    return QThreadPool.globalInstance().waitForDone(SHUTDOWN_WAIT_MS if timeout_ms is None else timeout_ms)

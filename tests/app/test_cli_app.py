@@ -32,3 +32,60 @@ def test_musicsim_app_folder_opens_that_folder(music_library, home):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"ROOTS {[str(Path(music_library).resolve())]}" in done.stdout
+
+
+
+CLOSE_WHILE_A_TASK_RUNS = """
+import sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+import musicsim_app.workers as workers
+from musicsim_app.app import main
+
+task_seconds, wait_ms = float(sys.argv[3]), int(sys.argv[4])
+workers.SHUTDOWN_WAIT_MS = wait_ms
+state = []
+
+def slow_task():
+    time.sleep(task_seconds)
+    state.append("task finished")
+
+def start_task_and_close():
+    workers.run_task(slow_task, lambda _r: None)
+    next(w for w in QApplication.topLevelWidgets() if type(w).__name__ == "MainWindow").close()
+
+app = QApplication(sys.argv[:1])
+QTimer.singleShot(500, start_task_and_close)
+code = main(["--home", sys.argv[1], "--library", sys.argv[2]])
+print("AT RETURN", state, flush=True)
+sys.exit(code)
+"""
+
+
+def close_while_a_task_runs(home: Path, library: Path, task_seconds: float, wait_ms: int):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    args = [str(home), str(library), str(task_seconds), str(wait_ms)]
+    return subprocess.run([sys.executable, "-c", CLOSE_WHILE_A_TASK_RUNS, *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_closing_waits_for_a_slow_task_before_python_exits(music_library, home):
+    """A pool task still running when Python is finalised crashed the process inside torch: the
+    warm-up's imports outlasted the old 5-s wait on a loaded machine.  Closing waits for it."""
+    done = close_while_a_task_runs(home, music_library, task_seconds=6.0, wait_ms=60_000)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "AT RETURN ['task finished']" in done.stdout, done.stdout[-2000:]
+    assert "QRunnable::run" not in done.stderr
+
+
+def test_a_task_that_never_ends_does_not_crash_the_exit(music_library, home):
+    """When the wait runs out, the app leaves at once (settings saved, log flushed) instead of
+    finalising Python under the running task."""
+    done = close_while_a_task_runs(home, music_library, task_seconds=3.0, wait_ms=200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "AT RETURN" not in done.stdout
+    assert "QRunnable::run" not in done.stderr
+    log_text = (Path(home) / "logs" / "gui.log").read_text(encoding="utf-8")
+    assert "quitting with background work still running" in log_text
+    settings = (Path(home) / "gui.ini").read_text(encoding="utf-8")
+    assert Path(music_library).name in settings  # the library root was saved before leaving
