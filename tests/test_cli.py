@@ -89,3 +89,23 @@ def test_bad_arguments_give_one_line_and_nonzero_exit(indexed, args, needle):
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("musicsim")
+
+
+def test_prune_deletes_embeddings_of_models_no_longer_installed(indexed, tmp_path):
+    import json
+    import shutil
+
+    from trainer.paths import default_model_dir
+
+    home, lib, _ = indexed
+    retired = tmp_path / "retired-model"  # a model folder outside the home, e.g. one since deleted
+    shutil.copytree(default_model_dir(), retired)
+    config = json.loads((retired / "config.json").read_text())
+    (retired / "config.json").write_text(json.dumps({**config, "name": "retired"}))  # a key of its own
+    musicsim(home, "index", lib, "--model", retired)
+    assert "nothing to delete" in musicsim(home, "prune", "--keep", retired).stdout
+    assert "would delete 12 embeddings" in musicsim(home, "prune", "--dry-run").stdout
+    out = musicsim(home, "prune").stdout
+    assert "deleted 12 embeddings and 0 failure notes of 1 model no longer installed; index" in out, out
+    assert "nothing to delete" in musicsim(home, "prune").stdout
+    assert musicsim(home, "index", lib, "--model", "classic").stdout.startswith("indexed 0, unchanged 12")

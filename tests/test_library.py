@@ -107,3 +107,27 @@ def test_non_utf8_names_survive_a_restart(home, tmp_path):
         paths = {p.path.name for p in lib.songs(root)}
     assert paths == {name, bad}
     assert sqlite3.connect(str(home / "index.db")).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_forget_models_deletes_only_the_other_keys_and_nothing_is_lost_but_time(lib, synth_library):
+    from dataclasses import replace
+
+    current = classic_model()
+    retired = classic_model(replace(current.info.features, n_mels=64))  # e.g. a model before retraining
+    lib.index(synth_library, current, workers=0)
+    lib.index(synth_library, retired, workers=0)
+    ids, vectors = lib.embeddings(current.info.key)
+    n = len(ids)
+    assert n > 0 and len(lib.embeddings(retired.info.key)[0]) == n
+
+    dry = lib.forget_models({current.info.key}, dry_run=True)
+    assert [(key, songs) for _, key, songs in dry.models] == [(retired.info.key, n)]
+    assert dry.embeddings == n and len(lib.embeddings(retired.info.key)[0]) == n  # a dry run deletes nothing
+
+    rep = lib.forget_models({current.info.key})
+    assert rep.embeddings == n and rep.bytes_after <= rep.bytes_before
+    assert len(lib.embeddings(retired.info.key)[0]) == 0 and retired.info.key not in lib.model_keys()
+    kept_ids, kept = lib.embeddings(current.info.key)
+    assert np.array_equal(kept_ids, ids) and np.array_equal(kept, vectors)
+    assert lib.forget_models({current.info.key}).models == []
+    assert lib.index(synth_library, retired, workers=0).indexed == n  # used again: embedded again

@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="folder for JSON/CSV results (default: <home>/benchmarks/<time>)")
 
     sub.add_parser("models", help="list architectures and trained models")
+
+    s = sub.add_parser("prune", help="delete the index's embeddings of models that are no longer installed")
+    s.add_argument("--keep", action="append", default=[], metavar="MODEL",
+                   help="also keep this model's embeddings (a folder outside the home; repeatable)")
+    s.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     return p
 
 
@@ -366,6 +371,27 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from .library import Library
+    from .modelstore import available_models, load_model
+
+    keep = {ref.info.key for ref in available_models(_home(args))}
+    keep |= {load_model(ref, _home(args)).info.key for ref in args.keep}
+    with Library(_home(args)) as lib:
+        rep = lib.forget_models(keep, dry_run=args.dry_run)
+    if not rep.models:
+        print("nothing to delete: every model in the index is installed")
+        return 0
+    verb = "would delete" if args.dry_run else "deleted"
+    for name, key, songs in rep.models:
+        print(f"  {name or '(unnamed)':<24}{key:<40}{songs:>8} songs")
+    size = "" if args.dry_run else f"; index {rep.bytes_before / 1e6:.1f} MB -> {rep.bytes_after / 1e6:.1f} MB"
+    n = len(rep.models)
+    print(f"{verb} {rep.embeddings} embeddings and {rep.failures} failure notes of {n} "
+          f"model{'s' if n != 1 else ''} no longer installed{size}")
+    return 0
+
+
 def _home(args: argparse.Namespace) -> Path:
     from .paths import home_dir
 
@@ -379,7 +405,8 @@ def _show(path: Path | str) -> str:
 
 
 COMMANDS = {"index": _cmd_index, "embed": _cmd_embed, "precompute": _cmd_precompute, "query": _cmd_query,
-            "train": _cmd_train, "bench": _cmd_bench, "models": _cmd_models}
+            "train": _cmd_train, "bench": _cmd_bench, "models": _cmd_models,
+            "prune": _cmd_prune}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -127,6 +127,18 @@ class IndexReport:
         return self.scan.removed
 
 
+@dataclass
+class PruneReport:
+    """What :meth:`Library.forget_models` removed (or, on a dry run, would remove)."""
+
+    #: (model name, key, songs it had embedded) of every model forgotten
+    models: list[tuple[str, str, int]] = field(default_factory=list)
+    embeddings: int = 0
+    failures: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+
+
 def _b(path: Path) -> bytes:
     return os.fsencode(path)
 
@@ -339,6 +351,46 @@ class Library:
         return report_
 
     # -- embedding ------------------------------------------------------------------------------
+    def model_keys(self) -> dict[str, str]:
+        """key → model name of every model with embeddings or failure notes in the index."""
+        keys = {k: "" for (k,) in self.conn.execute(
+            "SELECT DISTINCT model_key FROM embeddings UNION SELECT DISTINCT model_key FROM failures")}
+        keys.update({k: name or "" for k, name in self.conn.execute("SELECT key, name FROM models")})
+        return keys
+
+    def forget_models(self, keep: set[str], *, dry_run: bool = False) -> PruneReport:
+        """Delete the embeddings and failure notes of every model key not in ``keep``, then compact.
+
+        Why: each retrained or updated model gets a new key (name + weights hash), and the rows of
+        the old one are never read again -- 512 bytes per song per key.  A forgotten model that is
+        used again is simply embedded again, so nothing is lost but time.
+        """
+        rep = PruneReport(bytes_before=self._file_bytes())
+        for key, name in sorted(self.model_keys().items(), key=lambda kv: (kv[1], kv[0])):
+            if key in keep:
+                continue
+            n_emb = self.conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_key = ?", (key,)).fetchone()[0]
+            n_fail = self.conn.execute("SELECT COUNT(*) FROM failures WHERE model_key = ?", (key,)).fetchone()[0]
+            rep.models.append((name, key, n_emb))
+            rep.embeddings += n_emb
+            rep.failures += n_fail
+            if dry_run:
+                continue
+            with self.writing():
+                for table, column in (("embeddings", "model_key"), ("failures", "model_key"), ("models", "key")):
+                    self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))
+                self.conn.commit()
+        if rep.models and not dry_run:
+            with self.writing():
+                self.conn.execute("VACUUM")  # in WAL mode it writes to the log: fold that back
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        rep.bytes_after = self._file_bytes()
+        return rep
+
+    def _file_bytes(self) -> int:
+        return sum(p.stat().st_size for p in (self.db_path, self.db_path.with_name("index.db-wal"))
+                   if p.is_file())
+
     def register_model(self, loaded: LoadedModel | LazyModel) -> None:
         """Remember which representation a model key was embedded with; refuse a mismatch."""
         info = loaded.info
