@@ -385,7 +385,8 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     verb = "would delete" if args.dry_run else "deleted"
     for name, key, songs in rep.models:
         print(f"  {name or '(unnamed)':<24}{key:<40}{songs:>8} songs")
-    size = "" if args.dry_run else f"; index {rep.bytes_before / 1e6:.1f} MB -> {rep.bytes_after / 1e6:.1f} MB"
+    mb = (rep.bytes_before / 1e6, rep.bytes_after / 1e6)
+    size = "" if args.dry_run else f"; index {mb[0]:.1f} MB -> {mb[1]:.1f} MB"
     n = len(rep.models)
     print(f"{verb} {rep.embeddings} embeddings and {rep.failures} failure notes of {n} "
           f"model{'s' if n != 1 else ''} no longer installed{size}")

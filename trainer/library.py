@@ -369,15 +369,16 @@ class Library:
         for key, name in sorted(self.model_keys().items(), key=lambda kv: (kv[1], kv[0])):
             if key in keep:
                 continue
-            n_emb = self.conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_key = ?", (key,)).fetchone()[0]
-            n_fail = self.conn.execute("SELECT COUNT(*) FROM failures WHERE model_key = ?", (key,)).fetchone()[0]
+            n_emb, n_fail = (self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE model_key = ?",
+                                               (key,)).fetchone()[0] for table in ("embeddings", "failures"))
             rep.models.append((name, key, n_emb))
             rep.embeddings += n_emb
             rep.failures += n_fail
             if dry_run:
                 continue
             with self.writing():
-                for table, column in (("embeddings", "model_key"), ("failures", "model_key"), ("models", "key")):
+                for table, column in (("embeddings", "model_key"), ("failures", "model_key"),
+                                      ("models", "key")):
                     self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))
                 self.conn.commit()
         if rep.models and not dry_run:
