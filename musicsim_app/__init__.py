@@ -4,13 +4,13 @@ The app owns no ML: every model, distance, index and benchmark lives in ``traine
 package shows them, runs the long ones on worker threads and plays audio.
 """
 
-from .qt_compat import keep_signal_emits_from_losing_references
+from .qt_compat import check_binding
 
 __all__ = ["main"]
 
 # Before any module of the app or pyqtgraph emits a signal: with PySide6 6.12.0 every emit would
 # take a reference to True away until Python aborts (see qt_compat).
-keep_signal_emits_from_losing_references()
+check_binding()
 
 
 def main(argv=None, **kwargs) -> int:  # re-exported lazily so importing the package stays cheap

@@ -11,7 +11,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from .qt_compat import keep_signal_emits_from_losing_references
+from .qt_compat import KNOWN_GOOD, check_binding
 
 log = logging.getLogger("musicsim_app")
 
@@ -92,6 +92,10 @@ def main(
         print(f"musicsim: {exc}", file=sys.stderr)
         return 2
     log_path = setup_logging(home_path)
+    for problem in check_binding():  # checked on import already; here it is logged
+        from PySide6 import __version__ as pyside_version
+
+        log.warning("PySide6 %s: %s (%s does not have this bug)", pyside_version, problem, KNOWN_GOOD)
 
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
@@ -110,11 +114,6 @@ def main(
     )
     window.show()
     log.info("MusicSim started (home %s)", home_path)
-    if keep_signal_emits_from_losing_references():
-        from PySide6 import __version__ as pyside_version
-
-        log.warning("PySide6 %s loses a reference to True on every signal emit; compensating "
-                    "(6.11 does not)", pyside_version)
     code = int(app.exec())
     if not window.shut_down():
         # A job ignored its stop request for a minute.  Finalising Python under a running worker

@@ -27,6 +27,7 @@ from . import engine_jobs
 from .benchmark_page import BenchmarkPage
 from .library_page import LibraryPage
 from .player import LOADING, PAUSED, PLAYING, Player
+from .qt_compat import binding_warning
 from .session import LibrarySession
 from .settings import AppSettings
 from .training_page import TrainingPage
@@ -202,6 +203,13 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, lambda: self.statusBar().showMessage(self.player.unavailable_reason,
                                                                             15000))
         self._on_player_state(self.player.state)
+        binding = binding_warning()
+        if binding:  # a Qt binding that can crash the app: say so where it stays visible
+            self.binding_label = QLabel("⚠ Qt binding")
+            self.binding_label.setToolTip(binding)
+            self.binding_label.setStyleSheet("color: #e06c75")
+            bar.addPermanentWidget(self.binding_label)
+            QTimer.singleShot(0, self, lambda: self.statusBar().showMessage(binding, 30000))
         bar.addPermanentWidget(self.job_indicator)
         for w in (self.library_label, self.model_label, self.device_label, self.playback_label):
             bar.addPermanentWidget(w)
