@@ -5,19 +5,22 @@
 ``finished(result)`` or ``failed(message)`` with plain data and never touches a widget.
 ``JobRunner`` runs each worker on its own QThread, keeps it alive while it runs and stops and
 waits for all of them when the window closes.  ``run_task`` is the short one-off variant
-(decode a track, compute a spectrogram) on the global thread pool.
+(decode a track, compute a spectrogram, warm torch up) on a pool of Python threads.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from trainer.errors import Cancelled, MusicSimError
 
@@ -190,21 +193,25 @@ class _TaskSignals(QObject):
     failed = Signal(str)
 
 
-class _Task(QRunnable):
-    def __init__(self, fn: Callable[[], Any], signals: _TaskSignals) -> None:
-        super().__init__()
-        self._fn = fn
-        self.signals = signals
+def _run_task(fn: Callable[[], Any], signals: _TaskSignals) -> None:
+    try:
+        result = fn()
+    except Exception as exc:  # noqa: BLE001
+        if not isinstance(exc, MusicSimError):
+            log.error("task crashed:\n%s", traceback.format_exc())
+        signals.failed.emit(error_text(exc))
+    else:
+        signals.finished.emit(result)
 
-    def run(self) -> None:
-        try:
-            result = self._fn()
-        except Exception as exc:  # noqa: BLE001
-            if not isinstance(exc, MusicSimError):
-                log.error("task crashed:\n%s", traceback.format_exc())
-            self.signals.failed.emit(error_text(exc))
-        else:
-            self.signals.finished.emit(result)
+
+#: Short tasks run on Python's threads, not on QThreadPool's.  PySide enters and leaves Python
+#: once per task on a pool thread that Qt reuses, and torch (pybind11) keeps per-thread Python
+#: state across such entries: the torch warm-up on a reused Qt pool thread segfaulted in
+#: ``take_gil`` in about half the starts on a loaded machine (5 of 8; 0 of 8 on Python threads).
+#: A Python thread keeps one thread state for its whole life.
+_pool = ThreadPoolExecutor(max_workers=max(2, QThread.idealThreadCount()), thread_name_prefix="musicsim-task")
+_running: set[Future] = set()
+_running_lock = threading.Lock()
 
 
 _live_tasks: set[_TaskSignals] = set()
@@ -238,7 +245,15 @@ def run_task(
 
     signals.finished.connect(finish)
     signals.failed.connect(fail)
-    QThreadPool.globalInstance().start(_Task(fn, signals))
+    future = _pool.submit(_run_task, fn, signals)
+    with _running_lock:
+        _running.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future) -> None:
+    with _running_lock:
+        _running.discard(future)
 
 
 #: How long quitting waits for pool tasks.  They are short (a decode, a spectrogram, the torch
@@ -248,6 +263,9 @@ SHUTDOWN_WAIT_MS = 60_000
 
 
 def wait_for_tasks(timeout_ms: int | None = None) -> bool:
-    """Block until the global pool's tasks have finished; False when ``timeout_ms`` (by default
-    ``SHUTDOWN_WAIT_MS``) ran out."""
-    return QThreadPool.globalInstance().waitForDone(SHUTDOWN_WAIT_MS if timeout_ms is None else timeout_ms)
+    """Block until the tasks started so far have finished; False when ``timeout_ms`` (by default
+    ``SHUTDOWN_WAIT_MS``) ran out.  Their results still reach the GUI thread as queued signals."""
+    with _running_lock:
+        running = set(_running)
+    timeout_s = (SHUTDOWN_WAIT_MS if timeout_ms is None else timeout_ms) / 1000
+    return not concurrent.futures.wait(running, timeout=timeout_s).not_done
