@@ -40,6 +40,8 @@ class QueryPanel(QWidget):
         self.distance_combo.addItems(list(DISTANCES))
         self.scaler_combo = QComboBox(toolTip="How embeddings are scaled before measuring distance")
         self.scaler_combo.addItems(list(SCALERS))
+        for combo in (self.distance_combo, self.scaler_combo):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.k_spin = QSpinBox(toolTip="Number of results")
         self.k_spin.setRange(1, 200)
 
@@ -60,9 +62,8 @@ class QueryPanel(QWidget):
             lab.setObjectName("Dim")
             grid.addWidget(lab, 2, 1 + 2 * col, Qt.AlignmentFlag.AlignRight)
             grid.addWidget(widget, 2, 2 + 2 * col)
-        grid.setColumnStretch(2, 2)
-        grid.setColumnStretch(4, 1)
-        grid.setColumnStretch(6, 1)
+        for column in (2, 4, 6):  # model, distance, scaler share the width beyond their contents
+            grid.setColumnStretch(column, 1)
 
         self._fill_models()
         self._sync_options()
@@ -81,8 +82,9 @@ class QueryPanel(QWidget):
         self.model_combo.clear()
         for ref in self.session.model_refs:
             info = ref.info
-            label = ref.name if ref.name == info.arch else f"{ref.name}  ({info.arch})"
-            self.model_combo.addItem(label, ref.name)
+            # The name alone: with the architecture beside it the combo was cut off ("default (")
+            # in a window of ordinary width; the architecture is in the item's tooltip.
+            self.model_combo.addItem(ref.name, ref.name)
             tip = f"{info.arch}, {info.embedding_dim}-d" + (f", {info.loss} loss" if info.loss else "")
             if info.epochs:
                 tip += f", {info.epochs} epochs"
