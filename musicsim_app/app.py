@@ -116,9 +116,9 @@ def main(
     log.info("MusicSim started (home %s)", home_path)
     code = int(app.exec())
     if not window.shut_down():
-        # A job ignored its stop request for a minute.  Finalising Python under a running worker
-        # crashes the process, so leave at once: the settings are saved and the index commits
-        # as it goes, so nothing is lost.
+        # A job or task outlived its wait (15 s for jobs, a minute for tasks).  Finalising Python
+        # under a running worker crashes the process, so leave at once: the settings are saved
+        # and the index commits as it goes, so nothing is lost.
         log.error("quitting with background work still running")
         logging.shutdown()
         os._exit(code)

@@ -207,8 +207,8 @@ def _run_task(fn: Callable[[], Any], signals: _TaskSignals) -> None:
 #: Short tasks run on Python's threads, not on QThreadPool's.  PySide enters and leaves Python
 #: once per task on a pool thread that Qt reuses, and torch (pybind11) keeps per-thread Python
 #: state across such entries: the torch warm-up on a reused Qt pool thread segfaulted in
-#: ``take_gil`` in about half the starts on a loaded machine (5 of 8; 0 of 8 on Python threads).
-#: A Python thread keeps one thread state for its whole life.
+#: ``take_gil`` in about half the starts on a loaded machine (5 of 8; 0 of 18 on Python threads,
+#: ``benchmarks/stress_start_close.py``).  A Python thread keeps one thread state for its life.
 _pool = ThreadPoolExecutor(max_workers=max(2, QThread.idealThreadCount()), thread_name_prefix="musicsim-task")
 _running: set[Future] = set()
 _running_lock = threading.Lock()
