@@ -70,8 +70,9 @@ def close_while_a_task_runs(home: Path, library: Path, task_seconds: float, wait
 
 
 def test_closing_waits_for_a_slow_task_before_python_exits(music_library, home):
-    """A pool task still running when Python is finalised crashed the process inside torch: the
-    warm-up's imports outlasted the old 5-s wait on a loaded machine.  Closing waits for it."""
+    """Python must not be finalised under a running task (it broke the exit with errors from the
+    task's thread); the torch warm-up's imports outlasted the old 5-s wait on a loaded machine.
+    Closing now waits for it."""
     done = close_while_a_task_runs(home, music_library, task_seconds=6.0, wait_ms=60_000)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "AT RETURN ['task finished']" in done.stdout, done.stdout[-2000:]
