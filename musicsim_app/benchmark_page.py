@@ -52,6 +52,23 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _interval_texts(intervals: dict) -> list[str]:
+    """The benchmark's 95 % song-bootstrap intervals, and the difference to the run's first model,
+    in words: how far this library's songs let the figures be trusted."""
+    texts = []
+    names = (("cosine_normalizer", "cosine-Normalizer"), ("p_at_1", "P@1"))
+    spans = [f"{label} {intervals[key][0]:.1f}–{intervals[key][1]:.1f} %"
+             for key, label in names if intervals.get(key)]
+    if spans:
+        texts.append("95 % interval: " + ", ".join(spans))
+    diff = intervals.get("first_minus_this")
+    if diff:
+        cells = [f"{label} {diff[key][0]:+.1f} [{diff[key][1]:+.1f}, {diff[key][2]:+.1f}]"
+                 for key, label in names if diff.get(key)]
+        texts.append(f"{diff['first']} minus this: " + ", ".join(cells))
+    return texts
+
+
 class ResultPanel(QWidget):
     """A model picker, its heatmap and its P@1 / MAP@R."""
 
@@ -97,6 +114,7 @@ class ResultPanel(QWidget):
             parts.append(f"best: {best.distance} + {best.scaler} = {best.score_percent:.2f}%")
         if getattr(res, "p_at_1", None) is not None or getattr(res, "map_at_r", None) is not None:
             parts.append(f"P@1 {_fmt(res.p_at_1)} · MAP@R {_fmt(res.map_at_r)}")
+        parts.extend(_interval_texts(getattr(res, "extra", {}).get("intervals", {})))
         if getattr(res, "n_songs", 0):
             parts.append(f"{res.n_songs} songs, {res.n_triplets} triplets ({res.triplet_source})")
         self.summary.setText("  ·  ".join(parts))

@@ -109,3 +109,27 @@ def test_prune_deletes_embeddings_of_models_no_longer_installed(indexed, tmp_pat
     assert "deleted 12 embeddings and 0 failure notes of 1 model no longer installed; index" in out, out
     assert "nothing to delete" in musicsim(home, "prune").stdout
     assert musicsim(home, "index", lib, "--model", "classic").stdout.startswith("indexed 0, unchanged 12")
+
+
+def test_bench_of_two_models_says_which_differences_the_library_can_resolve(indexed, tmp_path):
+    import json
+
+    home, lib, _ = indexed
+    out = musicsim(home, "bench", "--library", lib, "--labels", "folders", "--model", "default",
+                   "--model", "classic", "--n-triplets", "300", "--out", tmp_path / "b").stdout
+    summary = out.split("MAP@R\n", 1)[1]
+    assert "default minus each model (95 % song-bootstrap interval" in summary
+    line = next(x for x in summary.splitlines() if x.strip().startswith("default - classic"))
+    assert "cosine-Normalizer" in line and "P@1" in line
+    for name in ("default", "classic"):
+        result = json.loads((tmp_path / "b" / f"{name}.json").read_text())
+        cos_n = next(r["score_percent"] for r in result["rows"]
+                     if (r["distance"], r["scaler"]) == ("cosine", "Normalizer"))
+        low, high = result["extra"]["intervals"]["cosine_normalizer"]
+        assert low <= cos_n <= high
+        low, high = result["extra"]["intervals"]["p_at_1"]
+        assert low <= 100 * result["p_at_1"] <= high
+    diff = json.loads((tmp_path / "b" / "classic.json").read_text())["extra"]["intervals"]["first_minus_this"]
+    assert diff["first"] == "default"
+    point, low, high = diff["cosine_normalizer"]
+    assert low <= point <= high

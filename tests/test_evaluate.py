@@ -282,3 +282,64 @@ def test_load_reference_rejects_bad_rows(tmp_path: Path) -> None:
     )
     with pytest.raises(ParameterError, match="line 2"):
         load_reference_tables(path)
+
+
+def _clustered(n_albums: int = 6, per_album: int = 8, spread: float = 0.8, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_albums, 16))
+    X = np.repeat(centres, per_album, axis=0) + spread * rng.normal(size=(n_albums * per_album, 16))
+    return X, np.repeat(np.arange(n_albums), per_album).astype(str)
+
+
+def test_song_bootstrap_replicates_bracket_the_point_figures():
+    from trainer.evaluate import (
+        bootstrap_replicates,
+        interval95,
+        replicates_of,
+        retrieval_report,
+        song_draws,
+        triplet_correct,
+    )
+
+    X, labels = _clustered()
+    idx, odd = album_triplets(labels, 2000, seed=0)
+    correct = triplet_correct(X, idx, odd, "cosine", "Normalizer")
+    report = retrieval_report(X, labels)
+    assert report.hits.mean() == pytest.approx(report.p_at_1) and len(report.queries) == len(X)
+
+    # Every song drawn once is the data itself: the replicate is the point figure.
+    once = np.ones((1, len(X)), dtype=np.int64)
+    acc, p1 = replicates_of(once, idx, correct, report.queries, report.hits)
+    assert acc[0] == pytest.approx(100 * correct.mean()) and p1[0] == pytest.approx(100 * report.p_at_1)
+
+    counts = np.concatenate(list(song_draws(len(X), draws=500, seed=3)))
+    assert counts.shape == (500, len(X)) and (counts.sum(axis=1) == len(X)).all()
+    again = np.concatenate(list(song_draws(len(X), draws=500, seed=3)))
+    assert np.array_equal(counts, again)  # the same resamplings for every model: paired differences
+    acc, p1 = bootstrap_replicates(len(X), idx, correct, report.queries, report.hits, draws=500, seed=3)
+    for replicates, point in ((acc, 100 * correct.mean()), (p1, 100 * report.p_at_1)):
+        low, high = interval95(replicates)
+        assert low <= point <= high and high - low > 1.0  # 48 songs cannot pin a score to a point
+
+
+def test_draws_come_in_chunks_of_bounded_size_for_big_libraries():
+    from trainer.evaluate import song_draws
+
+    chunks = list(song_draws(1_000_000, draws=50))
+    assert sum(len(c) for c in chunks) == 50 and max(c.size for c in chunks) <= 4_000_000
+    assert all((c.sum(axis=1) == 1_000_000).all() for c in chunks)
+
+
+def test_fewer_songs_give_wider_intervals():
+    from trainer.evaluate import bootstrap_replicates, interval95, retrieval_report, triplet_correct
+
+    widths = []
+    for per_album in (4, 40):
+        X, labels = _clustered(per_album=per_album, seed=1)
+        idx, odd = album_triplets(labels, 3000, seed=0)
+        rep = retrieval_report(X, labels)
+        correct = triplet_correct(X, idx, odd, "cosine", "Normalizer")
+        acc, _ = bootstrap_replicates(len(X), idx, correct, rep.queries, rep.hits, draws=400)
+        low, high = interval95(acc)
+        widths.append(high - low)
+    assert widths[0] > 1.5 * widths[1]

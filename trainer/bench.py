@@ -6,12 +6,23 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ParameterError
-from .evaluate import BenchResult, album_triplets, read_triplets_csv, retrieval_report, triplet_scores
+from .evaluate import (
+    BOOTSTRAP_DRAWS,
+    BenchResult,
+    album_triplets,
+    bootstrap_replicates,
+    interval95,
+    read_triplets_csv,
+    retrieval_report,
+    triplet_correct,
+    triplet_scores,
+)
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .library import Library
 from .modelstore import load_model
@@ -69,6 +80,7 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
     if len(idx) == 0:
         raise ParameterError("no triplets to score")
     results = []
+    first: _Replicates | None = None
     for lm, (ids, matrix) in zip(loaded, per_model):
         check_stop(should_stop)
         pos = {sid: r for r, sid in enumerate(ids.tolist())}
@@ -77,7 +89,14 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
             retrieval = retrieval_report(X, labels)
             p_at_1, mapr, by_album = retrieval.p_at_1, retrieval.map_at_r, retrieval.by_label
         except ParameterError:  # no album with two songs (e.g. a CSV benchmark of a flat folder)
-            p_at_1, mapr, by_album = float("nan"), float("nan"), {}
+            retrieval, p_at_1, mapr, by_album = None, float("nan"), float("nan"), {}
+        correct = triplet_correct(X, idx, odd, "cosine", "Normalizer")
+        queries, hits = ((retrieval.queries, retrieval.hits) if retrieval
+                         else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)))
+        # The same seed gives every model the same resamplings: their differences are paired.
+        acc, p1 = bootstrap_replicates(len(order), idx, correct, queries, hits, seed=seed)
+        mine = _Replicates(100.0 * float(correct.mean()), acc,
+                           100.0 * p_at_1 if retrieval else None, p1 if retrieval else None)
         results.append(BenchResult(
             model=lm.info.name, rows=triplet_scores(X, idx, odd),
             p_at_1=p_at_1, map_at_r=mapr, n_songs=len(order),
@@ -86,10 +105,38 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
             extra={"library": os.fspath(library_root), "model_key": lm.info.key, "arch": lm.info.arch,
                    "n_albums": int(len(set(labels.tolist()))), "seed": seed,
                    # album -> [songs whose nearest other song is from it, songs]
-                   "p_at_1_by_album": {a: list(hq) for a, hq in by_album.items()}}))
+                   "p_at_1_by_album": {a: list(hq) for a, hq in by_album.items()},
+                   "intervals": _intervals(mine, first, loaded[0].info.name)}))
+        first = first or mine
     out = out_dir or benchmarks_dir(home_path) / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     save_results(results, out)
     return results, out
+
+
+@dataclass
+class _Replicates:
+    """One model's point figures (percent) and their song-bootstrap replicates."""
+
+    cos_n: float
+    cos_n_draws: np.ndarray
+    p_at_1: float | None
+    p_at_1_draws: np.ndarray | None
+
+
+def _intervals(mine: _Replicates, first: _Replicates | None, first_name: str) -> dict:
+    """95 % intervals (percent) of cosine-Normalizer odd-one-out and P@1, and for a model after
+    the first the paired difference: ``[first - this, low, high]`` (the first is usually the model
+    being judged, e.g. ``default`` against ``classic``)."""
+    out: dict = {"draws": BOOTSTRAP_DRAWS, "cosine_normalizer": list(interval95(mine.cos_n_draws))}
+    if mine.p_at_1_draws is not None:
+        out["p_at_1"] = list(interval95(mine.p_at_1_draws))
+    if first is not None:
+        diff: dict = {"cosine_normalizer": [
+            first.cos_n - mine.cos_n, *interval95(first.cos_n_draws - mine.cos_n_draws)]}
+        if mine.p_at_1 is not None and first.p_at_1 is not None:
+            diff["p_at_1"] = [first.p_at_1 - mine.p_at_1, *interval95(first.p_at_1_draws - mine.p_at_1_draws)]
+        out["first_minus_this"] = {"first": first_name, **diff}
+    return out
 
 
 def save_results(results: list[BenchResult], out: Path) -> None:

@@ -341,13 +341,33 @@ def _by_album(results: list) -> str:  # type: ignore[type-arg]
 
 
 def _summary(results: list) -> str:  # type: ignore[type-arg]
-    lines = ["model                       cosine-Normalizer   best (distance-scaler)            P@1    MAP@R"]
+    """One line per model, with 95 % song-bootstrap intervals, then each model's difference to the
+    first: an interval that holds 0 means this library cannot tell the two apart."""
+
+    def iv(r, key: str) -> str:  # type: ignore[no-untyped-def]
+        low_high = r.extra.get("intervals", {}).get(key)
+        return f"[{low_high[0]:4.1f}, {low_high[1]:4.1f}]" if low_high else ""
+
+    lines = [f"{'model':<27} {'cosine-Normalizer':<22} {'best (distance-scaler)':<36} {'P@1':<22} MAP@R"]
     for r in results:
         cn = next(x.score_percent for x in r.rows if x.distance == "cosine" and x.scaler == "Normalizer")
         b = r.best()
-        lines.append(f"{r.model:<27} {cn:>8.1f} %        {b.score_percent:5.1f} % ({b.distance}-{b.scaler})"
-                     f"{'':<{max(0, 22 - len(b.distance) - len(b.scaler))}} {r.p_at_1 * 100:5.1f} % "
-                     f"{r.map_at_r * 100:5.1f} %")
+        best = f"{b.score_percent:5.1f} % ({b.distance}-{b.scaler})"
+        lines.append(
+            f"{r.model:<27} {cn:5.1f} % {iv(r, 'cosine_normalizer'):<13} {best:<36} "
+            f"{r.p_at_1 * 100:5.1f} % {iv(r, 'p_at_1'):<13} {r.map_at_r * 100:5.1f} %")
+    diffs = [r for r in results[1:] if "first_minus_this" in r.extra.get("intervals", {})]
+    if diffs:
+        first = results[0].model
+        lines.append(f"\n{first} minus each model (95 % song-bootstrap interval; one that holds 0: "
+                     "this library cannot tell the two apart):")
+        width = max(len(r.model) for r in diffs)
+        for r in diffs:
+            d = r.extra["intervals"]["first_minus_this"]
+            cells = [f"{name} {v[0]:+5.1f} [{v[1]:+5.1f}, {v[2]:+5.1f}]"
+                     for name, v in (("cosine-Normalizer", d.get("cosine_normalizer")), ("P@1", d.get("p_at_1")))
+                     if v]
+            lines.append(f"  {first} - {r.model:<{width}}  " + "   ".join(cells))
     return "\n".join(lines)
 
 

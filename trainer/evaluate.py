@@ -12,7 +12,7 @@ import datetime as _dt
 import io
 import json
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -355,6 +355,9 @@ class RetrievalReport:
     p_at_1: float
     map_at_r: float
     by_label: dict[str, tuple[int, int]]
+    #: the songs that were queries, and whether each one's nearest other song shares its label
+    queries: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def retrieval_report(
@@ -407,7 +410,57 @@ def retrieval_report(
     per_queries = np.bincount(lab[queries], minlength=len(names))
     by_label = {str(names[i]): (int(per_hits[i]), int(per_queries[i]))
                 for i in range(len(names)) if per_queries[i]}
-    return RetrievalReport(float(hits.mean()), float(np.concatenate(aps).mean()), by_label)
+    return RetrievalReport(float(hits.mean()), float(np.concatenate(aps).mean()), by_label, queries, hits)
+
+
+#: Song-level bootstrap draws behind the benchmark's 95 % intervals.
+BOOTSTRAP_DRAWS = 2000
+#: Draw counts held at once (draws x songs): about 32 MB, whatever the library's size.
+_DRAW_CELLS = 4_000_000
+
+
+def song_draws(n_songs: int, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Iterator[np.ndarray]:
+    """Chunks of ``(k, n_songs)`` counts, ``draws`` rows in all: each row resamples the songs with
+    replacement.  The same seed gives the same rows, so every model of one benchmark is scored on
+    the same resamplings and their differences are paired."""
+    per_chunk = max(1, _DRAW_CELLS // max(n_songs, 1))
+    uniform = np.full(n_songs, 1.0 / n_songs)
+    for chunk, start in enumerate(range(0, draws, per_chunk)):
+        rng = np.random.default_rng([seed, chunk])
+        yield rng.multinomial(n_songs, uniform, size=min(per_chunk, draws - start))
+
+
+def replicates_of(counts: np.ndarray, idx: np.ndarray, correct: np.ndarray,
+                  queries: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Odd-one-out accuracy and P@1 (percent) under each row of song ``counts``.
+
+    Why songs, not triplets: the triplets share songs, so resampling triplets would pretend a few
+    dozen songs were thousands of independent trials.  A triplet counts as often as the product
+    of its three songs' draws, a query as often as it was drawn.  Songs of one album are alike, so
+    the intervals are if anything too narrow, never too wide.
+    """
+    accuracy = np.empty(len(counts))
+    for start in range(0, len(counts), 100):  # (100, triplets) at a time: bounded memory
+        c = counts[start:start + 100]
+        weight = c[:, idx[:, 0]] * c[:, idx[:, 1]] * c[:, idx[:, 2]]
+        accuracy[start:start + 100] = (100.0 * (weight @ correct.astype(float))
+                                       / np.maximum(weight.sum(axis=1), 1))
+    drawn = counts[:, queries]
+    p_at_1 = 100.0 * (drawn @ hits.astype(float)) / np.maximum(drawn.sum(axis=1), 1)
+    return accuracy, p_at_1
+
+
+def bootstrap_replicates(n_songs: int, idx: np.ndarray, correct: np.ndarray, queries: np.ndarray,
+                         hits: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``draws`` song-bootstrap replicates of odd-one-out accuracy and P@1 (percent)."""
+    parts = [replicates_of(c, idx, correct, queries, hits) for c in song_draws(n_songs, draws, seed)]
+    return np.concatenate([a for a, _ in parts]), np.concatenate([p for _, p in parts])
+
+
+def interval95(replicates: np.ndarray) -> tuple[float, float]:
+    low, high = np.percentile(replicates, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def retrieval_scores(

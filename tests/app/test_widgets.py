@@ -192,3 +192,14 @@ def test_map_with_10000_points_hit_testing(qtbot):
     view.plot.pointClicked.emit(row)
     assert clicked == [row]
     assert len(view.plot.results_item.data) == 10
+
+
+def test_benchmark_intervals_read_as_words():
+    from musicsim_app.benchmark_page import _interval_texts
+
+    texts = _interval_texts({"draws": 2000, "cosine_normalizer": [44.5, 62.6], "p_at_1": [51.1, 76.6],
+                             "first_minus_this": {"first": "default", "cosine_normalizer": [-7.5, -18.2, 3.5],
+                                                  "p_at_1": [-8.5, -23.4, 8.5]}})
+    assert texts == ["95 % interval: cosine-Normalizer 44.5–62.6 %, P@1 51.1–76.6 %",
+                     "default minus this: cosine-Normalizer -7.5 [-18.2, +3.5], P@1 -8.5 [-23.4, +8.5]"]
+    assert _interval_texts({}) == []  # results saved before intervals existed
