@@ -52,6 +52,11 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _percent(fraction) -> str:
+    """P@1 and MAP@R as percent, the unit of the scores and intervals beside them."""
+    return "–" if fraction is None else f"{100 * fraction:.1f} %"
+
+
 def _interval_texts(intervals: dict) -> list[str]:
     """The benchmark's 95 % song-bootstrap intervals, and the difference to the run's first model,
     in words: how far this library's songs let the figures be trusted."""
@@ -113,7 +118,7 @@ class ResultPanel(QWidget):
         if best is not None:
             parts.append(f"best: {best.distance} + {best.scaler} = {best.score_percent:.2f}%")
         if getattr(res, "p_at_1", None) is not None or getattr(res, "map_at_r", None) is not None:
-            parts.append(f"P@1 {_fmt(res.p_at_1)} · MAP@R {_fmt(res.map_at_r)}")
+            parts.append(f"P@1 {_percent(res.p_at_1)} · MAP@R {_percent(res.map_at_r)}")
         parts.extend(_interval_texts(getattr(res, "extra", {}).get("intervals", {})))
         if getattr(res, "n_songs", 0):
             parts.append(f"{res.n_songs} songs, {res.n_triplets} triplets ({res.triplet_source})")
