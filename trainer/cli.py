@@ -364,9 +364,8 @@ def _summary(results: list) -> str:  # type: ignore[type-arg]
         width = max(len(r.model) for r in diffs)
         for r in diffs:
             d = r.extra["intervals"]["first_minus_this"]
-            cells = [f"{name} {v[0]:+5.1f} [{v[1]:+5.1f}, {v[2]:+5.1f}]"
-                     for name, v in (("cosine-Normalizer", d.get("cosine_normalizer")), ("P@1", d.get("p_at_1")))
-                     if v]
+            pairs = (("cosine-Normalizer", d.get("cosine_normalizer")), ("P@1", d.get("p_at_1")))
+            cells = [f"{name} {v[0]:+5.1f} [{v[1]:+5.1f}, {v[2]:+5.1f}]" for name, v in pairs if v]
             lines.append(f"  {first} - {r.model:<{width}}  " + "   ".join(cells))
     return "\n".join(lines)
 
