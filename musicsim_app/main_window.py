@@ -385,6 +385,7 @@ class MainWindow(QMainWindow):
         if not self._shut_down:
             self._shut_down = True
             self.save_settings()
+            self.hide()  # the waits below can take seconds: no frozen window left on screen
             self.player.close()
             self.session.cancel_jobs()
             self.training_page.cancel()
