@@ -437,7 +437,7 @@ def replicates_of(counts: np.ndarray, idx: np.ndarray, correct: np.ndarray,
     Why songs, not triplets: the triplets share songs, so resampling triplets would pretend a few
     dozen songs were thousands of independent trials.  A triplet counts as often as the product
     of its three songs' draws, a query as often as it was drawn.  Songs of one album are alike, so
-    the intervals are if anything too narrow, never too wide.
+    the intervals err on the narrow side.
     """
     accuracy = np.empty(len(counts))
     for start in range(0, len(counts), 100):  # (100, triplets) at a time: bounded memory
