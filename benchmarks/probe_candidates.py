@@ -31,7 +31,7 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_statistics import library_sets  # noqa: E402
+from probe_statistics import excerpt_features, library_sets  # noqa: E402
 from quality_lab import report  # noqa: E402
 
 from trainer.config import FeatureConfig  # noqa: E402
@@ -80,20 +80,6 @@ class CandidateBlocks(torch.nn.Module):
         return {k: torch.nan_to_num(v) for k, v in out.items()}
 
 
-@torch.no_grad()
-def excerpt_features(model: torch.nn.Module, mels: np.ndarray, cfg: FeatureConfig) -> dict[str, torch.Tensor]:
-    """name → (songs, excerpts, size): "default" (its 128-d output), shipped and candidate blocks."""
-    shipped, candidates = ExcerptStatistics(cfg), CandidateBlocks(cfg.n_mels)
-    n, e = mels.shape[:2]
-    flat = torch.from_numpy(mels.reshape(n * e, 1, *mels.shape[2:]).astype(np.float32))
-    out: dict[str, list[torch.Tensor]] = {}
-    for batch in flat.split(512):
-        db = batch[:, 0] * cfg.norm_scale_db - cfg.norm_offset_db
-        for name, value in {"default": model(batch), **shipped(batch), **candidates(db)}.items():
-            out.setdefault(name, []).append(value)
-    return {k: torch.cat(v).reshape(n, e, -1).double() for k, v in out.items()}
-
-
 def _standardiser(x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     flat = x.flatten(0, 1)
     mean, std = flat.mean(0), flat.std(0) + 1e-6
@@ -126,7 +112,7 @@ def fit_song_discriminant(x: torch.Tensor, k: int, shrink: float = 0.3) -> Proje
 
 def default_parts(f: dict[str, torch.Tensor]) -> list[torch.Tensor]:
     """The default's output split as it was concatenated: the CNN's part, then its four blocks."""
-    out = f["default"]
+    out = f["model"]  # normalised as a whole: each part keeps its direction
     return [out[..., :LEARNT_DIM]] + list(out[..., LEARNT_DIM:].split(COMPONENTS_PER_BLOCK, dim=-1))
 
 
@@ -148,14 +134,20 @@ def main() -> None:
     model = load_model(a.model).model.eval()
     cfg = FeatureConfig()
     sets = library_sets(a.corpus, a.extra, a.cache_dir)
-    feats = {name: excerpt_features(model, mels, cfg) for name, (mels, _) in sets.items()}
+    candidate_blocks = CandidateBlocks(cfg.n_mels)
+
+    def more(batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        return candidate_blocks(batch[:, 0] * cfg.norm_scale_db - cfg.norm_offset_db)
+
+    feats = {name: {k: v.double() for k, v in excerpt_features(model, mels, cfg, more).items()}
+             for name, (mels, _) in sets.items()}
     fit = feats["training games"]
     shipped = list(ExcerptStatistics(cfg)(torch.zeros(1, 1, cfg.n_mels, 8)))
     candidates = list(CandidateBlocks(cfg.n_mels)(torch.zeros(1, cfg.n_mels, 8)))
     k = COMPONENTS_PER_BLOCK
 
     variants: dict[str, Callable[[dict[str, torch.Tensor]], np.ndarray]] = {
-        "default": lambda f: song_embeddings([f["default"]]),
+        "default": lambda f: song_embeddings([f["model"]]),
     }
     if a.part in ("blocks", "both"):
         for name in candidates + ["all six"]:
@@ -172,7 +164,7 @@ def main() -> None:
         variants["PCA per block (as shipped, refit)"] = per_block(fit_pca)
         variants["song-discriminant per block"] = per_block(fit_song_discriminant)
         variants[f"song-discriminant of all {N_STATS}"] = lambda f: song_embeddings(
-            [f["default"][..., :LEARNT_DIM], together(torch.cat([f[n] for n in shipped], -1))], [1.0, 2.0])
+            [f["model"][..., :LEARNT_DIM], together(torch.cat([f[n] for n in shipped], -1))], [1.0, 2.0])
 
     print(f"python benchmarks/probe_candidates.py --corpus {a.corpus} --extra {a.extra} --part {a.part}")
     for set_name, (_, labels) in sets.items():

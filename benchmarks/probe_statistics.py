@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,14 +56,17 @@ def library_sets(corpus: Path, extra: Path, cache: Path) -> dict[str, tuple[np.n
 
 
 @torch.no_grad()
-def excerpt_features(model: torch.nn.Module, mels: np.ndarray, cfg: FeatureConfig) -> dict[str, torch.Tensor]:
-    """block name → (songs, excerpts, size); "model" is the model's normalised embedding."""
+def excerpt_features(model: torch.nn.Module, mels: np.ndarray, cfg: FeatureConfig,
+                     more: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None
+                     ) -> dict[str, torch.Tensor]:
+    """block name → (songs, excerpts, size); "model" is the model's normalised embedding, and
+    ``more(batch)`` adds blocks of its own (probe_candidates.py)."""
     stats = ExcerptStatistics(cfg)
     n, e = mels.shape[:2]
     flat = torch.from_numpy(mels.reshape(n * e, 1, *mels.shape[2:]).astype(np.float32))
     out: dict[str, list[torch.Tensor]] = {}
     for batch in flat.split(512):
-        blocks = {"model": F.normalize(model(batch), dim=1), **stats(batch)}
+        blocks = {"model": F.normalize(model(batch), dim=1), **stats(batch), **(more(batch) if more else {})}
         for name, value in blocks.items():
             out.setdefault(name, []).append(value)
     return {k: torch.cat(v).reshape(n, e, -1) for k, v in out.items()}
