@@ -1,7 +1,9 @@
 """The embedding map: one ScatterPlotItem for the whole library, coloured by album or artist.
 
 Hover shows "title — artist — album", a click makes that song the query; the query and its
-results are drawn on top as two small overlay items.  Nothing per point is a Python object
+results are drawn on top as two small overlay items.  A legend in the corner names the colours
+of the largest groups (a map coloured by album says nothing without it); drag it aside if it
+covers points.  Nothing per point is a Python object
 in the hot paths: hit-testing is a vectorised nearest-point search in pixel space.
 """
 
@@ -14,6 +16,11 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
 
 HIT_RADIUS_PX = 8
+#: Groups named in the legend; a library of hundreds of albums gets its largest ones and a count.
+LEGEND_MAX = 10
+LEGEND_NAME_CHARS = 26
+#: The most of the map's height given up so the legend covers no points.
+LEGEND_MAX_SHARE = 0.45
 
 
 def palette(n: int) -> list[QColor]:
@@ -42,6 +49,9 @@ class MapPlot(pg.PlotWidget):
         )
         for item in (self.scatter, self.results_item, self.query_item):
             self.addItem(item)
+        self.legend = pg.LegendItem(offset=(6, 6), brush=pg.mkBrush(18, 20, 26, 170),
+                                    pen=pg.mkPen("#3b4252"), labelTextColor="#d8dee9", labelTextSize="8pt")
+        self.legend.setParentItem(self.plotItem.vb)  # anchored to the view: stays put while panning
         self.pos = np.zeros((0, 2), np.float32)
         self.tooltips: list[str] = []
         self._mouse_proxy = pg.SignalProxy(
@@ -59,6 +69,37 @@ class MapPlot(pg.PlotWidget):
         self.results_item.clear()
         self.query_item.clear()
         self.autoRange(padding=0.05)
+        self._make_room_for_legend()
+
+    def _make_room_for_legend(self) -> None:
+        """Raise the view's top so the legend (top left, two columns) covers no points, where it is
+        low enough to afford it; otherwise it stays on top and can be dragged aside."""
+        vb = self.plotItem.vb
+        height = vb.sceneBoundingRect().height()
+        if not self.legend.isVisible() or height <= 0:
+            return
+        share = (self.legend.boundingRect().height() + 8) / height
+        if 0 < share < LEGEND_MAX_SHARE:
+            _, (y0, y1) = vb.viewRange()
+            vb.setYRange(y0, y1 + (y1 - y0) * share / (1 - share), padding=0)
+
+    def set_legend(self, names: list[str], colors: list[QColor], counts: list[int]) -> None:
+        """Name the ``LEGEND_MAX`` largest groups with their colour and size, then "+ N more"."""
+        self.legend.clear()
+        self.legend.setColumnCount(2 if len(names) > 3 else 1)  # wide and low: less of the map hidden
+        order = sorted(range(len(names)), key=lambda i: (-counts[i], names[i]))
+        for i in order[:LEGEND_MAX]:
+            name = names[i] or "(none)"
+            name = name if len(name) <= LEGEND_NAME_CHARS else name[: LEGEND_NAME_CHARS - 1] + "…"
+            sample = pg.ScatterPlotItem(symbol="o", size=8, pen=None, brush=pg.mkBrush(colors[i]))
+            self.legend.addItem(sample, f"{name} ({counts[i]})")
+        if len(order) > LEGEND_MAX:
+            self.legend.addItem(pg.ScatterPlotItem(pen=None, brush=None), f"+ {len(order) - LEGEND_MAX} more")
+        self.legend.setVisible(bool(order))
+
+    def legend_entries(self) -> list[str]:
+        """The legend's texts, top to bottom."""
+        return [label.text for _, label in self.legend.items]
 
     def highlight(self, query_row: int | None, result_rows: list[int]) -> None:
         rows = [r for r in result_rows if 0 <= r < len(self.pos)]
@@ -138,8 +179,11 @@ class MapView(QWidget):
         """Show ``pos (n, 2)`` for ``song_ids (n,)``, coloured by the group name of each point."""
         self.song_ids = np.asarray(song_ids)
         self._row_of = {int(s): i for i, s in enumerate(self.song_ids)}
-        names, color_index = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
-        self.plot.set_points(pos, color_index, palette(len(names)), tooltips)
+        names, color_index, counts = np.unique(np.asarray(groups, dtype=object).astype(str),
+                                               return_inverse=True, return_counts=True)
+        colors = palette(len(names))
+        self.plot.set_legend(names.tolist(), colors, counts.tolist())  # first: the view makes room for it
+        self.plot.set_points(pos, color_index, colors, tooltips)
         self.status.setText(f"{len(self.song_ids)} songs · {len(names)} {self.color_combo.currentText()}s")
 
     def highlight(self, query_id: int | None, result_ids: list[int]) -> None:

@@ -163,6 +163,28 @@ def test_spectrogram_panel_shows_image_and_playhead(qtbot):
     assert not panel.playhead.isVisible()
 
 
+def test_map_legend_names_the_largest_groups_with_their_colours(qtbot):
+    view = MapView(["PCA"])
+    qtbot.addWidget(view)
+    pos = np.random.default_rng(1).normal(size=(9, 2))
+    long_name = "A Very Long Album Title That Would Cover Half The Map"
+    groups = ["Nexuiz"] * 2 + ["0 A.D."] * 3 + [long_name] * 4
+    view.set_map(np.arange(9), pos, groups, [""] * 9)
+    entries = view.plot.legend_entries()
+    assert entries[:2] == [long_name[:25] + "… (4)", "0 A.D. (3)"] and entries[2] == "Nexuiz (2)"
+    # each sample is drawn in its group's colour: the colour of that group's points
+    brushes = view.plot.scatter.data["brush"]
+    sample_colour = view.plot.legend.items[1][0].item.opts["brush"].color().name()
+    assert {b.color().name() for b, g in zip(brushes, groups, strict=True) if g == "0 A.D."} == {sample_colour}
+
+    many = [f"album {i:02d}" for i in range(15) for _ in range(i + 1)]
+    view.set_map(np.arange(len(many)), np.zeros((len(many), 2)), many, [""] * len(many))
+    entries = view.plot.legend_entries()
+    assert len(entries) == 11 and entries[0] == "album 14 (15)" and entries[-1] == "+ 5 more"
+    view.set_map(np.zeros(0, np.int64), np.zeros((0, 2)), [], [])
+    assert view.plot.legend_entries() == [] and not view.plot.legend.isVisible()
+
+
 def test_map_with_10000_points_hit_testing(qtbot):
     view = MapView(["PCA"])
     qtbot.addWidget(view)
