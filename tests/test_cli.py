@@ -62,6 +62,9 @@ def test_bench_prints_the_27_row_table(indexed):
     assert {"synth/noise", "synth/tones"} <= set(cells)
     hits_queries = [tuple(map(int, c.split("/"))) for c in cells.values()]
     assert sum(q for _, q in hits_queries) == 12 and all(0 <= h <= q for h, q in hits_queries), cells
+    balanced = next(line for line in per_album if line.startswith("  mean over albums"))
+    shares = [h / q for h, q in hits_queries]
+    assert float(balanced.split()[-2]) == pytest.approx(100 * sum(shares) / len(shares), abs=0.06)
 
 
 def test_models_lists_every_architecture(indexed):

@@ -14,6 +14,7 @@ from trainer.evaluate import (
     Triplet,
     album_triplets,
     append_triplets_csv,
+    label_balanced_p_at_1,
     load_reference_tables,
     map_at_r,
     precision_at_1,
@@ -151,6 +152,13 @@ def test_retrieval_matches_naive_loop(rng: np.random.Generator) -> None:
     X = rng.normal(size=(8, 5))[labels] + rng.normal(scale=0.8, size=(60, 5))
     p1, mapr = retrieval_scores(X, labels)
     assert (p1, mapr) == pytest.approx(_naive_retrieval(X, labels))
+
+
+def test_label_balanced_p_at_1_weighs_every_album_the_same() -> None:
+    # one big album of perfect hits and a small one of misses: pooled 9/12, balanced (0.9 + 0) / 2
+    assert label_balanced_p_at_1({"big": (9, 10), "small": (0, 2)}) == pytest.approx(0.45)
+    assert label_balanced_p_at_1({"a": (1, 2), "b": (1, 2)}) == pytest.approx(0.5)
+    assert np.isnan(label_balanced_p_at_1({}))
 
 
 def test_retrieval_report_counts_same_label_hits_per_label() -> None:

@@ -322,21 +322,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 #: Above this many albums the per-album lines would bury the summary; the JSON files keep them.
 _MAX_ALBUM_LINES = 30
+_BALANCED = "mean over albums"
 
 
 def _by_album(results: list) -> str:  # type: ignore[type-arg]
-    """Per album and model: how many of its songs have a song of the same album as nearest."""
+    """Per album and model: how many of its songs have a song of the same album as nearest; then
+    the mean over albums, where a big album cannot outweigh the others."""
     from .bench import p_at_1_by_album
+    from .evaluate import label_balanced_p_at_1
 
     albums, cells = p_at_1_by_album(results)
-    if not albums or len(albums) > _MAX_ALBUM_LINES:
+    if not albums:
         return ""
-    width = max(len(a) for a in albums)
+    balanced = [label_balanced_p_at_1(r.extra.get("p_at_1_by_album", {})) for r in results]
+    width = max(len(a) for a in albums) if len(albums) <= _MAX_ALBUM_LINES else 0
+    width = max(width, len(_BALANCED))
     lines = ["\nsame album first (P@1 per album, cosine-Normalizer):",
              f"  {'album':<{width}}  " + "  ".join(f"{r.model[:16]:>16}" for r in results)]
-    for album, row in zip(albums, cells, strict=True):
-        lines.append(f"  {album:<{width}}  " + "  ".join(
-            f"{f'{c[0]}/{c[1]}' if c else '-':>16}" for c in row))
+    if len(albums) <= _MAX_ALBUM_LINES:
+        for album, row in zip(albums, cells, strict=True):
+            lines.append(f"  {album:<{width}}  " + "  ".join(
+                f"{f'{c[0]}/{c[1]}' if c else '-':>16}" for c in row))
+    lines.append(f"  {_BALANCED:<{width}}  " + "  ".join(f"{f'{100 * b:.1f} %':>16}" for b in balanced))
     return "\n".join(lines)
 
 

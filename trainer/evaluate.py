@@ -413,6 +413,17 @@ def retrieval_report(
     return RetrievalReport(float(hits.mean()), float(np.concatenate(aps).mean()), by_label, queries, hits)
 
 
+def label_balanced_p_at_1(by_label: dict[str, tuple[int, int]]) -> float:
+    """P@1 with every label weighing the same: the mean of each label's share of hits.
+
+    Pooled P@1 counts songs, so one big album can carry a model (0 A.D.'s 61 of 227 songs did,
+    docs/QUALITY.md); this says whether a model keeps albums together *in general*.
+    ``by_label`` is :attr:`RetrievalReport.by_label` (label -> (hits, queries)); NaN when empty.
+    """
+    shares = [hits / queries for hits, queries in by_label.values() if queries]
+    return float(np.mean(shares)) if shares else float("nan")
+
+
 #: Song-level bootstrap draws behind the benchmark's 95 % intervals.
 BOOTSTRAP_DRAWS = 2000
 #: Draw counts held at once (draws x songs): about 32 MB, whatever the library's size.
