@@ -119,6 +119,11 @@ class ResultPanel(QWidget):
             parts.append(f"best: {best.distance} + {best.scaler} = {best.score_percent:.2f}%")
         if getattr(res, "p_at_1", None) is not None or getattr(res, "map_at_r", None) is not None:
             parts.append(f"P@1 {_percent(res.p_at_1)} · MAP@R {_percent(res.map_at_r)}")
+        by_album = getattr(res, "extra", {}).get("p_at_1_by_album", {})
+        if len(by_album) > 1:  # one big album cannot carry a model here
+            from trainer.evaluate import label_balanced_p_at_1
+
+            parts.append(f"P@1 mean over albums {_percent(label_balanced_p_at_1(by_album))}")
         parts.extend(_interval_texts(getattr(res, "extra", {}).get("intervals", {})))
         if getattr(res, "n_songs", 0):
             parts.append(f"{res.n_songs} songs, {res.n_triplets} triplets ({res.triplet_source})")

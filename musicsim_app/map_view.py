@@ -2,9 +2,8 @@
 
 Hover shows "title — artist — album", a click makes that song the query; the query and its
 results are drawn on top as two small overlay items.  A legend in the corner names the colours
-of the largest groups (a map coloured by album says nothing without it); drag it aside if it
-covers points.  Nothing per point is a Python object
-in the hot paths: hit-testing is a vectorised nearest-point search in pixel space.
+of the largest groups (a map coloured by album says nothing without it).  Nothing per point is a
+Python object in the hot paths: hit-testing is a vectorised nearest-point search in pixel space.
 """
 
 from __future__ import annotations
@@ -98,7 +97,7 @@ class MapPlot(pg.PlotWidget):
         self.legend.setVisible(bool(order))
 
     def legend_entries(self) -> list[str]:
-        """The legend's texts, top to bottom."""
+        """The legend's texts in the order added: largest group first, "+ N more" last."""
         return [label.text for _, label in self.legend.items]
 
     def highlight(self, query_row: int | None, result_rows: list[int]) -> None:

@@ -416,8 +416,8 @@ def retrieval_report(
 def label_balanced_p_at_1(by_label: dict[str, tuple[int, int]]) -> float:
     """P@1 with every label weighing the same: the mean of each label's share of hits.
 
-    Pooled P@1 counts songs, so one big album can carry a model (0 A.D.'s 61 of 227 songs did,
-    docs/QUALITY.md); this says whether a model keeps albums together *in general*.
+    Pooled P@1 counts songs, so one big album can carry a model (0 A.D. is 61 of the 227 songs of
+    our pooled held-out set, docs/QUALITY.md); this says whether it keeps albums together in general.
     ``by_label`` is :attr:`RetrievalReport.by_label` (label -> (hits, queries)); NaN when empty.
     """
     shares = [hits / queries for hits, queries in by_label.values() if queries]

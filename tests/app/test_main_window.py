@@ -221,6 +221,7 @@ def test_benchmark_fills_27_cells(qtbot, window, tmp_path):
     assert page.table.rowCount() == 27
     assert "P@1" in page.panel_a.summary.text()
     assert "95 % interval: cosine-Normalizer" in page.panel_a.summary.text()
+    assert re.search(r"P@1 mean over albums \d+\.\d %", page.panel_a.summary.text())
     albums = page.album_table  # same album first, per album: "hits/songs (pct)"
     assert albums.rowCount() >= 2 and albums.columnCount() == 2
     cells = [albums.item(i, 1).text() for i in range(albums.rowCount())]
