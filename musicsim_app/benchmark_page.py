@@ -59,7 +59,8 @@ def _percent(fraction) -> str:
 
 def _interval_texts(intervals: dict) -> list[str]:
     """The benchmark's 95 % song-bootstrap intervals, and the difference to the run's first model,
-    in words: how far this library's songs let the figures be trusted."""
+    in words: how far this library's songs let the figures be trusted; then the same with whole
+    albums resampled, where the run had enough albums for that."""
     texts = []
     names = (("cosine_normalizer", "cosine-Normalizer"), ("p_at_1", "P@1"))
     spans = [f"{label} {intervals[key][0]:.1f}–{intervals[key][1]:.1f} %"
@@ -71,6 +72,8 @@ def _interval_texts(intervals: dict) -> list[str]:
         cells = [f"{label} {diff[key][0]:+.1f} [{diff[key][1]:+.1f}, {diff[key][2]:+.1f}]"
                  for key, label in names if diff.get(key)]
         texts.append(f"{diff['first']} minus this: " + ", ".join(cells))
+    if intervals.get("albums"):
+        texts.extend(f"albums resampled, {text}" for text in _interval_texts(intervals["albums"]))
     return texts
 
 

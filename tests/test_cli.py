@@ -132,6 +132,8 @@ def test_bench_of_two_models_says_which_differences_the_library_can_resolve(inde
         assert low <= cos_n <= high
         low, high = result["extra"]["intervals"]["p_at_1"]
         assert low <= 100 * result["p_at_1"] <= high
+        assert "albums" not in result["extra"]["intervals"]  # 3 albums: too few to resample
+    assert "resampling whole albums" not in summary
     diff = json.loads((tmp_path / "b" / "classic.json").read_text())["extra"]["intervals"]["first_minus_this"]
     assert diff["first"] == "default"
     point, low, high = diff["cosine_normalizer"]

@@ -351,3 +351,75 @@ def test_fewer_songs_give_wider_intervals():
         low, high = interval95(acc)
         widths.append(high - low)
     assert widths[0] > 1.5 * widths[1]
+
+
+def test_album_draws_resample_whole_albums():
+    from trainer.evaluate import album_draws
+
+    labels = np.repeat(np.array(["x", "y", "z", "w"]), [3, 5, 2, 6])
+    counts = np.concatenate(list(album_draws(labels, draws=300, seed=2)))
+    assert counts.shape == (300, 16)
+    for album in np.unique(labels):  # every song of an album is drawn as often as the album
+        block = counts[:, labels == album]
+        assert (block == block[:, :1]).all()
+    per_album = np.stack([counts[:, labels == a][:, 0] for a in np.unique(labels)], axis=1)
+    assert (per_album.sum(axis=1) == 4).all()  # four albums drawn per row, with replacement
+    assert np.array_equal(counts, np.concatenate(list(album_draws(labels, draws=300, seed=2))))
+
+
+def test_album_resampling_is_wider_when_an_albums_songs_err_together():
+    from trainer.evaluate import (
+        bootstrap_replicates,
+        interval95,
+        replicates_of,
+        retrieval_report,
+        triplet_correct,
+    )
+
+    # Albums differ in how tight they are, so whether a triplet is right depends on its albums:
+    # resampling albums must show that spread, resampling songs hides it.
+    rng = np.random.default_rng(4)
+    spreads = np.linspace(0.2, 2.5, 10)
+    centres = rng.normal(size=(10, 16))
+    X = np.concatenate([c + s * rng.normal(size=(8, 16)) for c, s in zip(centres, spreads, strict=True)])
+    labels = np.repeat(np.arange(10), 8).astype(str)
+    idx, odd = album_triplets(labels, 3000, seed=0)
+    rep = retrieval_report(X, labels)
+    correct = triplet_correct(X, idx, odd, "cosine", "Normalizer")
+    widths = {}
+    for level, albums in (("songs", None), ("albums", labels)):
+        acc, p1 = bootstrap_replicates(len(X), idx, correct, rep.queries, rep.hits, draws=400, albums=albums)
+        low, high = interval95(acc)
+        assert low <= 100 * correct.mean() <= high
+        widths[level] = high - low
+    assert widths["albums"] > 1.3 * widths["songs"], widths
+    # a row that draws no triplet at all is NaN, and intervals skip it
+    acc, p1 = replicates_of(np.zeros((1, len(X)), np.int64), idx, correct, rep.queries, rep.hits)
+    assert np.isnan(acc[0]) and np.isnan(p1[0])
+    assert interval95(np.array([np.nan, 1.0, 2.0, 3.0]))[1] <= 3.0
+    assert all(np.isnan(interval95(np.array([np.nan]))))
+
+
+def test_bench_gives_album_resampled_intervals_where_there_are_enough_albums(tmp_path):
+    from synth import write_library
+
+    from trainer.bench import run_benchmark
+    from trainer.evaluate import MIN_ALBUMS_TO_RESAMPLE
+
+    lib = tmp_path / "lib"
+    for artist in ("a", "b", "c"):  # 3 x 3 = 9 albums of two songs
+        write_library(lib, songs_per_album=2, seconds=3.0, artist=artist)
+    results, _ = run_benchmark(lib, ["default", "classic"], home=tmp_path / "home", n_triplets=500, workers=1)
+    assert 9 >= MIN_ALBUMS_TO_RESAMPLE
+    default, classic = (r.extra["intervals"] for r in results)
+    cos_n = next(r.score_percent for r in results[0].rows
+                 if (r.distance, r.scaler) == ("cosine", "Normalizer"))
+    low, high = default["albums"]["cosine_normalizer"]
+    assert low <= cos_n <= high
+    point, low, high = classic["albums"]["first_minus_this"]["cosine_normalizer"]
+    assert point == classic["first_minus_this"]["cosine_normalizer"][0] and low <= point <= high
+    assert "p_at_1" in classic["albums"]["first_minus_this"]
+    from trainer.cli import _summary
+
+    line = next(x for x in _summary(results).splitlines() if x.strip().startswith("default - classic"))
+    assert line.count("(") == 2 and line.count("[") == 2  # song and album intervals of both figures

@@ -14,6 +14,7 @@ import numpy as np
 from .errors import ParameterError
 from .evaluate import (
     BOOTSTRAP_DRAWS,
+    MIN_ALBUMS_TO_RESAMPLE,
     BenchResult,
     album_triplets,
     bootstrap_replicates,
@@ -94,9 +95,12 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
         queries, hits = ((retrieval.queries, retrieval.hits) if retrieval
                          else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)))
         # The same seed gives every model the same resamplings: their differences are paired.
-        acc, p1 = bootstrap_replicates(len(order), idx, correct, queries, hits, seed=seed)
-        mine = _Replicates(100.0 * float(correct.mean()), acc,
-                           100.0 * p_at_1 if retrieval else None, p1 if retrieval else None)
+        draws = {"songs": bootstrap_replicates(len(order), idx, correct, queries, hits, seed=seed)}
+        if len(set(labels.tolist())) >= MIN_ALBUMS_TO_RESAMPLE:
+            draws["albums"] = bootstrap_replicates(len(order), idx, correct, queries, hits, seed=seed,
+                                                   albums=labels)
+        mine = _Replicates(100.0 * float(correct.mean()), 100.0 * p_at_1 if retrieval else None,
+                           {level: (acc, p1 if retrieval else None) for level, (acc, p1) in draws.items()})
         results.append(BenchResult(
             model=lm.info.name, rows=triplet_scores(X, idx, odd),
             p_at_1=p_at_1, map_at_r=mapr, n_songs=len(order),
@@ -115,26 +119,36 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
 
 @dataclass
 class _Replicates:
-    """One model's point figures (percent) and their song-bootstrap replicates."""
+    """One model's point figures (percent) and their bootstrap replicates per resampling level:
+    ``"songs"``, and ``"albums"`` where a library has enough of them."""
 
     cos_n: float
-    cos_n_draws: np.ndarray
     p_at_1: float | None
-    p_at_1_draws: np.ndarray | None
+    draws: dict[str, tuple[np.ndarray, np.ndarray | None]]  # level -> (cosine-Normalizer, P@1)
 
 
 def _intervals(mine: _Replicates, first: _Replicates | None, first_name: str) -> dict:
     """95 % intervals (percent) of cosine-Normalizer odd-one-out and P@1, and for a model after
     the first the paired difference: ``[first - this, low, high]`` (the first is usually the model
-    being judged, e.g. ``default`` against ``classic``)."""
-    out: dict = {"draws": BOOTSTRAP_DRAWS, "cosine_normalizer": list(interval95(mine.cos_n_draws))}
-    if mine.p_at_1_draws is not None:
-        out["p_at_1"] = list(interval95(mine.p_at_1_draws))
+    being judged, e.g. ``default`` against ``classic``).  Song resampling at the top level (as
+    saved since session 6), album resampling under ``"albums"``."""
+    out: dict = {"draws": BOOTSTRAP_DRAWS, **_level(mine, first, first_name, "songs")}
+    if "albums" in mine.draws:
+        out["albums"] = _level(mine, first, first_name, "albums")
+    return out
+
+
+def _level(mine: _Replicates, first: _Replicates | None, first_name: str, level: str) -> dict:
+    cos_draws, p1_draws = mine.draws[level]
+    out: dict = {"cosine_normalizer": list(interval95(cos_draws))}
+    if p1_draws is not None:
+        out["p_at_1"] = list(interval95(p1_draws))
     if first is not None:
-        diff: dict = {"cosine_normalizer": [
-            first.cos_n - mine.cos_n, *interval95(first.cos_n_draws - mine.cos_n_draws)]}
-        if mine.p_at_1 is not None and first.p_at_1 is not None:
-            diff["p_at_1"] = [first.p_at_1 - mine.p_at_1, *interval95(first.p_at_1_draws - mine.p_at_1_draws)]
+        first_cos, first_p1 = first.draws[level]
+        diff: dict = {"cosine_normalizer": [first.cos_n - mine.cos_n, *interval95(first_cos - cos_draws)]}
+        if p1_draws is not None and first_p1 is not None:  # both have P@1 (not a flat CSV run)
+            diff["p_at_1"] = [first.p_at_1 - mine.p_at_1,  # type: ignore[operator]
+                              *interval95(first_p1 - p1_draws)]
         out["first_minus_this"] = {"first": first_name, **diff}
     return out
 

@@ -366,13 +366,20 @@ def _summary(results: list) -> str:  # type: ignore[type-arg]
     diffs = [r for r in results[1:] if "first_minus_this" in r.extra.get("intervals", {})]
     if diffs:
         first = results[0].model
-        lines.append(f"\n{first} minus each model (95 % song-bootstrap interval; one that holds 0: "
-                     "this library cannot tell the two apart):")
+        by_albums = "albums" in diffs[0].extra["intervals"]
+        lines.append(f"\n{first} minus each model (95 % song-bootstrap interval"
+                     + ("; in ( ) resampling whole albums" if by_albums else "")
+                     + "; one that holds 0: this library cannot tell the two apart):")
         width = max(len(r.model) for r in diffs)
         for r in diffs:
-            d = r.extra["intervals"]["first_minus_this"]
-            pairs = (("cosine-Normalizer", d.get("cosine_normalizer")), ("P@1", d.get("p_at_1")))
-            cells = [f"{name} {v[0]:+5.1f} [{v[1]:+5.1f}, {v[2]:+5.1f}]" for name, v in pairs if v]
+            songs = r.extra["intervals"]["first_minus_this"]
+            albums = r.extra["intervals"].get("albums", {}).get("first_minus_this", {})
+            cells = []
+            for key, name in (("cosine_normalizer", "cosine-Normalizer"), ("p_at_1", "P@1")):
+                if v := songs.get(key):
+                    a = albums.get(key)
+                    cells.append(f"{name} {v[0]:+5.1f} [{v[1]:+5.1f}, {v[2]:+5.1f}]"
+                                 + (f" ({a[1]:+5.1f}, {a[2]:+5.1f})" if a else ""))
             lines.append(f"  {first} - {r.model:<{width}}  " + "   ".join(cells))
     return "\n".join(lines)
 

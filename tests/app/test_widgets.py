@@ -175,7 +175,8 @@ def test_map_legend_names_the_largest_groups_with_their_colours(qtbot):
     # each sample is drawn in its group's colour: the colour of that group's points
     brushes = view.plot.scatter.data["brush"]
     sample_colour = view.plot.legend.items[1][0].item.opts["brush"].color().name()
-    assert {b.color().name() for b, g in zip(brushes, groups, strict=True) if g == "0 A.D."} == {sample_colour}
+    album_colours = {b.color().name() for b, g in zip(brushes, groups, strict=True) if g == "0 A.D."}
+    assert album_colours == {sample_colour}
 
     many = [f"album {i:02d}" for i in range(15) for _ in range(i + 1)]
     view.set_map(np.arange(len(many)), np.zeros((len(many), 2)), many, [""] * len(many))
@@ -225,3 +226,9 @@ def test_benchmark_intervals_read_as_words():
     assert texts == ["95 % interval: cosine-Normalizer 44.5–62.6 %, P@1 51.1–76.6 %",
                      "default minus this: cosine-Normalizer -7.5 [-18.2, +3.5], P@1 -8.5 [-23.4, +8.5]"]
     assert _interval_texts({}) == []  # results saved before intervals existed
+    diff = {"first": "default", "cosine_normalizer": [3.5, -6, 12]}
+    texts = _interval_texts({"cosine_normalizer": [44.5, 62.6],
+                             "albums": {"cosine_normalizer": [40.0, 66.0], "first_minus_this": diff}})
+    assert texts == ["95 % interval: cosine-Normalizer 44.5–62.6 %",
+                     "albums resampled, 95 % interval: cosine-Normalizer 40.0–66.0 %",
+                     "albums resampled, default minus this: cosine-Normalizer +3.5 [-6.0, +12.0]"]
