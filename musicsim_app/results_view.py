@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -84,6 +85,10 @@ class ResultsModel(QAbstractTableModel):
         return None
 
 
+#: Parts named under the results (the closest first); the tooltip lists them all.
+WHY_SHOWN = 3
+
+
 class ResultsView(QWidget):
     playRequested = Signal(int)  #: song id
     useAsQueryRequested = Signal(int)
@@ -113,6 +118,10 @@ class ResultsView(QWidget):
         self.export_button = QPushButton("Export M3U…", toolTip="Save query and results as a playlist")
         self.empty_label = QLabel()
         self.empty_label.setObjectName("Dim")
+        self.why_label = QLabel()  # which parts of the vector the selected result is alike in
+        self.why_label.setVisible(False)
+        # its text must not hold the panel wider than the splitter leaves it: cut, the tooltip has all
+        self.why_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         buttons = QHBoxLayout()
         buttons.addWidget(self.empty_label, 1)
         buttons.addWidget(self.walk_button)
@@ -120,20 +129,42 @@ class ResultsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.why_label)
         layout.addLayout(buttons)
 
         self.table.clicked.connect(self._on_clicked)
         self.table.doubleClicked.connect(lambda ix: self.useAsQueryRequested.emit(self._song_id(ix.row())))
         self.table.customContextMenuRequested.connect(self._on_context_menu)
-        self.table.selectionModel().currentRowChanged.connect(
-            lambda cur, _prev: (
-                self.currentSongChanged.emit(self._song_id(cur.row())) if cur.isValid() else None
-            )
-        )
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.walk_button.clicked.connect(self._on_walk)
         self.export_button.clicked.connect(self._on_export)
         session.resultsChanged.connect(self._on_results)
         self._on_results()
+
+    def _on_current_row(self, current, _previous) -> None:
+        if not current.isValid():
+            self.why_label.setVisible(False)
+            return
+        self._show_why(self.model.results[current.row()])
+        self.currentSongChanged.emit(self._song_id(current.row()))
+
+    def _show_why(self, result: Result) -> None:
+        """"Alike in: timbre (top 2 %) · rhythm (top 9 %) · …": the parts of the model's vector
+        where the selected result is nearest the query, as its place among the library's songs."""
+        self.why_label.setVisible(bool(result.alike))
+        if not result.alike:
+            return
+        ranked = sorted(result.alike, key=lambda a: -a[1])
+
+        def top(share: float) -> str:
+            return f"top {max(1, round(100 * (1 - share)))} %"
+
+        self.why_label.setText("Alike in: " + " · ".join(f"{name} ({top(share)})"
+                                                          for name, share in ranked[:WHY_SHOWN]))
+        self.why_label.setToolTip(
+            f"Where “{song_text.title(result.song)}” ranks among the library's songs by closeness to "
+            "the query, in each part of the model's vector:\n"
+            + "\n".join(f"{name}: {top(share)}" for name, share in ranked))
 
     def _song_id(self, row: int) -> int:
         return self.model.results[row].song.id
@@ -147,8 +178,10 @@ class ResultsView(QWidget):
         has = bool(self.session.results)
         self.walk_button.setEnabled(has)
         self.export_button.setEnabled(has)
+        self.why_label.setVisible(False)
         if has:
             self.table.selectRow(0)
+            self._show_why(self.session.results[0])
             self.empty_label.setText(f"{len(self.session.results)} nearest by {self.session.distance}")
         elif self.session.query_song is None:
             self.empty_label.setText("Double-click a song to find similar ones")

@@ -34,6 +34,8 @@ class Result:
     rank: int
     song: Any  # trainer.library.Song
     distance: float
+    #: (aspect, share of the library less alike the query in it), for models with named parts
+    alike: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -41,6 +43,7 @@ class _Embeddings:
     ids: np.ndarray
     matrix: np.ndarray
     row_of: dict[int, int]
+    aspects: Any = None  #: trainer.aspects.AspectRanker, built at the first query that needs it
 
 
 class LibrarySession(QObject):
@@ -424,9 +427,26 @@ class LibrarySession(QObject):
         except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
             self.errorOccurred.emit(f"search failed: {exc}")
             return []
-        out = []
-        for rank, (i, d) in enumerate(zip(idx, dist, strict=True), start=1):
-            s = self._song_by_id.get(int(emb.ids[int(i)]))
-            if s is not None:
-                out.append(Result(rank, s, float(d)))
-        return out
+        found = [(int(i), float(d), self._song_by_id.get(int(emb.ids[int(i)])))
+                 for i, d in zip(idx, dist, strict=True)]
+        found = [(i, d, s) for i, d, s in found if s is not None]
+        alike = self._alike(emb, row, [i for i, _, _ in found]) or [()] * len(found)
+        return [Result(rank, s, d, why)
+                for rank, ((_, d, s), why) in enumerate(zip(found, alike, strict=True), start=1)]
+
+    def _alike(self, emb: _Embeddings, query_row: int,
+               rows: list[int]) -> list[tuple[tuple[str, float], ...]]:
+        """Per result, how it ranks in the library in each named part of the embedding (the "why");
+        empty for models whose vector is one opaque code."""
+        from trainer.aspects import AspectRanker, aspects_for
+
+        ref = self.model_ref()
+        if ref is None or not rows:
+            return []
+        if emb.aspects is None:
+            emb.aspects = AspectRanker(emb.matrix, aspects_for(ref.info.arch, emb.matrix.shape[1]))
+        if not emb.aspects.aspects:
+            return []
+        labels = [a.label for a in emb.aspects.aspects]
+        return [tuple(zip(labels, map(float, p), strict=True))
+                for p in emb.aspects.percentiles(query_row, rows)]

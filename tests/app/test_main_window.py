@@ -57,6 +57,26 @@ def test_query_ranks_same_album_first(window):
     assert shown.rowCount() == 8
 
 
+def test_results_say_which_parts_of_the_sound_they_are_alike_in(window):
+    query_first(window)
+    results = window.session.results
+    assert [name for name, _ in results[0].alike] == [
+        "timbre", "timbre changes", "spectral balance", "loudness", "rhythm"]  # the classic model's
+    assert all(0 <= share <= 1 for r in results for _, share in r.alike)
+    # another low-tone song is closer in spectral balance than a noise song is
+    noise = next(r for r in results if "Noise" in str(r.song.path))
+    assert dict(results[0].alike)["spectral balance"] > dict(noise.alike)["spectral balance"]
+    why = window.library_page.results_view.why_label
+    assert not why.isHidden() and why.text().startswith("Alike in: ")
+    assert song_title(results[0].song) in why.toolTip()
+
+
+def song_title(song):
+    from musicsim_app import song_text
+
+    return song_text.title(song)
+
+
 def test_changing_distance_scaler_k_reranks_without_reading_audio(qtbot, window):
     query_first(window)
     session = window.session

@@ -1,0 +1,58 @@
+"""The "why" of a result: which named parts of the embedding it is alike in, placed in the library."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer.aspects import STATS_ASPECTS, AspectRanker, aspects_for
+from trainer.classic_names import N_FEATURES
+
+
+@pytest.mark.parametrize(("arch", "dim"), [("musicnet-stats-small", 128), ("musicnet-stats-small", 96),
+                                           ("classic", N_FEATURES)])
+def test_aspects_cover_every_column_once(arch, dim):
+    aspects = aspects_for(arch, dim)
+    columns = sorted(c for a in aspects for c in a.columns)
+    assert columns == list(range(dim)) and all(a.columns for a in aspects)
+
+
+def test_stats_aspects_follow_the_cnn_part_in_block_order():
+    aspects = aspects_for("musicnet-stats-small", 128)
+    assert [a.label for a in aspects] == ["learnt", *STATS_ASPECTS]
+    assert aspects[0].columns == tuple(range(64)) and aspects[-1].columns == tuple(range(112, 128))
+
+
+def test_opaque_codes_have_no_aspects():
+    assert aspects_for("model7-resnet18", 256) == [] and aspects_for("musicnet-hybrid-small", 128) == []
+    assert aspects_for("classic", N_FEATURES + 1) == []  # not the columns we know the names of
+
+
+def _library(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 128)).astype(np.float32)
+    # song 1 shares song 0's rhythm part (and nothing else); song 2 shares its timbre
+    X[1, 112:128] = X[0, 112:128] + 0.05 * rng.normal(size=16)
+    X[2, 64:80] = X[0, 64:80] + 0.05 * rng.normal(size=16)
+    return X
+
+
+def test_a_result_ranks_top_in_the_part_it_shares_with_the_query():
+    aspects = aspects_for("musicnet-stats-small", 128)
+    labels = [a.label for a in aspects]
+    pct = AspectRanker(_library(), aspects).percentiles(0, [1, 2])
+    assert pct.shape == (2, 5) and ((0 <= pct) & (pct <= 1)).all()
+    assert pct[0, labels.index("rhythm")] > 0.99 and pct[1, labels.index("timbre")] > 0.99
+    assert pct[0, labels.index("timbre")] < 0.99 and pct[1, labels.index("rhythm")] < 0.99
+    # an unrelated song sits somewhere in the middle, not at the top
+    assert np.median(AspectRanker(_library(), aspects).percentiles(0, [50])) < 0.95
+
+
+def test_a_reference_sample_estimates_the_full_library_percentiles():
+    X = _library(n=3000, seed=1)
+    aspects = aspects_for("musicnet-stats-small", 128)
+    rows = list(range(1, 40))
+    full = AspectRanker(X, aspects).percentiles(0, rows)
+    sampled = AspectRanker(X, aspects, reference=1000, seed=3).percentiles(0, rows)
+    assert np.abs(full - sampled).max() < 0.06
+    assert np.allclose(AspectRanker(X, []).percentiles(0, rows), 0.0)

@@ -1,0 +1,110 @@
+"""Which parts of a song's vector a result is alike in: the "why" beside the spectrograms.
+
+The default model's vector is not one opaque code: besides its CNN part it holds fixed statistics
+with a meaning a listener can follow (docs/QUALITY.md, "Second-order statistics") — timbre, how
+timbre changes, spectral balance, rhythm — and the classic features are named columns.  For a
+query and a result, each part's similarity is placed among the library's songs: "timbre: closer
+than 98 % of the library" says more than a cosine of 0.61 would.
+
+Torch-free: the app imports this at query time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .classic_names import feature_names
+
+#: The statistics blocks of ``musicnet-stats*`` models, in the order they follow the CNN's part
+#: (``trainer.models.stats.BLOCK_SIZES``), each reduced to ``STATS_PART_WIDTH`` directions.
+STATS_ASPECTS = ("timbre", "timbre changes", "spectral balance", "rhythm")  # after "learnt" (CNN)
+STATS_PART_WIDTH = 16
+
+#: Classic feature columns by name prefix; every column belongs to one aspect.
+CLASSIC_ASPECTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("timbre", ("mfcc_mean", "mfcc_std")),
+    ("timbre changes", ("dmfcc",)),
+    ("spectral balance", ("band_", "centroid", "bandwidth", "flatness")),
+    ("loudness", ("loudness", "flux")),
+    ("rhythm", ("onset_rate", "pulse_")),
+)
+
+#: Percentiles are estimated against at most this many songs of the library: the cost of one
+#: explanation stays a few milliseconds at a million songs, and 20,000 songs pin a percentile to
+#: well under a point.
+REFERENCE_SONGS = 20_000
+
+
+@dataclass(frozen=True)
+class Aspect:
+    label: str  #: what a listener reads
+    columns: tuple[int, ...]  #: the embedding columns it covers
+
+
+def aspects_for(arch: str, embedding_dim: int) -> list[Aspect]:
+    """The named parts of an architecture's embedding; empty where the parts have no meaning
+    of their own (the thesis nets and the plain CNNs are one learnt code)."""
+    if arch.startswith("musicnet-stats"):
+        learnt = embedding_dim - STATS_PART_WIDTH * len(STATS_ASPECTS)
+        parts = [Aspect("learnt", tuple(range(learnt)))]
+        for i, label in enumerate(STATS_ASPECTS):
+            start = learnt + i * STATS_PART_WIDTH
+            parts.append(Aspect(label, tuple(range(start, start + STATS_PART_WIDTH))))
+        return parts
+    if arch == "classic":
+        names = feature_names()
+        if len(names) != embedding_dim:
+            return []
+        return [Aspect(label, tuple(i for i, n in enumerate(names) if n.startswith(prefixes)))
+                for label, prefixes in CLASSIC_ASPECTS]
+    return []
+
+
+class AspectRanker:
+    """Places a result's per-aspect similarity to a query among the library's songs.
+
+    Built once per model and library (standardising every column over the library, so "alike"
+    means alike relative to this library, as the StandardScaler does), then ``percentiles`` costs
+    one small matrix product per aspect and query — against at most ``reference`` songs.
+    """
+
+    def __init__(self, X: np.ndarray, aspects: list[Aspect], *, reference: int = REFERENCE_SONGS,
+                 seed: int = 0) -> None:
+        X = np.asarray(X, dtype=np.float32)
+        self.aspects = aspects
+        self.X = X
+        n = len(X)
+        self.reference_rows = (np.arange(n) if n <= reference
+                               else np.sort(np.random.default_rng(seed).choice(n, reference, replace=False)))
+        sample = X[self.reference_rows]  # the column statistics too: a constant cost at any size
+        self.mean = sample.mean(axis=0) if n else np.zeros(X.shape[1], np.float32)
+        self.scale = np.maximum(sample.std(axis=0), 1e-6) if n else np.ones(X.shape[1], np.float32)
+        self._reference = [self._unit(sample, a) for a in aspects]
+
+    def _unit(self, rows: np.ndarray, aspect: Aspect) -> np.ndarray:
+        cols = list(aspect.columns)
+        z = (rows[:, cols] - self.mean[cols]) / self.scale[cols]
+        return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+    def percentiles(self, query_row: int, result_rows: list[int] | np.ndarray) -> np.ndarray:
+        """``(results, aspects)``: the share (0-1) of the library's other songs that are *less*
+        alike the query than each result in each aspect — 0.98 reads "closer than 98 %"."""
+        result_rows = np.asarray(result_rows, dtype=np.int64)
+        out = np.zeros((len(result_rows), len(self.aspects)))
+        if len(result_rows) == 0 or not self.aspects:
+            return out
+        ref = self.reference_rows
+        keep = ref != query_row  # the query is not one of "the other songs"...
+        at = np.minimum(np.searchsorted(ref, result_rows), len(ref) - 1)
+        in_ref = ref[at] == result_rows  # ...nor is the result itself
+        total = int(keep.sum()) - in_ref.astype(int)
+        for j, aspect in enumerate(self.aspects):
+            q = self._unit(self.X[[query_row]], aspect)[0]
+            others = self._reference[j] @ q
+            sims = self._unit(self.X[result_rows], aspect) @ q
+            below = np.searchsorted(np.sort(others[keep]), sims, side="left")
+            below -= in_ref & (others[at] < sims)
+            out[:, j] = np.where(total > 0, below / np.maximum(total, 1), 0.0)
+        return out
