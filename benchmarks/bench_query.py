@@ -8,6 +8,8 @@ Measures the app's own search (``trainer.search.SearchIndex``) on synthetic 128-
 * ``ann``    -- ``SearchIndex(..., ann="always")``: the faiss HNSW graph (``AnnIndex``); its build
                 time and its recall@10 against ``exact`` for the same queries.
 * ``auto``   -- what the app picks by itself at that size (``ANN_THRESHOLD``) and the reason it shows.
+* ``why``   -- the results' "Alike in: …" line (``trainer.aspects.AspectRanker``): each result's
+                place among the library in each part of the default's vector.
 * baselines in the same run: ``scipy cdist`` + ``argpartition`` on the raw matrix (the naive
   exact search), and faiss ``IndexFlat`` (a well-kept library's exact brute force).
 
@@ -114,6 +116,9 @@ def main() -> int:
     from scipy.spatial.distance import cdist
 
     from trainer import search
+    from trainer.aspects import REFERENCE_SONGS, STATS_ASPECTS, STATS_PART_WIDTH, AspectRanker, aspects_for
+
+    STATS_PARTS = STATS_PART_WIDTH * len(STATS_ASPECTS)  # noqa: N806 - the default's statistics width
 
     rep = Report("bench_query: top-k latency, exact vs approximate", args)
     rep.log(
@@ -271,6 +276,19 @@ def main() -> int:
                         ok=ok,
                     )
                 del ann_index, graph  # free the graph before the next one is built
+        if args.dim > STATS_PARTS:
+            t = time.perf_counter()
+            ranker = AspectRanker(X, aspects_for("musicnet-stats-small", args.dim))
+            t_ranker = time.perf_counter() - t
+            shown = rng.choice(n, size=min(k, n), replace=False)
+            why_t, _ = latencies(lambda r, ranker=ranker, shown=shown: ranker.percentiles(r, shown), rows)
+            rep.add(
+                f"{n:,} songs: 'why' line p50 ({k} results x 5 parts)",
+                percentile(why_t, 50),
+                "ms",
+                note=f"p95 {percentile(why_t, 95):.2f} ms; after the search, per query; built once per "
+                f"model in {t_ranker * 1e3:.0f} ms (against at most {REFERENCE_SONGS:,} songs)",
+            )
         del exact_index
     rep.finish(args.json)
     return 0
