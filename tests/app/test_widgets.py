@@ -62,12 +62,20 @@ def test_heatmap_has_27_cells_and_marks_best(qtbot):
     assert heatmap.item(0, 0).background().color() != heatmap.item(8, 2).background().color()
 
 
+def _model_ref(name: str, dim: int):
+    """A model as the session lists it (its key ``<name>@1``), without weights on disk."""
+    from trainer.modelstore import ModelInfo, ModelRef
+
+    info = ModelInfo(name=name, arch="musicnet-small", embedding_dim=dim, weights_sha256="1")
+    return ModelRef(name, None, info)
+
+
 def test_results_rerank_with_distance_and_scaler(qtbot, session):
     # after MinMax scaling the rows are (0,0), (.6,.6), (.9,0), (1,1): chebyshev puts row 1
     # nearest to row 0 (0.6 < 0.9), cityblock puts row 2 nearest (0.9 < 1.2)
     X = np.array([[1, 1], [1.6, 1.6], [1.9, 1.0], [2, 2]], dtype=np.float32)
     songs = [make_song(i) for i in range(4)]
-    session.model_refs = [type("Ref", (), {"name": "m", "info": type("I", (), {"key": "m@1"})()})()]
+    session.model_refs = [_model_ref("m", dim=X.shape[1])]
     session.model_name = "m"
     session.apply_snapshot(Snapshot(songs=songs, ids=np.arange(4), matrix=X, model_key="m@1"))
     session.set_scaler("MinMaxScaler")
@@ -104,7 +112,7 @@ def test_a_big_library_prepares_its_search_on_a_worker(qtbot, session, monkeypat
 
     monkeypatch.setattr(engine_jobs, "prepare_search", spy)
     X = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
-    session.model_refs = [type("Ref", (), {"name": "m", "info": type("I", (), {"key": "m@1"})()})()]
+    session.model_refs = [_model_ref("m", dim=X.shape[1])]
     session.model_name = "m"
     messages = []
     session.message.connect(messages.append)
