@@ -56,3 +56,12 @@ def test_a_reference_sample_estimates_the_full_library_percentiles():
     sampled = AspectRanker(X, aspects, reference=1000, seed=3).percentiles(0, rows)
     assert np.abs(full - sampled).max() < 0.06
     assert np.allclose(AspectRanker(X, []).percentiles(0, rows), 0.0)
+
+
+def test_a_broken_row_gives_finite_percentiles():
+    X = _library()
+    X[3] = np.nan
+    X[4, :10] = np.inf
+    pct = AspectRanker(X, aspects_for("musicnet-stats-small", 128)).percentiles(3, [1, 4, 5])
+    assert np.isfinite(pct).all() and ((0 <= pct) & (pct <= 1)).all()
+    assert np.isfinite(AspectRanker(X, aspects_for("musicnet-stats-small", 128)).percentiles(0, [3, 4])).all()

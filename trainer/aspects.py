@@ -78,14 +78,16 @@ class AspectRanker:
         n = len(X)
         self.reference_rows = (np.arange(n) if n <= reference
                                else np.sort(np.random.default_rng(seed).choice(n, reference, replace=False)))
-        sample = X[self.reference_rows]  # the column statistics too: a constant cost at any size
+        # the column statistics too come from the sample: a constant cost at any size
+        sample = np.nan_to_num(X[self.reference_rows], nan=0.0, posinf=0.0, neginf=0.0)
         self.mean = sample.mean(axis=0) if n else np.zeros(X.shape[1], np.float32)
         self.scale = np.maximum(sample.std(axis=0), 1e-6) if n else np.ones(X.shape[1], np.float32)
         self._reference = [self._unit(sample, a) for a in aspects]
 
     def _unit(self, rows: np.ndarray, aspect: Aspect) -> np.ndarray:
         cols = list(aspect.columns)
-        z = (rows[:, cols] - self.mean[cols]) / self.scale[cols]
+        part = np.nan_to_num(rows[:, cols], nan=0.0, posinf=0.0, neginf=0.0)  # a broken row explains nothing
+        z = (part - self.mean[cols]) / self.scale[cols]
         return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
     def percentiles(self, query_row: int, result_rows: list[int] | np.ndarray) -> np.ndarray:
