@@ -449,9 +449,11 @@ def album_draws(labels: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0)
     independent witnesses; resampling albums asks whether a result would hold for other albums.
     With few albums many rows lose an album's contrasts, hence ``MIN_ALBUMS_TO_RESAMPLE``.
     """
-    _, album = np.unique(np.asarray(labels), return_inverse=True)
-    rows = max(1, _DRAW_CELLS // max(len(album), 1))
-    for counts in song_draws(int(album.max()) + 1 if len(album) else 0, draws, seed):
+    names, album = np.unique(np.asarray(labels), return_inverse=True)
+    if len(names) == 0:
+        return
+    rows = max(1, _DRAW_CELLS // len(album))
+    for counts in song_draws(len(names), draws, seed):
         for start in range(0, len(counts), rows):
             yield counts[start:start + rows][:, album]
 
