@@ -42,6 +42,7 @@ class QueryPanel(QWidget):
         self.scaler_combo.addItems(list(SCALERS))
         for combo in (self.distance_combo, self.scaler_combo):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self._tips = {combo: combo.toolTip() for combo in (self.distance_combo, self.scaler_combo)}
         self.k_spin = QSpinBox(toolTip="Number of results")
         self.k_spin.setRange(1, 200)
 
@@ -106,6 +107,12 @@ class QueryPanel(QWidget):
             widget.blockSignals(True)
             setter()
             widget.blockSignals(False)
+        # Ranking by one part of the vector (a link under the results) uses its own measure.
+        by_part = s.alike_in is not None
+        for combo in (self.distance_combo, self.scaler_combo):
+            combo.setEnabled(not by_part)
+            combo.setToolTip(f"Off while ranking by {s.alike_in} alone ('all parts' under the results)"
+                             if by_part else self._tips[combo])
 
     def _on_model_picked(self, index: int) -> None:
         name = self.model_combo.itemData(index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
@@ -87,6 +88,8 @@ class ResultsModel(QAbstractTableModel):
 
 #: Parts named under the results (the closest first); the tooltip lists them all.
 WHY_SHOWN = 3
+#: The link under the results that goes back from one part to the whole vector.
+ALL_PARTS = "*"
 
 
 class ResultsView(QWidget):
@@ -120,6 +123,7 @@ class ResultsView(QWidget):
         self.empty_label.setObjectName("Dim")
         self.why_label = QLabel()  # which parts of the vector the selected result is alike in
         self.why_label.setVisible(False)
+        self.why_label.setTextFormat(Qt.TextFormat.RichText)  # each part is a link: rank by it alone
         # its text must not hold the panel wider than the splitter leaves it: cut, the tooltip has all
         self.why_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         buttons = QHBoxLayout()
@@ -136,6 +140,8 @@ class ResultsView(QWidget):
         self.table.doubleClicked.connect(lambda ix: self.useAsQueryRequested.emit(self._song_id(ix.row())))
         self.table.customContextMenuRequested.connect(self._on_context_menu)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
+        self.why_label.linkActivated.connect(
+            lambda part: self.session.set_alike_in(None if part == ALL_PARTS else part))
         self.walk_button.clicked.connect(self._on_walk)
         self.export_button.clicked.connect(self._on_export)
         session.resultsChanged.connect(self._on_results)
@@ -159,12 +165,15 @@ class ResultsView(QWidget):
         def top(share: float) -> str:
             return f"top {max(1, round(100 * (1 - share)))} %"
 
-        self.why_label.setText("Alike in: " + " · ".join(f"{name} ({top(share)})"
-                                                          for name, share in ranked[:WHY_SHOWN]))
+        shown = [f'<a href="{escape(name)}">{escape(name)}</a> ({top(share)})'
+                 for name, share in ranked[:WHY_SHOWN]]
+        back = f' · <a href="{ALL_PARTS}">all parts</a>' if self.session.alike_in else ""
+        self.why_label.setText("Alike in: " + " · ".join(shown) + back)
         self.why_label.setToolTip(
-            f"Where “{song_text.title(result.song)}” ranks among the library's songs by closeness to "
-            "the query, in each part of the model's vector:\n"
-            + "\n".join(f"{name}: {top(share)}" for name, share in ranked))
+            f"Where “{escape(song_text.title(result.song))}” ranks among the library's songs by "
+            "closeness to the query, in each part of the model's vector:<br>"
+            + "<br>".join(f"{escape(name)}: {top(share)}" for name, share in ranked)
+            + "<br><br>Click a part to rank the whole library by that part alone.")
 
     def _song_id(self, row: int) -> int:
         return self.model.results[row].song.id
@@ -182,7 +191,9 @@ class ResultsView(QWidget):
         if has:
             self.table.selectRow(0)
             self._show_why(self.session.results[0])
-            self.empty_label.setText(f"{len(self.session.results)} nearest by {self.session.distance}")
+            by = (f"in {self.session.alike_in} alone" if self.session.alike_in
+                  else f"by {self.session.distance}")
+            self.empty_label.setText(f"{len(self.session.results)} nearest {by}")
         elif self.session.query_song is None:
             self.empty_label.setText("Double-click a song to find similar ones")
         else:

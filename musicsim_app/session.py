@@ -77,6 +77,9 @@ class LibrarySession(QObject):
         self.distance = "cosine" if "cosine" in DISTANCES else DISTANCES[0]
         self.scaler = "Normalizer" if "Normalizer" in SCALERS else SCALERS[0]
         self.k = 10
+        #: rank by this one named part of the model's vector alone ("more like this in rhythm"),
+        #: or by the whole vector (None); see trainer.aspects
+        self.alike_in: str | None = None
         self.query_id: int | None = None
         self.results: list[Result] = []
         self._emb: dict[str, _Embeddings] = {}
@@ -289,6 +292,8 @@ class LibrarySession(QObject):
         if name == self.model_name or self.model_ref(name) is None:
             return
         self.model_name = name
+        if self.alike_in not in self.aspect_labels():
+            self.alike_in = None
         self.optionsChanged.emit()
         if self.model_key in self._emb:
             self.embeddingsChanged.emit()
@@ -309,6 +314,22 @@ class LibrarySession(QObject):
     def set_scaler(self, scaler: str) -> None:
         if scaler != self.scaler:
             self.scaler = scaler
+            self.optionsChanged.emit()
+            self._rerank()
+
+    def aspect_labels(self) -> list[str]:
+        """The named parts of the current model's vector (none for an opaque code)."""
+        from trainer.aspects import aspects_for
+
+        ref = self.model_ref()
+        return [a.label for a in aspects_for(ref.info.arch, ref.info.embedding_dim)] if ref else []
+
+    def set_alike_in(self, label: str | None) -> None:
+        """Rank by one named part alone, or (None) by the whole vector again."""
+        if label is not None and label not in self.aspect_labels():
+            return
+        if label != self.alike_in:
+            self.alike_in = label
             self.optionsChanged.emit()
             self._rerank()
 
@@ -419,14 +440,18 @@ class LibrarySession(QObject):
             elif emb is None or self.busy():
                 self.message.emit(f"'{song.display_title}' is not indexed with {self.model_name} yet")
             return []
-        index = self.ready_search_index()
-        if index is None:  # a worker is preparing it; _rerank runs again when it is done
-            return []
-        try:
-            idx, dist = index.query(emb.matrix[row], self.k, self.distance, exclude_ids=[row])
-        except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
-            self.errorOccurred.emit(f"search failed: {exc}")
-            return []
+        ranker = self._ranker(emb) if self.alike_in else None
+        if ranker is not None and self.alike_in in (labels := [a.label for a in ranker.aspects]):
+            idx, dist = ranker.nearest(row, labels.index(self.alike_in), self.k)
+        else:
+            index = self.ready_search_index()
+            if index is None:  # a worker is preparing it; _rerank runs again when it is done
+                return []
+            try:
+                idx, dist = index.query(emb.matrix[row], self.k, self.distance, exclude_ids=[row])
+            except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
+                self.errorOccurred.emit(f"search failed: {exc}")
+                return []
         found = [(int(i), float(d), self._song_by_id.get(int(emb.ids[int(i)])))
                  for i, d in zip(idx, dist, strict=True)]
         found = [(i, d, s) for i, d, s in found if s is not None]
@@ -438,15 +463,19 @@ class LibrarySession(QObject):
                rows: list[int]) -> list[tuple[tuple[str, float], ...]]:
         """Per result, how it ranks in the library in each named part of the embedding (the "why");
         empty for models whose vector is one opaque code."""
+        ranker = self._ranker(emb) if rows else None
+        if ranker is None or not ranker.aspects:
+            return []
+        labels = [a.label for a in ranker.aspects]
+        return [tuple(zip(labels, map(float, p), strict=True)) for p in ranker.percentiles(query_row, rows)]
+
+    def _ranker(self, emb: _Embeddings):
+        """The current model's ``AspectRanker`` over these embeddings, built at first use."""
         from trainer.aspects import AspectRanker, aspects_for
 
         ref = self.model_ref()
-        if ref is None or not rows:
-            return []
+        if ref is None:
+            return None
         if emb.aspects is None:
             emb.aspects = AspectRanker(emb.matrix, aspects_for(ref.info.arch, emb.matrix.shape[1]))
-        if not emb.aspects.aspects:
-            return []
-        labels = [a.label for a in emb.aspects.aspects]
-        return [tuple(zip(labels, map(float, p), strict=True))
-                for p in emb.aspects.percentiles(query_row, rows)]
+        return emb.aspects

@@ -65,3 +65,17 @@ def test_a_broken_row_gives_finite_percentiles():
     pct = AspectRanker(X, aspects_for("musicnet-stats-small", 128)).percentiles(3, [1, 4, 5])
     assert np.isfinite(pct).all() and ((0 <= pct) & (pct <= 1)).all()
     assert np.isfinite(AspectRanker(X, aspects_for("musicnet-stats-small", 128)).percentiles(0, [3, 4])).all()
+
+
+def test_nearest_in_one_aspect_finds_the_song_that_shares_it():
+    X = _library()
+    aspects = aspects_for("musicnet-stats-small", 128)
+    labels = [a.label for a in aspects]
+    ranker = AspectRanker(X, aspects)
+    rows, dist = ranker.nearest(0, labels.index("rhythm"), 5)
+    assert rows[0] == 1 and 0 not in rows and len(rows) == 5
+    assert (np.diff(dist) >= 0).all() and dist[0] < 0.05
+    rows, _ = ranker.nearest(0, labels.index("timbre"), 3)
+    assert rows[0] == 2
+    rows, _ = AspectRanker(X[:4], aspects).nearest(0, 0, 10)  # more asked than there are songs
+    assert sorted(rows.tolist()) == [1, 2, 3]

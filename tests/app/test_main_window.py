@@ -71,6 +71,27 @@ def test_results_say_which_parts_of_the_sound_they_are_alike_in(window):
     assert song_title(results[0].song) in why.toolTip()
 
 
+def test_a_part_under_the_results_ranks_the_library_by_that_part_alone(qtbot, window):
+    query_first(window)
+    session, results = window.session, window.library_page.results_view
+    whole = [r.song.id for r in session.results]
+    with qtbot.waitSignal(session.resultsChanged, timeout=1000):
+        results.why_label.linkActivated.emit("rhythm")
+    assert session.alike_in == "rhythm"
+    by_rhythm = session.results
+    shares = [dict(r.alike)["rhythm"] for r in by_rhythm]
+    assert shares == sorted(shares, reverse=True)  # ranked by that part: its percentile falls
+    assert [r.song.id for r in by_rhythm] != whole and len(by_rhythm) == len(whole)
+    assert "nearest in rhythm alone" in results.empty_label.text() and "all parts" in results.why_label.text()
+    assert not window.library_page.query_panel.distance_combo.isEnabled()
+    session.set_alike_in("no such part")  # ignored
+    assert session.alike_in == "rhythm"
+    with qtbot.waitSignal(session.resultsChanged, timeout=1000):
+        results.why_label.linkActivated.emit("*")
+    assert session.alike_in is None and [r.song.id for r in session.results] == whole
+    assert window.library_page.query_panel.distance_combo.isEnabled()
+
+
 def song_title(song):
     from musicsim_app import song_text
 

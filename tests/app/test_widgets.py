@@ -90,6 +90,10 @@ def test_results_rerank_with_distance_and_scaler(qtbot, session):
     assert [r.song.id for r in session.results][2] == 2
     session.set_k(1)
     assert len(session.results) == 1
+    # a model whose vector is one learnt code has no named parts to explain or rank by
+    assert session.aspect_labels() == [] and session.results[0].alike == ()
+    session.set_alike_in("rhythm")
+    assert session.alike_in is None
 
 
 def test_a_big_library_prepares_its_search_on_a_worker(qtbot, session, monkeypatch):
