@@ -79,3 +79,14 @@ def test_nearest_in_one_aspect_finds_the_song_that_shares_it():
     assert rows[0] == 2
     rows, _ = AspectRanker(X[:4], aspects).nearest(0, 0, 10)  # more asked than there are songs
     assert sorted(rows.tolist()) == [1, 2, 3]
+
+
+def test_a_query_from_outside_the_library_is_its_vector():
+    X = _library()
+    aspects = aspects_for("musicnet-stats-small", 128)
+    ranker = AspectRanker(X[1:], aspects)  # song 0 is not in this library; song 1 is its row 0
+    rows, _ = ranker.nearest(X[0], [a.label for a in aspects].index("rhythm"), 3)
+    assert rows[0] == 0 and len(rows) == 3
+    inside = AspectRanker(X, aspects).percentiles(0, [1])
+    outside = ranker.percentiles(X[0], [0])
+    assert np.abs(inside - outside).max() < 0.02

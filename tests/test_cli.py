@@ -39,6 +39,20 @@ def test_query_lists_same_album_first(indexed):
     assert "tones-0.wav" not in out.split("\n", 1)[1]  # the query itself is not its own neighbour
 
 
+def test_query_ranks_by_one_part_and_says_why(indexed):
+    home, lib, _ = indexed
+    song = lib / "synth" / "tones" / "tones-0.wav"
+    out = musicsim(home, "query", song, "--k", "3", "--model", "classic", "--part", "spectral balance").stdout
+    assert "(in spectral balance alone, model 'classic')" in out
+    lines = [line for line in out.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
+    assert len(lines) == 3 and all("alike in " in line for line in lines)
+    distances = [float(line.split()[1]) for line in lines]
+    assert distances == sorted(distances)
+    bad = musicsim(home, "query", song, "--model", "classic", "--part", "tempo", check=False)
+    assert bad.returncode == 2
+    assert "its parts: timbre, timbre changes, spectral balance, loudness, rhythm" in bad.stderr
+
+
 def test_embed_writes_relative_paths(indexed, tmp_path):
     home, lib, _ = indexed
     out = tmp_path / "e.npz"

@@ -92,20 +92,27 @@ class AspectRanker:
         z = (part - self.mean[cols]) / self.scale[cols]
         return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
-    def percentiles(self, query_row: int, result_rows: list[int] | np.ndarray) -> np.ndarray:
+    def _query(self, query: int | np.ndarray, aspect: Aspect) -> np.ndarray:
+        """A library row (an int) or a song's vector from outside the library, as a unit part."""
+        row = self.X[[query]] if isinstance(query, (int, np.integer)) else np.asarray(query, np.float32)[None]
+        return self._unit(row, aspect)[0]
+
+    def percentiles(self, query_row: int | np.ndarray, result_rows: list[int] | np.ndarray) -> np.ndarray:
         """``(results, aspects)``: the share (0-1) of the library's other songs that are *less*
-        alike the query than each result in each aspect — 0.98 reads "closer than 98 %"."""
+        alike the query than each result in each aspect — 0.98 reads "closer than 98 %".
+        ``query_row`` may also be the vector of a song that is not in the library."""
         result_rows = np.asarray(result_rows, dtype=np.int64)
         out = np.zeros((len(result_rows), len(self.aspects)))
         if len(result_rows) == 0 or not self.aspects:
             return out
         ref = self.reference_rows
-        keep = ref != query_row  # the query is not one of "the other songs"...
+        inside = isinstance(query_row, (int, np.integer))
+        keep = ref != query_row if inside else np.ones(len(ref), bool)  # the query is not an "other song"...
         at = np.minimum(np.searchsorted(ref, result_rows), len(ref) - 1)
         in_ref = ref[at] == result_rows  # ...nor is the result itself
         total = int(keep.sum()) - in_ref.astype(int)
         for j, aspect in enumerate(self.aspects):
-            q = self._unit(self.X[[query_row]], aspect)[0]
+            q = self._query(query_row, aspect)
             others = self._reference[j] @ q
             sims = self._unit(self.X[result_rows], aspect) @ q
             below = np.searchsorted(np.sort(others[keep]), sims, side="left")
@@ -113,17 +120,19 @@ class AspectRanker:
             out[:, j] = np.where(total > 0, below / np.maximum(total, 1), 0.0)
         return out
 
-    def nearest(self, query_row: int, aspect: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, query_row: int | np.ndarray, aspect: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` songs nearest the query in one aspect alone ("more like this in rhythm"):
-        ``(rows, 1 - cosine)``, nearest first, the query left out, equal scores by row."""
+        ``(rows, 1 - cosine)``, nearest first, the query (a row) left out, equal scores by row."""
         part = self.aspects[aspect]
-        q = self._unit(self.X[[query_row]], part)[0]
+        q = self._query(query_row, part)
         n = len(self.X)
         sims = np.empty(n, np.float64)
         for start in range(0, n, _BLOCK_ROWS):  # the whole library, a block of rows at a time
             sims[start:start + _BLOCK_ROWS] = self._unit(self.X[start:start + _BLOCK_ROWS], part) @ q
-        sims[query_row] = -np.inf
-        k = min(int(k), n - 1)
+        inside = isinstance(query_row, (int, np.integer))
+        if inside:
+            sims[query_row] = -np.inf
+        k = min(int(k), n - 1 if inside else n)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0)
         top = np.argpartition(-sims, k - 1)[:k]

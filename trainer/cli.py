@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scaler", default="Normalizer", choices=SCALERS)
     s.add_argument("--model", default="default")
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    s.add_argument("--part", metavar="PART",
+                   help="rank by one named part of the model's vector alone, e.g. rhythm or timbre "
+                   "(the list is printed for a model that has parts)")
 
     s = sub.add_parser("train", help="train a model on a music folder")
     s.add_argument("--library", required=True, type=_existing_dir)
@@ -227,6 +230,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
+    from .aspects import AspectRanker, aspects_for
     from .device import resolve_device
     from .embed import Embedder
     from .library import Library
@@ -250,14 +254,32 @@ def _cmd_query(args: argparse.Namespace) -> int:
             exclude = [pos[song.id]]
         else:
             q = Embedder(loaded, device=resolve_device(args.device)).embed_file(args.song)
-        index = SearchIndex(matrix, args.scaler)
-        idx, dist = index.query(q, args.k, args.distance, exclude_ids=exclude)
+        aspects = aspects_for(loaded.info.arch, matrix.shape[1])
+        ranker = AspectRanker(matrix, aspects) if aspects else None
+        query = exclude[0] if exclude else q
+        if args.part:
+            labels = [a.label for a in aspects]
+            if args.part not in labels:
+                parts = f"its parts: {', '.join(labels)}" if labels else "its vector has no named parts"
+                raise MusicSimError(f"model '{loaded.info.name}' has no part '{args.part}'; {parts}")
+            idx, dist = ranker.nearest(query, labels.index(args.part), args.k)  # type: ignore[union-attr]
+            how = f"in {args.part} alone"
+        else:
+            idx, dist = SearchIndex(matrix, args.scaler).query(q, args.k, args.distance, exclude_ids=exclude)
+            how = f"{args.distance}, {args.scaler}"
         songs = {s.id: s for s in lib.songs_by_ids([int(ids[i]) for i in idx])}
-    print(f"{args.k} nearest to {_show(args.song)} ({args.distance}, {args.scaler}, model '{loaded.info.name}'):")
-    for rank, (i, d) in enumerate(zip(idx, dist), 1):
+    alike = ranker.percentiles(query, idx) if ranker is not None and len(idx) else None
+    print(f"{args.k} nearest to {_show(args.song)} ({how}, model '{loaded.info.name}'):")
+    for rank, (i, d) in enumerate(zip(idx, dist, strict=True), 1):
         s = songs[int(ids[i])]
         who = " — ".join(x for x in (s.artist, s.album) if x)
-        print(f"{rank:3d}. {d:9.4f}  {_show(s.path)}" + (f"  [{s.display_title}{' — ' + who if who else ''}]"))
+        why = ""
+        if alike is not None:  # the parts this result is closest in, as its place in the library
+            best = sorted(zip(alike[rank - 1], (a.label for a in aspects), strict=True), reverse=True)[:3]
+            why = "  alike in " + ", ".join(f"{label} (top {max(1, round(100 * (1 - share)))} %)"
+                                           for share, label in best)
+        print(f"{rank:3d}. {d:9.4f}  {_show(s.path)}" + (f"  [{s.display_title}{' — ' + who if who else ''}]")
+              + why)
     return 0
 
 
