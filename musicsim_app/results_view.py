@@ -124,6 +124,8 @@ class ResultsView(QWidget):
         self.why_label = QLabel()  # which parts of the vector the selected result is alike in
         self.why_label.setVisible(False)
         self.why_label.setTextFormat(Qt.TextFormat.RichText)  # each part is a link: rank by it alone
+        self.why_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                               | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
         # its text must not hold the panel wider than the splitter leaves it: cut, the tooltip has all
         self.why_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         buttons = QHBoxLayout()
