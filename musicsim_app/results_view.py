@@ -162,11 +162,9 @@ class ResultsView(QWidget):
         self.why_label.setVisible(bool(result.alike))
         if not result.alike:
             return
+        from trainer.aspects import top_text as top
+
         ranked = sorted(result.alike, key=lambda a: -a[1])
-
-        def top(share: float) -> str:
-            return f"top {max(1, round(100 * (1 - share)))} %"
-
         shown = [f'<a href="{escape(name)}">{escape(name)}</a> ({top(share)})'
                  for name, share in ranked[:WHY_SHOWN]]
         back = f' · <a href="{ALL_PARTS}">all parts</a>' if self.session.alike_in else ""

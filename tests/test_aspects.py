@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.aspects import STATS_ASPECTS, AspectRanker, aspects_for
+from trainer.aspects import STATS_ASPECTS, AspectRanker, aspects_for, top_text
 from trainer.classic_names import N_FEATURES
 
 
@@ -90,3 +90,7 @@ def test_a_query_from_outside_the_library_is_its_vector():
     inside = AspectRanker(X, aspects).percentiles(0, [1])
     outside = ranker.percentiles(X[0], [0])
     assert np.abs(inside - outside).max() < 0.02
+
+
+def test_percentiles_read_as_top_shares():
+    assert top_text(0.98) == "top 2 %" and top_text(1.0) == "top 1 %" and top_text(0.5) == "top 50 %"

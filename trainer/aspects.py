@@ -39,6 +39,11 @@ REFERENCE_SONGS = 20_000
 _BLOCK_ROWS = 65_536
 
 
+def top_text(share: float) -> str:
+    """A percentile as a listener reads it: 0.98 (closer than 98 % of the songs) is "top 2 %"."""
+    return f"top {max(1, round(100 * (1 - share)))} %"
+
+
 @dataclass(frozen=True)
 class Aspect:
     label: str  #: what a listener reads

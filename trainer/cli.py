@@ -230,7 +230,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from .aspects import AspectRanker, aspects_for
+    from .aspects import AspectRanker, aspects_for, top_text
     from .device import resolve_device
     from .embed import Embedder
     from .library import Library
@@ -276,8 +276,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         why = ""
         if alike is not None:  # the parts this result is closest in, as its place in the library
             best = sorted(zip(alike[rank - 1], (a.label for a in aspects), strict=True), reverse=True)[:3]
-            why = "  alike in " + ", ".join(f"{label} (top {max(1, round(100 * (1 - share)))} %)"
-                                           for share, label in best)
+            why = "  alike in " + ", ".join(f"{label} ({top_text(share)})" for share, label in best)
         print(f"{rank:3d}. {d:9.4f}  {_show(s.path)}" + (f"  [{s.display_title}{' — ' + who if who else ''}]")
               + why)
     return 0
