@@ -2,7 +2,8 @@
 
 Hover shows "title — artist — album", a click makes that song the query; the query and its
 results are drawn on top as two small overlay items.  A legend in the corner names the colours
-of the largest groups (a map coloured by album says nothing without it).  Nothing per point is a
+of the largest groups (a map coloured by album says nothing without it); a click on one hides or
+shows that group's points.  Nothing per point is a
 Python object in the hot paths: hit-testing is a vectorised nearest-point search in pixel space.
 """
 
@@ -53,6 +54,9 @@ class MapPlot(pg.PlotWidget):
         self.legend.setParentItem(self.plotItem.vb)  # anchored to the view: stays put while panning
         self.pos = np.zeros((0, 2), np.float32)
         self.tooltips: list[str] = []
+        self.group = np.zeros(0, np.int64)  #: each point's group (colour) index
+        self.hidden_groups: set[int] = set()
+        self.shown = np.zeros(0, dtype=bool)
         self._mouse_proxy = pg.SignalProxy(
             self.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
         )
@@ -63,6 +67,9 @@ class MapPlot(pg.PlotWidget):
     ) -> None:
         self.pos = np.asarray(pos, dtype=np.float32)
         self.tooltips = tooltips
+        self.group = np.asarray(color_index, dtype=np.int64).reshape(-1)
+        self.hidden_groups: set[int] = set()
+        self.shown = np.ones(len(self.pos), dtype=bool)
         brushes = [pg.mkBrush(c) for c in colors]
         self.scatter.setData(pos=self.pos, brush=[brushes[i] for i in color_index])
         self.results_item.clear()
@@ -92,9 +99,19 @@ class MapPlot(pg.PlotWidget):
             name = name if len(name) <= LEGEND_NAME_CHARS else name[: LEGEND_NAME_CHARS - 1] + "…"
             sample = pg.ScatterPlotItem(symbol="o", size=8, pen=None, brush=pg.mkBrush(colors[i]))
             self.legend.addItem(sample, f"{name} ({counts[i]})")
+            # a click on the sample greys it (pyqtgraph) and hides or shows that group's points
+            self.legend.items[-1][0].sigClicked.connect(lambda _item, group=i: self.toggle_group(group))
         if len(order) > LEGEND_MAX:
             self.legend.addItem(pg.ScatterPlotItem(pen=None, brush=None), f"+ {len(order) - LEGEND_MAX} more")
+            self.legend.items[-1][0].setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.legend.setVisible(bool(order))
+
+    def toggle_group(self, group: int) -> None:
+        """Hide a group's points (an album, say, to see what lies under it), or show them again;
+        hidden points cannot be hovered or clicked."""
+        self.hidden_groups ^= {group}
+        self.shown = ~np.isin(self.group, list(self.hidden_groups))
+        self.scatter.setPointsVisible(self.shown)
 
     def legend_entries(self) -> list[str]:
         """The legend's texts in the order added: largest group first, "+ N more" last."""
@@ -119,6 +136,8 @@ class MapPlot(pg.PlotWidget):
         dx = (self.pos[:, 0] - view.x()) / max(px[0], 1e-12)
         dy = (self.pos[:, 1] - view.y()) / max(px[1], 1e-12)
         d2 = dx * dx + dy * dy
+        if self.hidden_groups:
+            d2[~self.shown] = np.inf
         row = int(np.argmin(d2))
         return row if d2[row] <= HIT_RADIUS_PX**2 else None
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 
 from musicsim_app.engine_jobs import Snapshot
 from musicsim_app.heatmap import ScoreHeatmap
@@ -175,9 +175,21 @@ def test_spectrogram_panel_shows_image_and_playhead(qtbot):
     assert not panel.playhead.isVisible()
 
 
+class _LeftClick:
+    """What pyqtgraph's legend sample reads of a mouse click."""
+
+    def button(self):
+        return Qt.MouseButton.LeftButton
+
+    def accept(self):
+        pass
+
+
 def test_map_legend_names_the_largest_groups_with_their_colours(qtbot):
     view = MapView(["PCA"])
     qtbot.addWidget(view)
+    view.resize(500, 400)
+    view.show()
     pos = np.random.default_rng(1).normal(size=(9, 2))
     long_name = "A Very Long Album Title That Would Cover Half The Map"
     groups = ["Nexuiz"] * 2 + ["0 A.D."] * 3 + [long_name] * 4
@@ -189,6 +201,17 @@ def test_map_legend_names_the_largest_groups_with_their_colours(qtbot):
     sample_colour = view.plot.legend.items[1][0].item.opts["brush"].color().name()
     album_colours = {b.color().name() for b, g in zip(brushes, groups, strict=True) if g == "0 A.D."}
     assert album_colours == {sample_colour}
+
+    # a click on a legend sample hides that album's points (no hover or click on them), another shows them
+    nexuiz = view.plot.legend.items[2][0]  # the third largest; its songs are rows 0 and 1
+    nexuiz.mouseClickEvent(_LeftClick())
+    visible = view.plot.scatter.data["visible"]
+    assert not visible[:2].any() and visible[2:].all()
+    view.plot.pos = np.zeros_like(view.plot.pos)  # every point under the cursor: the first shown answers
+    centre = view.plot.plotItem.vb.mapViewToScene(QPointF(0, 0))
+    assert view.plot.nearest_row(centre) == 2
+    nexuiz.mouseClickEvent(_LeftClick())
+    assert view.plot.scatter.data["visible"].all() and view.plot.nearest_row(centre) == 0
 
     many = [f"album {i:02d}" for i in range(15) for _ in range(i + 1)]
     view.set_map(np.arange(len(many)), np.zeros((len(many), 2)), many, [""] * len(many))
