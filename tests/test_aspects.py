@@ -65,6 +65,9 @@ def test_a_broken_row_gives_finite_percentiles():
     pct = AspectRanker(X, aspects_for("musicnet-stats-small", 128)).percentiles(3, [1, 4, 5])
     assert np.isfinite(pct).all() and ((0 <= pct) & (pct <= 1)).all()
     assert np.isfinite(AspectRanker(X, aspects_for("musicnet-stats-small", 128)).percentiles(0, [3, 4])).all()
+    rows, dist = AspectRanker(X, aspects_for("musicnet-stats-small", 128)).nearest(0, 0, len(X) - 1)
+    assert set(rows[-2:].tolist()) == {3, 4}  # broken rows are nobody's neighbours
+    assert np.isfinite(dist[:-2]).all()
 
 
 def test_nearest_in_one_aspect_finds_the_song_that_shares_it():
