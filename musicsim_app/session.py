@@ -441,8 +441,8 @@ class LibrarySession(QObject):
                 self.message.emit(f"'{song.display_title}' is not indexed with {self.model_name} yet")
             return []
         ranker = self._ranker(emb) if self.alike_in else None
-        if ranker is not None and self.alike_in in (labels := [a.label for a in ranker.aspects]):
-            idx, dist = ranker.nearest(row, labels.index(self.alike_in), self.k)
+        if ranker is not None and self.alike_in in ranker.labels:  # (the model may have changed)
+            idx, dist = ranker.nearest(row, ranker.labels.index(self.alike_in), self.k)
         else:
             index = self.ready_search_index()
             if index is None:  # a worker is preparing it; _rerank runs again when it is done
@@ -466,8 +466,8 @@ class LibrarySession(QObject):
         ranker = self._ranker(emb) if rows else None
         if ranker is None or not ranker.aspects:
             return []
-        labels = [a.label for a in ranker.aspects]
-        return [tuple(zip(labels, map(float, p), strict=True)) for p in ranker.percentiles(query_row, rows)]
+        return [tuple(zip(ranker.labels, map(float, p), strict=True))
+                for p in ranker.percentiles(query_row, rows)]
 
     def _ranker(self, emb: _Embeddings):
         """The current model's ``AspectRanker`` over these embeddings, built at first use."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .classic_names import feature_names
+from .search import smallest_k
 
 #: The statistics blocks of ``musicnet-stats*`` models, in the order they follow the CNN's part
 #: (``trainer.models.stats.BLOCK_SIZES``), each reduced to ``STATS_PART_WIDTH`` directions.
@@ -45,6 +46,11 @@ def _columns(aspect: Aspect) -> slice | list[int]:
     if cols and cols == tuple(range(cols[0], cols[-1] + 1)):
         return slice(cols[0], cols[-1] + 1)
     return list(cols)
+
+
+def _is_row(query: int | np.ndarray) -> bool:
+    """A query is a library row (an int) or the vector of a song from outside the library."""
+    return isinstance(query, (int, np.integer))
 
 
 def _finite(a: np.ndarray) -> np.ndarray:
@@ -94,6 +100,7 @@ class AspectRanker:
                  seed: int = 0) -> None:
         X = np.asarray(X, dtype=np.float32)
         self.aspects = aspects
+        self.labels = [a.label for a in aspects]
         self.X = X
         n = len(X)
         self.reference_rows = (np.arange(n) if n <= reference
@@ -125,7 +132,7 @@ class AspectRanker:
 
     def _query(self, query: int | np.ndarray, aspect: Aspect) -> np.ndarray:
         """A library row (an int) or a song's vector from outside the library, as a unit part."""
-        row = self.X[[query]] if isinstance(query, (int, np.integer)) else np.asarray(query, np.float32)[None]
+        row = self.X[[query]] if _is_row(query) else np.asarray(query, np.float32)[None]
         return self._unit(row, aspect)[0]
 
     def percentiles(self, query_row: int | np.ndarray, result_rows: list[int] | np.ndarray) -> np.ndarray:
@@ -137,10 +144,10 @@ class AspectRanker:
         if len(result_rows) == 0 or not self.aspects:
             return out
         ref = self.reference_rows
-        inside = isinstance(query_row, (int, np.integer))
-        keep = ref != query_row if inside else np.ones(len(ref), bool)  # the query is not an "other song"...
+        # neither the query nor the result itself is one of "the library's other songs"
+        keep = ref != query_row if _is_row(query_row) else np.ones(len(ref), bool)
         at = np.minimum(np.searchsorted(ref, result_rows), len(ref) - 1)
-        in_ref = ref[at] == result_rows  # ...nor is the result itself
+        in_ref = ref[at] == result_rows
         total = int(keep.sum()) - in_ref.astype(int)
         for j, aspect in enumerate(self.aspects):
             q = self._query(query_row, aspect)
@@ -169,13 +176,9 @@ class AspectRanker:
             for start in range(0, n, _BLOCK_ROWS):  # a block of rows at a time: bounded temporaries
                 rows = slice(start, start + _BLOCK_ROWS)
                 sims[rows] = (self.X[rows, cols] @ weights - offset) / norms[rows]
-        sims[~np.isfinite(sims)] = -np.inf  # a broken row is nobody's neighbour
-        inside = isinstance(query_row, (int, np.integer))
-        if inside:
-            sims[query_row] = -np.inf
-        k = min(int(k), n - 1 if inside else n)
-        if k <= 0:
-            return np.zeros(0, np.int64), np.zeros(0)
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.lexsort((top, -sims[top]))]
-        return top.astype(np.int64), 1.0 - sims[top]
+        dist = 1.0 - sims
+        dist[~np.isfinite(dist)] = np.inf  # a broken row is nobody's neighbour
+        inside = _is_row(query_row)
+        top, top_dist = (a[0] for a in smallest_k(dist[None, :], int(k) + inside))  # ties by row
+        keep = top != query_row if inside else np.ones(len(top), bool)
+        return top[keep][: int(k)], top_dist[keep][: int(k)]

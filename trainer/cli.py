@@ -258,7 +258,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         ranker = AspectRanker(matrix, aspects) if aspects else None
         query = exclude[0] if exclude else q
         if args.part:
-            labels = [a.label for a in aspects]
+            labels = ranker.labels if ranker is not None else []
             if args.part not in labels:
                 parts = f"its parts: {', '.join(labels)}" if labels else "its vector has no named parts"
                 raise MusicSimError(f"model '{loaded.info.name}' has no part '{args.part}'; {parts}")
@@ -275,7 +275,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         who = " — ".join(x for x in (s.artist, s.album) if x)
         why = ""
         if alike is not None:  # the parts this result is closest in, as its place in the library
-            best = sorted(zip(alike[rank - 1], (a.label for a in aspects), strict=True), reverse=True)[:3]
+            best = sorted(zip(alike[rank - 1], ranker.labels, strict=True), reverse=True)[:3]  # type: ignore[union-attr]
             why = "  alike in " + ", ".join(f"{label} ({top_text(share)})" for share, label in best)
         print(f"{rank:3d}. {d:9.4f}  {_show(s.path)}" + (f"  [{s.display_title}{' — ' + who if who else ''}]")
               + why)
