@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,9 @@ from PySide6.QtWidgets import (
 from .heartbeat import Heartbeat
 from .session import LibrarySession
 from .workers import Worker
+
+if TYPE_CHECKING:
+    from trainer.train import TrainConfig
 
 SOURCES = (
     ("folders", "Album folders (songs in one folder are similar)"),
@@ -207,7 +211,8 @@ class TrainingPage(QWidget):
         session.modelsChanged.connect(self._fill_init_models)
         browse_lib.clicked.connect(self._browse_library)
         self.csv_button.clicked.connect(self._browse_csv)
-        self.start_button.clicked.connect(self.start)
+        # ``clicked`` carries a ``checked`` bool: never let it reach ``start(cfg)``.
+        self.start_button.clicked.connect(self._on_start_clicked)
         self.cancel_button.clicked.connect(self.cancel)
         session.songsChanged.connect(self._fill_libraries)
         self._on_source()
@@ -376,7 +381,14 @@ class TrainingPage(QWidget):
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, cfg=None) -> Worker | None:
+    def _on_start_clicked(self) -> None:
+        self.start()
+
+    def start(self, cfg: TrainConfig | None = None) -> Worker | None:
+        from trainer.train import TrainConfig  # torch: imported when training starts, not at start-up
+
+        if cfg is not None and not isinstance(cfg, TrainConfig):
+            raise TypeError(f"start() takes a TrainConfig, not {type(cfg).__name__}")
         if self.worker is not None:
             return None
         if cfg is not None:
