@@ -34,6 +34,10 @@ class FeatureConfig:
     #: dB values are mapped to ``(db + norm_offset_db) / norm_scale_db`` so inputs sit near [-3, 3].
     norm_offset_db: float = 20.0
     norm_scale_db: float = 30.0
+    #: ``"db"``: the dB scale above; ``"log10_1p"``: ``log10(1 + log_gain · mel)``, the compression
+    #: the pretrained musicnn networks were trained on (no per-excerpt floor, no affine map).
+    log_compression: str = "db"
+    log_gain: float = 10000.0
 
     @property
     def excerpt_samples(self) -> int:
@@ -47,10 +51,22 @@ class FeatureConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def identity_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the fields added after models were first keyed by their features
+        when they hold their defaults, so adding a field never changes an existing model's key."""
+        data = self.to_dict()
+        for name, default in LATER_FIELDS.items():
+            if data.get(name) == default:
+                data.pop(name, None)
+        return data
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def compatible_with(self, other: "FeatureConfig") -> bool:
-        return self.to_dict() == other.to_dict()
+
+
+#: Fields added after embeddings were first keyed by their feature settings, with their defaults.
+LATER_FIELDS: dict[str, Any] = {"log_compression": "db", "log_gain": 10000.0}
+LOG_COMPRESSIONS = ("db", "log10_1p")

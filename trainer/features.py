@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 import torchaudio
 
-from .config import FeatureConfig
+from .config import LOG_COMPRESSIONS, FeatureConfig
+from .errors import ParameterError
 
 
 class LogMel(torch.nn.Module):
@@ -26,6 +29,9 @@ class LogMel(torch.nn.Module):
             mel_scale="slaney",
         )
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=cfg.top_db)
+        if cfg.log_compression not in LOG_COMPRESSIONS:
+            raise ParameterError(f"unknown log compression {cfg.log_compression!r}; "
+                                 f"choose one of: {', '.join(LOG_COMPRESSIONS)}")
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         # torchaudio's Spectrogram(power=2) is ``stft.abs().pow(2)``: a complex abs (a square root)
@@ -39,6 +45,8 @@ class LogMel(torch.nn.Module):
         power = z.real.square() + z.imag.square()
         power = power.reshape(waves.shape[:-1] + power.shape[-2:])
         spec = self.mel.mel_scale(power).unsqueeze(1)  # (B, 1, n_mels, frames)
+        if self.cfg.log_compression == "log10_1p":
+            return torch.log10(1.0 + self.cfg.log_gain * spec)
         db = self.to_db(spec)
         return (db + self.cfg.norm_offset_db) / self.cfg.norm_scale_db
 
@@ -55,6 +63,7 @@ _display_cache: dict[FeatureConfig, LogMel] = {}
 
 def log_mel_image(wave: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
     """Log-mel in dB, ``(n_mels, frames)``, of a whole mono track for display (CPU)."""
+    cfg = replace(cfg, log_compression="db")  # people read spectrograms in dB, whatever a model eats
     if sr != cfg.sample_rate:
         import soxr
 

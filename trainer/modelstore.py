@@ -60,8 +60,8 @@ class ModelInfo:
         mixed with (or refused by) the ones already indexed.  Standard features add nothing, so
         the keys of models with standard features stay what they were before features counted."""
         key = f"{self.name}@{self.weights_sha256[:12] or 'noweights'}"
-        features = self.features.to_dict()
-        if features != FeatureConfig().to_dict():
+        features = self.features.identity_dict()
+        if features != FeatureConfig().identity_dict():
             key += "+" + hashlib.sha256(json.dumps(features, sort_keys=True).encode()).hexdigest()[:8]
         return key
 

@@ -19,10 +19,10 @@ from torch import nn
 from trainer.config import FeatureConfig
 from trainer.errors import ParameterError
 
-Family = Literal["thesis-triplet", "thesis-contrastive", "ours", "classic"]
+Family = Literal["thesis-triplet", "thesis-contrastive", "pretrained", "ours", "classic"]
 Constructor = Callable[..., nn.Module]
 
-FAMILIES: tuple[str, ...] = ("thesis-triplet", "thesis-contrastive", "ours", "classic")
+FAMILIES: tuple[str, ...] = ("thesis-triplet", "thesis-contrastive", "pretrained", "ours", "classic")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class ModelSpec:
     default_batch_size: int = 32
     trainable: bool = True
     default_loss: str = "triplet"
+    features: FeatureConfig | None = None
 
 
 _SPECS: dict[str, ModelSpec] = {}
@@ -56,6 +57,7 @@ def register(
     default_batch_size: int = 32,
     trainable: bool = True,
     default_loss: str = "triplet",
+    features: FeatureConfig | None = None,
 ) -> Callable[[Constructor], Constructor]:
     """Decorator registering ``fn(cfg, embedding_dim=128) -> nn.Module`` under ``name``."""
     if family not in FAMILIES:
@@ -72,6 +74,7 @@ def register(
             default_batch_size=default_batch_size,
             trainable=trainable,
             default_loss=default_loss,
+            features=features,
         )
         _CONSTRUCTORS[name] = fn
         return fn
@@ -112,7 +115,9 @@ def build_model(name: str, cfg: FeatureConfig | None = None, embedding_dim: int 
     spec = get_spec(name)
     if embedding_dim < 1:
         raise ParameterError(f"embedding_dim must be positive, got {embedding_dim}")
-    model = _CONSTRUCTORS[spec.name](cfg if cfg is not None else FeatureConfig(), embedding_dim)
+    if cfg is None:
+        cfg = spec.features or FeatureConfig()
+    model = _CONSTRUCTORS[spec.name](cfg, embedding_dim)
     if not hasattr(model, "embedding_dim"):
         model.embedding_dim = embedding_dim
     return model
