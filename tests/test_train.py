@@ -187,3 +187,49 @@ def test_the_statistics_model_trains_and_a_fine_tune_refits_its_statistics_on_th
     after = load_model(tuned.name, home).model.reduce["timbre"]
     assert 0 < float(after.count) < seen_in_training  # only the new library's batches
     assert not torch.equal(after.projection, start.projection)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss,source", [("triplet", "folders"), ("contrastive", "self")])
+def test_a_head_on_the_frozen_pretrained_front_end_trains_from_cached_vectors(synth_library, home, loss,
+                                                                                source):
+    """musicnn-msd-head: the front end runs once per cached crop (its vectors are saved in the
+    home's cache), the head trains, the pretrained weights do not move, and the saved model
+    embeds with musicnn's own input."""
+    from trainer.models.musicnn import MUSICNN_FEATURES, MusiCNN, load_pretrained
+
+    cfg = _cfg(synth_library, arch="musicnn-msd-head", loss=loss, source=source, epochs=2, embedding_dim=32,
+               name=f"head-{loss}")
+    folder = train(cfg, home=home)
+    assert list((home / "cache").glob("frontend-*.safetensors"))  # the front end's outputs, cached
+    loaded = load_model(folder.name, home)
+    assert loaded.info.features == MUSICNN_FEATURES and loaded.info.embedding_dim == 32
+    pretrained = load_pretrained(MusiCNN()).state_dict()
+    for name, tensor in loaded.model.backbone.state_dict().items():
+        assert torch.equal(tensor, pretrained[name]), name
+    assert loaded.model.standardise.std.min() > 0 and not torch.all(loaded.model.standardise.mean == 0)
+    torch.manual_seed(cfg.seed)  # the run's initial head, to see that training moved it
+    from trainer.models import build_model
+
+    initial = build_model("musicnn-msd-head", MUSICNN_FEATURES, embedding_dim=32)
+    history = json.loads((folder / "config.json").read_text())["metrics"]["history"]
+    assert len(history) == 2
+    if history[0]["train_loss"] > 0:  # (semi-hard mining may find nothing to fix in toy albums)
+        assert not torch.equal(initial.project.weight, loaded.model.project.weight)
+    # a second run reuses the cached front-end vectors: no musicnn forward at all
+    calls = []
+    original = MusiCNN.pooled
+    MusiCNN.pooled = lambda self, x: calls.append(len(x)) or original(self, x)
+    try:
+        train(_cfg(synth_library, arch="musicnn-msd-head", loss=loss, source=source, epochs=1,
+                   embedding_dim=32, name=f"head-{loss}-again"), home=home)
+    finally:
+        MusiCNN.pooled = original
+    assert calls == []
+
+
+def test_fixed_pretrained_features_only_fit_their_standardisation(synth_library, home):
+    folder = train(_cfg(synth_library, arch="musicnn-msd", name="raw-musicnn"), home=home)
+    loaded = load_model(folder.name, home)
+    assert loaded.info.embedding_dim == 1506 and loaded.info.epochs == 0
+    assert not torch.all(loaded.model.standardise.std == 1)

@@ -37,6 +37,7 @@ from .data import (
 )
 from .device import resolve_device
 from .errors import Cancelled, ModelError, ParameterError
+from .feature_cache import FeatureCache, HeadOnly, uses_cached_frontend
 from .evaluate import read_triplets_csv, triplet_correct
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .losses import LOSSES, make_loss
@@ -248,6 +249,9 @@ def _build(cfg: TrainConfig, home: Path) -> tuple[torch.nn.Module, TrainConfig, 
         if callable(restart_statistics):
             restart_statistics()
         return loaded.model, cfg, base
+    spec = get_spec(cfg.arch)
+    if spec.features is not None:  # a pretrained network takes the input it was trained on
+        cfg = replace(cfg, features=spec.features)
     torch.manual_seed(cfg.seed)  # the initial weights are part of a seeded run
     return build_model(cfg.arch, cfg.features, embedding_dim=cfg.embedding_dim), cfg, base
 
@@ -300,6 +304,16 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
                                segment_seconds=cfg.segment_seconds, workers=cfg.workers,
                                cache_dir=home_path / "cache", progress=progress, should_stop=should_stop,
                                skipped=skipped)
+    net: torch.nn.Module = model  # what the loop runs: the model, or its head on cached vectors
+    if uses_cached_frontend(model):
+        cache = FeatureCache.from_segments(cache, model, device, cache_dir=home_path / "cache",
+                                           progress=progress, should_stop=should_stop)
+        if not cfg.init_from and callable(getattr(model, "fit_statistics", None)):
+            model.fit_statistics(torch.from_numpy(cache.flat()))
+        net = HeadOnly(model)
+    if not any(p.requires_grad for p in model.parameters()):  # fixed features: nothing to learn
+        return _export(cfg, model, {"epoch": 0, "history": []}, home_path, base, len(cache.songs), skipped,
+                       run_dir)
     val_triplets: list[tuple[int, int, int]] | None = None
     if cfg.source == "csv":
         triplets = csv_triplets(Path(cfg.triplets_csv), cache)  # type: ignore[arg-type]
@@ -325,7 +339,7 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
     model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loss_fn = make_loss(cfg.loss, margin=cfg.margin, temperature=cfg.temperature)
-    augment = _augmenter(cfg)
+    augment = _augmenter(cfg) if net is model else None  # log-mel augmentations: not for cached vectors
     if augment is not None:
         augment = augment.to(device)
     state: dict[str, Any] = {"epoch": 0, "history": [], "identity": cfg.identity()}
@@ -343,7 +357,7 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         gen = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
         if isinstance(source, NeighbourSource):  # neighbours as the model sees them now
-            source.set_neighbours(cached_song_embeddings(model, cache, source.song_ids.tolist(), device,
+            source.set_neighbours(cached_song_embeddings(net, cache, source.song_ids.tolist(), device,
                                                          should_stop))
         model.train()
         losses = []
@@ -355,14 +369,14 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
             groups = batch.groups.to(device) if batch.groups is not None else None
             if cfg.loss == "contrastive":
                 views = torch.cat([augment(x), augment(x)]) if augment is not None else torch.cat([x, x])
-                emb = model(views)
+                emb = net(views)
                 loss = loss_fn(emb, torch.cat([labels, labels]))
                 if groups is not None:
                     loss = loss + loss_fn(emb, torch.cat([groups, groups]))
             else:
                 xa = augment(x) if augment is not None else x
                 trip = tuple(t.to(device) for t in batch.triplets) if batch.triplets else None
-                emb = model(xa)
+                emb = net(xa)
                 loss = loss_fn(emb, labels, trip)  # type: ignore[arg-type]
                 if groups is not None:
                     loss = loss + loss_fn(emb, groups)
@@ -374,7 +388,7 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
             if on_step is not None:
                 on_step(step, losses[-1])
             report(progress, step, total_steps, f"epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4f}")
-        val_score = validation_score(model, cache, val, device, cfg.source, val_triplets)
+        val_score = validation_score(net, cache, val, device, cfg.source, val_triplets)
         stats = EpochStats(epoch + 1, cfg.epochs, float(np.mean(losses)), val_score,
                            time.perf_counter() - started)
         state["epoch"] = epoch + 1

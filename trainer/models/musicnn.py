@@ -247,6 +247,10 @@ class PretrainedMusicnn(nn.Module):
         self.backbone.eval()  # frozen: its batch norms keep the statistics it was trained with
         return self
 
+    def fit_statistics(self, features: torch.Tensor) -> None:
+        """Fit the standardisation on front-end vectors of training music ``(N, 1506)``."""
+        self.standardise.fit(features)
+
     def frontend(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return self.backbone.pooled(x)
@@ -284,9 +288,10 @@ class MusicnnHead(PretrainedMusicnn):
         return self.project(z) + self.mlp(z)
 
 
-@register("musicnn-msd", family="pretrained", trainable=False, features=MUSICNN_FEATURES,
+@register("musicnn-msd", family="pretrained", features=MUSICNN_FEATURES,
           description="musicnn (MSD, pretrained on ~200k songs, frozen): its max- and mean-pooled layers, "
-                      "standardised (1506-d); the baseline every trained head must beat")
+                      "standardised (1506-d); training only fits the standardisation to a library. The "
+                      "baseline every trained head must beat")
 def musicnn_msd(cfg: FeatureConfig, embedding_dim: int = 1506) -> nn.Module:  # noqa: ARG001 - fixed size
     return PretrainedMusicnn(cfg)
 
