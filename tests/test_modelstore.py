@@ -19,6 +19,15 @@ def _save(tmp_path, name="m1", arch="musicnet-small"):
     return model, save_model(tmp_path / name, model, info)
 
 
+def _claim_weights(folder):
+    """What a stranger would do after swapping the weights: make config.json name their hash."""
+    import hashlib
+
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["weights_sha256"] = hashlib.sha256((folder / "weights.safetensors").read_bytes()).hexdigest()
+    (folder / "config.json").write_text(json.dumps(cfg))
+
+
 def test_round_trip_reproduces_outputs(tmp_path):
     model, folder = _save(tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.safetensors"]
@@ -43,6 +52,9 @@ def test_unknown_architecture_is_refused(tmp_path):
 def test_weights_that_do_not_fit_are_refused(tmp_path):
     _, folder = _save(tmp_path)
     save_file({"conv.weight": torch.zeros(3, 3)}, str(folder / "weights.safetensors"))
+    with pytest.raises(ModelError, match="is not the file its config.json names"):
+        load_model_folder(folder)
+    _claim_weights(folder)
     with pytest.raises(ModelError, match="do not match"):
         load_model_folder(folder)
 
@@ -70,6 +82,7 @@ def test_a_crafted_pickle_is_never_executed(tmp_path, monkeypatch):
     _, folder = _save(tmp_path)
     (folder / "weights.safetensors").write_bytes(payload)  # a pickle disguised as weights
     (folder / "model.pt").write_bytes(payload)              # and one beside them
+    _claim_weights(folder)
     with pytest.raises(ModelError, match="not a valid safetensors"):
         load_model_folder(folder)
     assert not marker.exists()

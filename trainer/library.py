@@ -15,7 +15,7 @@ import os
 import sqlite3
 import stat as _stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from pathlib import Path
 import filelock
 import numpy as np
 
+from . import bounds
 from .audio import AUDIO_EXTENSIONS
 from .errors import LibraryBusyError, ModelError, MusicSimError, ParameterError, StorageError
 from .jobs import ProgressFn, StopFn, check_stop, report
@@ -30,6 +31,7 @@ from .modelstore import LazyModel, LoadedModel, sha256_file
 from .paths import home_dir
 from .precomputed import FILE_NAME as PRECOMPUTED_FILE
 from .precomputed import PrecomputedEmbeddings, PrecomputedSong, read_precomputed, write_precomputed
+from .safetext import MAX_TAG_CHARS, clean_tag, shown
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS roots (path BLOB PRIMARY KEY, added REAL NOT NULL);
@@ -61,6 +63,16 @@ CREATE TABLE IF NOT EXISTS failures (
     PRIMARY KEY (song_id, model_key)
 );
 """
+
+
+#: The songs columns a ``Song`` is made of.  Values of the wrong type (an older version, a stranger's
+#: file or a damaged index may have stored a title as a blob or a duration as text) read as NULL,
+#: so no view ever gets a string where it expects seconds.
+_TAGS_SQL = ", ".join(f"CASE WHEN typeof({c}) = 'text' THEN substr({c}, 1, {MAX_TAG_CHARS}) END"
+                      for c in ("title", "artist", "album", "genre"))
+SONG_COLUMNS = ("id, path, root, size, mtime, CASE WHEN typeof(duration) IN ('real', 'integer') AND duration "
+                f"BETWEEN 0 AND 1e7 THEN duration END, {_TAGS_SQL}, "
+                "CASE WHEN typeof(error) = 'text' THEN substr(error, 1, 1000) END")
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,13 @@ def _b(path: Path) -> bytes:
 
 def _p(raw: bytes) -> Path:
     return Path(os.fsdecode(raw))
+
+
+def _most_common(values: Iterable[int]) -> int:
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=lambda v: (counts[v], v)) if counts else 0
 
 
 def _root_path(root: str | os.PathLike[str]) -> Path:
@@ -266,8 +285,7 @@ class Library:
         return [_p(r[0]) for r in self.conn.execute("SELECT path FROM roots ORDER BY added")]
 
     def songs(self, root: str | os.PathLike[str] | None = None) -> list[Song]:
-        sql = ("SELECT id, path, root, size, mtime, duration, title, artist, album, genre, error "
-               "FROM songs")
+        sql = f"SELECT {SONG_COLUMNS} FROM songs"
         args: tuple[object, ...] = ()
         if root is not None:
             sql += " WHERE root = ?"
@@ -290,15 +308,24 @@ class Library:
             return [by_id[i] for i in ids if i in by_id]
         out = []
         for i in ids:
-            r = self.conn.execute("SELECT id, path, root, size, mtime, duration, title, artist, album, genre,"
-                                  " error FROM songs WHERE id = ?", (i,)).fetchone()
+            r = self.conn.execute(f"SELECT {SONG_COLUMNS} FROM songs WHERE id = ?", (i,)).fetchone()
             if r:
                 out.append(Song(r[0], _p(r[1]), _p(r[2]), r[3], r[4], r[5], *r[6:11]))
         return out
 
     def embeddings(self, model_key: str, root: str | os.PathLike[str] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(song_ids (n,), matrix (n, d) float32)`` of every song embedded with ``model_key``."""
+        """``(song_ids (n,), matrix (n, d) float32)`` of every song embedded with ``model_key``.
+
+        Rows that cannot be embeddings -- the wrong size, NaN or inf, absurd or all-zero values,
+        as an older version or a damaged or foreign index may hold -- are left out, so search and
+        the map never see them; the next ``index`` embeds those songs anew."""
+        ids, matrix, _ = self._embedding_rows(model_key, root)
+        return ids, matrix
+
+    def _embedding_rows(self, model_key: str, root: str | os.PathLike[str] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """:meth:`embeddings` plus the ids of the rows that were left out as unusable."""
         sql = "SELECT e.song_id, e.vector FROM embeddings e JOIN songs s ON s.id = e.song_id WHERE e.model_key = ?"
         args: tuple[object, ...] = (model_key,)
         if root is not None:
@@ -306,10 +333,26 @@ class Library:
             args += (_b(Path(root).expanduser().resolve()),)
         rows = self.conn.execute(sql + " ORDER BY s.path", args).fetchall()
         if not rows:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1).copy()
-        return ids, matrix
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
+        nbytes = 4 * (self.model_dim(model_key) or _most_common(len(r[1]) if isinstance(r[1], bytes) else 0
+                                                                  for r in rows) // 4)
+        sized = [r for r in rows if isinstance(r[1], bytes) and len(r[1]) == nbytes and nbytes]
+        bad = [r[0] for r in rows if not (isinstance(r[1], bytes) and len(r[1]) == nbytes and nbytes)]
+        if not sized:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), bad
+        ids = np.fromiter((r[0] for r in sized), np.int64, len(sized))
+        matrix = np.frombuffer(b"".join(r[1] for r in sized), np.float32).reshape(len(sized), -1).copy()
+        ok = bounds.usable_rows(matrix)
+        if not ok.all():
+            bad += ids[~ok].tolist()
+            ids, matrix = ids[ok], matrix[ok]
+        return ids, matrix, bad
+
+    def model_dim(self, model_key: str) -> int | None:
+        """The embedding width recorded for ``model_key`` (``None`` when unknown or malformed)."""
+        row = self.conn.execute("SELECT dim FROM models WHERE key = ?", (model_key,)).fetchone()
+        dim = row[0] if row else None
+        return dim if isinstance(dim, int) and 1 <= dim <= bounds.MAX_EMBEDDING_DIM else None
 
     def failures(self, model_key: str) -> dict[int, str]:
         return dict(self.conn.execute("SELECT song_id, reason FROM failures WHERE model_key = ?", (model_key,)))
@@ -358,16 +401,24 @@ class Library:
         keys.update({k: name or "" for k, name in self.conn.execute("SELECT key, name FROM models")})
         return keys
 
-    def forget_models(self, keep: set[str], *, dry_run: bool = False) -> PruneReport:
+    def forget_models(self, keep: set[str], *, dry_run: bool = False,
+                      keep_names: Iterable[str] = ()) -> PruneReport:
         """Delete the embeddings and failure notes of every model key not in ``keep``, then compact.
 
         Why: each retrained or updated model gets a new key (name + weights hash), and the rows of
         the old one are never read again -- 512 bytes per song per key.  A forgotten model that is
-        used again is simply embedded again, so nothing is lost but time.
+        used again is simply embedded again, so nothing is lost but time.  Keys recorded under a
+        name in ``keep_names`` (a model folder that is there but unusable now) are kept too.  A
+        damaged index is not pruned: what it says about keys cannot be trusted.
         """
+        why = self.damaged()
+        if why:
+            raise StorageError(f"the library index '{self.db_path}' is damaged ({why}); "
+                               "run 'musicsim check --repair' first")
+        keep_names = set(keep_names)
         rep = PruneReport(bytes_before=self._file_bytes())
-        for key, name in sorted(self.model_keys().items(), key=lambda kv: (kv[1], kv[0])):
-            if key in keep:
+        for key, name in sorted(self.model_keys().items(), key=lambda kv: (str(kv[1]), kv[0])):
+            if key in keep or name in keep_names:
                 continue
             n_emb, n_fail = (self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE model_key = ?",
                                                (key,)).fetchone()[0] for table in ("embeddings", "failures"))
@@ -388,32 +439,71 @@ class Library:
         rep.bytes_after = self._file_bytes()
         return rep
 
+    def damaged(self) -> str | None:
+        """``None`` when SQLite's quick check finds the index sound, else what it complains of."""
+        try:
+            rows = self.conn.execute("PRAGMA quick_check(3)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        return "; ".join(str(r[0]) for r in rows if r[0] != "ok")[:300] or None
+
     def _file_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.db_path, self.db_path.with_name("index.db-wal"))
                    if p.is_file())
 
     def register_model(self, loaded: LoadedModel | LazyModel) -> None:
-        """Remember which representation a model key was embedded with; refuse a mismatch."""
-        info = loaded.info
-        features = info.features.to_dict()
+        """Remember which representation a model key was embedded with; refuse a mismatch.
+
+        A record that cannot be read (not JSON, a width that is not a number: a damaged or foreign
+        index) vouches for nothing: the key's embeddings are dropped, to be made anew."""
         import json
 
+        info = loaded.info
+        features = info.features.to_dict()
         row = self.conn.execute("SELECT features, dim FROM models WHERE key = ?", (info.key,)).fetchone()
+        stored = None
+        if row is not None:
+            try:
+                stored = json.loads(row[0]) if isinstance(row[0], str) else None
+            except (ValueError, RecursionError):
+                stored = None
+            if not isinstance(stored, dict) or not isinstance(row[1], int):
+                self.drop_model(info.key)
+                row = None
         if row is None:
             try:
-                self.conn.execute("INSERT INTO models(key, name, features, dim) VALUES (?, ?, ?, ?)",
-                                  (info.key, info.name, json.dumps(features, sort_keys=True),
-                                   info.embedding_dim))
+                self.conn.execute("INSERT OR REPLACE INTO models(key, name, features, dim) VALUES (?, ?, ?, ?)",
+                                  (info.key, info.name, json.dumps(features, sort_keys=True), info.embedding_dim))
                 self.conn.commit()
             except sqlite3.DatabaseError as exc:
                 raise self._storage_error(exc) from exc
             return
-        stored = json.loads(row[0])
+        assert stored is not None
         if stored != features or int(row[1]) != info.embedding_dim:
             diff = sorted(k for k in set(stored) | set(features) if stored.get(k) != features.get(k))
-            raise ModelError(f"model '{info.name}' does not match the embeddings already in this index "
-                             f"(representation differs in: {', '.join(diff) or 'embedding size'}); "
+            raise ModelError(f"model '{shown(info.name)}' does not match the embeddings already in this index "
+                             f"(representation differs in: {', '.join(map(shown, diff)) or 'embedding size'}); "
                              "rename the model or delete its embeddings")
+
+    def drop_model(self, key: str) -> None:
+        """Forget every embedding, failure note and record of one model key."""
+        with self.writing():
+            for table, column in (("embeddings", "model_key"), ("failures", "model_key"), ("models", "key")):
+                self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))
+            self.conn.commit()
+
+    def _drop_unusable(self, key: str, root: Path, rep: IndexReport) -> None:
+        """Delete this key's stored embeddings under ``root`` that cannot be embeddings (NaN, inf,
+        absurd, all-zero, the wrong size), so that those songs are embedded anew from their audio."""
+        _, _, bad = self._embedding_rows(key, root)
+        if not bad:
+            return
+        with self.writing():
+            self.conn.executemany("DELETE FROM embeddings WHERE song_id = ? AND model_key = ?",
+                                  [(sid, key) for sid in bad])
+            self.conn.commit()
+        rep.notes.append(f"{len(bad)} stored embedding(s) were unusable (not finite, absurd or the wrong "
+                         "size); those songs are embedded anew")
 
     def index(self, root: str | os.PathLike[str], loaded: LoadedModel | LazyModel, *,
               device: str | None = None, workers: int | None = None, progress: ProgressFn | None = None,
@@ -424,6 +514,8 @@ class Library:
         rep = IndexReport(scan, skipped=list(scan.skipped))
         self.register_model(loaded)
         key = loaded.info.key
+        dim = loaded.info.embedding_dim
+        self._drop_unusable(key, scan.root, rep)
         root_b = _b(scan.root)
         todo = self.conn.execute(
             "SELECT s.id, s.path FROM songs s WHERE s.root = ? AND NOT EXISTS "
@@ -461,12 +553,14 @@ class Library:
                                       info.sample_rate if info else None, info.channels if info else None,
                                       t.title if t else None, t.artist if t else None,
                                       t.album if t else None, t.genre if t else None)
-                    if res.embedding is not None:
+                    problem = None if res.embedding is None else bounds.vector_problem(res.embedding, dim)
+                    if res.embedding is not None and problem is None:
                         self._store_embedding(sid, key, res.embedding)
                         rep.indexed += 1
                         rep.audio_seconds += info.duration_s if info else 0.0
                     else:
-                        reason = d.error or "unknown error"
+                        reason = (f"the model gave an unusable embedding ({problem})" if problem
+                                  else d.error or "unknown error")
                         self.conn.execute("INSERT OR REPLACE INTO failures(song_id, model_key, reason) "
                                           "VALUES (?, ?, ?)", (sid, key, reason))
                         self.conn.execute("UPDATE songs SET error=? WHERE id=?", (reason, sid))
@@ -477,11 +571,19 @@ class Library:
 
     def _store_probe(self, sid: int, duration_s: float | None, sample_rate: int | None, channels: int | None,
                      title: str | None, artist: str | None, album: str | None, genre: str | None) -> None:
+        """Store what probing a file found; tags are cleaned (``clean_tag``) and numbers that are
+        not finite and in range are left out, whoever supplied them."""
+
+        def num(value: object, high: float) -> float | None:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= high
+            return value if ok else None  # NaN fails the comparison
+
         self.conn.execute(
             "UPDATE songs SET duration=COALESCE(?, duration), sample_rate=COALESCE(?, sample_rate),"
             " channels=COALESCE(?, channels), title=COALESCE(?, title), artist=COALESCE(?, artist),"
             " album=COALESCE(?, album), genre=COALESCE(?, genre), probed=1 WHERE id=?",
-            (duration_s, sample_rate, channels, title, artist, album, genre, sid))
+            (num(duration_s, 1e7), num(sample_rate, 1e7), num(channels, 1024), clean_tag(title),
+             clean_tag(artist), clean_tag(album), clean_tag(genre), sid))
 
     def _store_embedding(self, sid: int, key: str, vector: np.ndarray) -> None:
         self.conn.execute("INSERT OR REPLACE INTO embeddings(song_id, model_key, vector) VALUES (?, ?, ?)",
@@ -503,18 +605,31 @@ class Library:
             rep.notes.append(f"{exc}; indexing as usual")
             return
         info = loaded.info
-        if (shipped.model_key != info.key or shipped.features != info.features.to_dict()
-                or shipped.vectors.shape[1] != info.embedding_dim):
+        if shipped.model_key != info.key:
             return
+        if shipped.features != info.features.to_dict() or shipped.vectors.shape[1] != info.embedding_dim:
+            rep.notes.append(f"'{PRECOMPUTED_FILE}' names model '{shown(info.name)}' but not its settings or "
+                             "embedding size; indexing as usual")
+            return
+        if shipped.problems:
+            rep.notes.append(f"{len(shipped.problems)} entr{'y' if len(shipped.problems) == 1 else 'ies'} of "
+                             f"'{PRECOMPUTED_FILE}' are malformed (first: {shipped.problems[0]}); "
+                             "those songs are embedded anew")
         by_rel = shipped.by_rel()
         taken: list[Path] = []
         changed = 0
+        unusable: list[str] = []
         with self.writing():
             for path, sid in todo.items():
-                hit = by_rel.get(path.relative_to(root).as_posix())
+                rel = path.relative_to(root).as_posix()
+                hit = by_rel.get(rel)
                 if hit is None:
                     continue
                 song, vector = hit
+                problem = bounds.vector_problem(vector, info.embedding_dim)
+                if problem is not None:
+                    unusable.append(f"{shown(rel, 80)}: {problem}")
+                    continue
                 try:
                     same = path.stat().st_size == song.size and sha256_file(path) == song.sha256
                 except OSError:
@@ -530,6 +645,9 @@ class Library:
         for path in taken:
             del todo[path]
         rep.precomputed = len(taken)
+        if unusable:
+            rep.notes.append(f"{len(unusable)} song(s) in '{PRECOMPUTED_FILE}' have unusable embeddings "
+                             f"(first: {unusable[0]}); they are embedded from their audio")
         if changed:
             rep.notes.append(f"{changed} song(s) differ from the ones '{PRECOMPUTED_FILE}' was made from; "
                              "they are embedded anew")

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from safetensors import SafetensorError
 
-from . import __version__
+from . import __version__, bounds
 from .config import FeatureConfig
 from .errors import ModelError, ParameterError
 from .paths import default_model_dir, models_dir
+from .safetext import shown
 
 if TYPE_CHECKING:  # torch is imported where a model is built, saved or loaded: listing models stays fast
     import torch
@@ -33,6 +34,11 @@ FORMAT_VERSION = 1
 CLASSIC = "classic"
 DEFAULT = "default"
 RESERVED_NAMES = frozenset({CLASSIC, DEFAULT})
+#: A config.json larger than this is not read (a real one is a few kB).
+MAX_CONFIG_BYTES = 1 << 20
+#: Weights larger than this are refused before they are read (a ResNet-50 is ~100 MB).
+MAX_WEIGHTS_BYTES = 2 << 30
+MAX_NAME_CHARS = 100
 
 
 @dataclass
@@ -72,28 +78,50 @@ class ModelInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "config.json") -> "ModelInfo":
+        """Every field typed and bounded (``trainer.bounds``) before anything is built from it."""
         if not isinstance(data, dict):
             raise ModelError(f"{where}: expected a JSON object")
         missing = [k for k in ("name", "arch", "embedding_dim") if k not in data]
         if missing:
             raise ModelError(f"{where}: missing field(s) {', '.join(missing)}")
-        if int(data.get("format_version", 1)) > FORMAT_VERSION:
-            raise ModelError(f"{where}: written by a newer MusicSim (format {data['format_version']})")
-        feats = data.get("features") or {}
-        if not isinstance(feats, dict):
-            raise ModelError(f"{where}: 'features' must be an object")
         try:
-            features = FeatureConfig.from_dict(feats)
-            return cls(
-                name=str(data["name"]), arch=str(data["arch"]), embedding_dim=int(data["embedding_dim"]),
-                features=features, loss=data.get("loss"), epochs=int(data.get("epochs", 0)),
-                training=dict(data.get("training") or {}), metrics=dict(data.get("metrics") or {}),
-                created=str(data.get("created", "")), weights_sha256=str(data.get("weights_sha256", "")),
-                musicsim_version=str(data.get("musicsim_version", "")),
-                format_version=int(data.get("format_version", 1)),
-            )
-        except (TypeError, ValueError) as exc:
+            version = int(bounds.number(data.get("format_version", 1), int, 1, 2**31, "format_version"))
+        except ValueError as exc:
             raise ModelError(f"{where}: malformed field ({exc})") from exc
+        if version > FORMAT_VERSION:
+            raise ModelError(f"{where}: written by a newer MusicSim (format {version})")
+        try:
+            training = _object_or_empty(data.get("training"), "training")
+            if "crop_seconds" in training:
+                bounds.number(training["crop_seconds"], float, 0.1, 120.0, "training.crop_seconds")
+            sha = bounds.text(data.get("weights_sha256", ""), "weights_sha256", max_chars=64, empty=True)
+            if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+                raise ValueError("weights_sha256 must be 64 lower-case hex digits")
+            loss = data.get("loss")
+            return cls(
+                name=bounds.text(data["name"], "name", max_chars=MAX_NAME_CHARS),
+                arch=bounds.text(data["arch"], "arch", max_chars=MAX_NAME_CHARS),
+                embedding_dim=bounds.embedding_dim(data["embedding_dim"]),
+                features=bounds.check_features({} if data.get("features") is None else data["features"]),
+                loss=None if loss is None else bounds.text(loss, "loss", max_chars=MAX_NAME_CHARS),
+                epochs=int(bounds.number(data.get("epochs", 0), int, 0, 10**7, "epochs")),
+                training=training, metrics=_object_or_empty(data.get("metrics"), "metrics"),
+                created=bounds.text(data.get("created", ""), "created", max_chars=100, empty=True),
+                weights_sha256=sha,
+                musicsim_version=bounds.text(data.get("musicsim_version", ""), "musicsim_version",
+                                             max_chars=100, empty=True),
+                format_version=version,
+            )
+        except ValueError as exc:
+            raise ModelError(f"{where}: malformed field ({exc})") from exc
+
+
+def _object_or_empty(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object, found {type(value).__name__}")
+    return value
 
 
 @dataclass
@@ -147,10 +175,33 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: (real path, size, mtime, ctime, inode) -> SHA-256 of weights hashed by this process.
+_VERIFIED: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def _stat_key(path: Path) -> tuple[str, int, int, int, int]:
+    st = os.stat(path)
+    return os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def weights_sha256(path: Path) -> str:
+    """SHA-256 of a weights file, computed once per process and file version (size, mtime, ctime
+    and inode: any rewrite changes the ctime, which no user can set back)."""
+    key = _stat_key(path)
+    if key[1] > MAX_WEIGHTS_BYTES:
+        raise ModelError(f"'{path}' is larger than {MAX_WEIGHTS_BYTES >> 30} GiB")
+    digest = _VERIFIED.get(key)
+    if digest is None:
+        digest = _VERIFIED[key] = sha256_file(path)
+    return digest
+
+
 def validate_name(name: str) -> str:
-    if not name or name in RESERVED_NAMES or name.startswith(".") or any(c in name for c in "/\\:\0"):
+    if (not name or name in RESERVED_NAMES or name.startswith(".") or any(c in name for c in "/\\:\0")
+            or len(name) > MAX_NAME_CHARS or not name.isprintable()):
         raise ParameterError(
-            f"invalid model name '{name}': use letters, digits, '-', '_' (not 'classic' or 'default')")
+            f"invalid model name '{shown(name, 60)}': use letters, digits, '-', '_' (at most "
+            f"{MAX_NAME_CHARS}; not 'classic' or 'default')")
     return name
 
 
@@ -210,27 +261,46 @@ def classic_model(features: FeatureConfig | None = None) -> LoadedModel:
 
 
 def read_info(folder: Path) -> ModelInfo:
+    """The model's ``config.json``, checked, with ``weights_sha256`` the hash of the weights that
+    are really there: a config naming other weights than its folder holds is refused, so a model's
+    embeddings are always keyed by what was verified (an impostor cannot borrow another's key)."""
     cfg_path = Path(folder) / CONFIG_FILE
     try:
-        raw = cfg_path.read_text(encoding="utf-8")
+        with open(cfg_path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError as exc:
-        raise ModelError(f"'{folder}' is not a model folder (no {CONFIG_FILE})") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read {cfg_path}: {exc}") from exc
+        raise ModelError(f"'{shown(folder)}' is not a model folder (no {CONFIG_FILE})") from exc
+    except OSError as exc:
+        raise ModelError(f"cannot read {shown(cfg_path)}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ModelError(f"{shown(cfg_path)}: larger than {MAX_CONFIG_BYTES >> 20} MB, not a model config")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{shown(cfg_path)}: not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
-        raise ModelError(f"{cfg_path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    info = ModelInfo.from_dict(data, where=str(cfg_path))
+        raise ModelError(f"{shown(cfg_path)}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except RecursionError as exc:
+        raise ModelError(f"{shown(cfg_path)}: JSON nested too deeply") from exc
+    info = ModelInfo.from_dict(data, where=shown(cfg_path))
     weights = Path(folder) / WEIGHTS_FILE
-    if not info.weights_sha256 and weights.is_file():
+    if weights.is_file():
+        try:
+            actual = weights_sha256(weights)
+        except OSError as exc:
+            raise ModelError(f"model '{shown(info.name)}': cannot read {WEIGHTS_FILE} "
+                             f"({exc.strerror or exc})") from exc
+        if info.weights_sha256 and info.weights_sha256 != actual:
+            raise ModelError(f"model '{shown(info.name)}': {WEIGHTS_FILE} is not the file its {CONFIG_FILE} "
+                             f"names (SHA-256 {actual[:12]}…, config says {info.weights_sha256[:12]}…): "
+                             "the weights were replaced or edited")
         # the key must be the same whether the model is listed (here) or loaded (load_model_folder)
-        info.weights_sha256 = sha256_file(weights)
+        info.weights_sha256 = actual
     return info
 
 
 def load_model_folder(folder: Path) -> LoadedModel:
-    from safetensors.torch import load_file
+    from safetensors.torch import load as load_bytes
 
     from .models import build_model, get_spec
 
@@ -239,22 +309,35 @@ def load_model_folder(folder: Path) -> LoadedModel:
     try:
         spec = get_spec(info.arch)
     except ParameterError as exc:
-        raise ModelError(f"model '{info.name}' names an unknown architecture '{info.arch}'") from exc
-    model = build_model(spec.name, info.features, embedding_dim=info.embedding_dim)
+        raise ModelError(f"model '{shown(info.name)}' names an unknown architecture "
+                         f"'{shown(info.arch)}'") from exc
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
-        raise ModelError(f"model '{info.name}' has no {WEIGHTS_FILE}")
+        raise ModelError(f"model '{shown(info.name)}' has no {WEIGHTS_FILE}")
     try:
-        state = load_file(str(weights))
+        data = weights.read_bytes()  # the bytes hashed are the bytes loaded: no swap in between
+    except OSError as exc:
+        raise ModelError(f"model '{shown(info.name)}': cannot read {WEIGHTS_FILE} ({exc.strerror or exc})") from exc
+    if hashlib.sha256(data).hexdigest() != info.weights_sha256:
+        raise ModelError(f"model '{shown(info.name)}': {WEIGHTS_FILE} changed while it was loaded; try again")
+    try:
+        state = load_bytes(data)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"model '{info.name}': {WEIGHTS_FILE} is not a valid safetensors file ({exc})") from exc
+        raise ModelError(f"model '{shown(info.name)}': {WEIGHTS_FILE} is not a valid safetensors file "
+                         f"({shown(exc, 200)})") from exc
+    del data
+    model = build_model(spec.name, info.features, embedding_dim=info.embedding_dim)
+    width = int(getattr(model, "embedding_dim", info.embedding_dim))
+    if width != info.embedding_dim:
+        raise ModelError(f"model '{shown(info.name)}': {CONFIG_FILE} says embedding_dim {info.embedding_dim} "
+                         f"but architecture '{info.arch}' gives {width}")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[1:3]
-        raise ModelError(f"model '{info.name}': weights do not match architecture '{info.arch}' "
+        raise ModelError(f"model '{shown(info.name)}': weights do not match architecture '{info.arch}' "
                          f"({' '.join(s.strip() for s in first)[:300]})") from exc
-    return LoadedModel(model.eval(), info, folder)  # read_info filled a missing weights hash
+    return LoadedModel(model.eval(), info, folder)
 
 
 def _user_model_folder(name: str, home: Path | None) -> Path | None:
@@ -284,20 +367,41 @@ def load_model(ref: str | os.PathLike[str], home: Path | None = None) -> LoadedM
 
 
 def available_models(home: Path | None = None) -> list[ModelRef]:
-    """Every model the user can pick: the shipped default, the classic baseline, trained ones."""
+    """Every model the user can pick: the shipped default, the classic baseline, trained ones.
+    Folders that cannot be used are left out; :func:`unusable_models` says why."""
+    return _scan_models(home)[0]
+
+
+def unusable_models(home: Path | None = None) -> list[tuple[str, str]]:
+    """``(folder name, reason)`` of every model folder in ``home`` (and the shipped default) that
+    cannot be used: a malformed or oversized config, settings out of bounds, replaced weights."""
+    return _scan_models(home)[1]
+
+
+def _scan_models(home: Path | None) -> tuple[list[ModelRef], list[tuple[str, str]]]:
     refs: list[ModelRef] = []
+    bad: list[tuple[str, str]] = []
     if (default_model_dir() / CONFIG_FILE).is_file():
         try:
             refs.append(ModelRef(DEFAULT, default_model_dir(), read_info(default_model_dir())))
-        except ModelError:
-            pass
+        except ModelError as exc:
+            bad.append((DEFAULT, str(exc)))
     refs.append(ModelRef(CLASSIC, None, classic_info()))
     if home is not None and models_dir(home).is_dir():
         for folder in sorted(models_dir(home).iterdir()):
             if folder.name.startswith(".") or not (folder / CONFIG_FILE).is_file():
                 continue
+            name = os.fsdecode(folder.name)
+            if name in RESERVED_NAMES:
+                bad.append((name, f"'{name}' is reserved for the built-in model"))
+                continue
             try:
-                refs.append(ModelRef(folder.name, folder, read_info(folder)))
-            except ModelError:
-                continue  # a broken folder is reported when the user tries to load it
-    return refs
+                info = read_info(folder)
+                if not (folder / WEIGHTS_FILE).is_file():
+                    raise ModelError(f"model '{shown(info.name)}' has no {WEIGHTS_FILE}")
+                refs.append(ModelRef(name, folder, info))
+            except ModelError as exc:
+                bad.append((name, str(exc)))
+            except OSError as exc:
+                bad.append((name, f"cannot read '{shown(folder)}': {exc.strerror or exc}"))
+    return refs, bad
