@@ -10,14 +10,43 @@ import sys
 import threading
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from .qt_compat import KNOWN_GOOD, check_binding
 
 log = logging.getLogger("musicsim_app")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors as one ``musicsim: error: …`` line and exit 2, as the ``musicsim`` command's."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"musicsim: error: {message} (see '{self.prog} --help')\n")
+
+
+def display_problem(environ=None, platform: str = sys.platform) -> str | None:
+    """Why Qt cannot open a window here, in one line with what to do instead; ``None`` when it can.
+
+    On Linux and the BSDs a window needs an X11 or Wayland display.  Without one Qt aborts with a
+    hint about reinstalling its platform plugins, which is not the problem.
+    """
+    env = os.environ if environ is None else environ
+    if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    wanted = [name.split(":")[0].strip() for name in env.get("QT_QPA_PLATFORM", "").split(";")
+              if name.strip()]
+    if any(not name.startswith(("xcb", "wayland")) for name in wanted):  # offscreen, vnc, eglfs…
+        return None
+    return ("the window needs a display, and there is none (DISPLAY and WAYLAND_DISPLAY are not set): "
+            "run it in a desktop session, or headless with 'xvfb-run musicsim' or "
+            "'QT_QPA_PLATFORM=offscreen musicsim' (no window to see); the commands in "
+            "'musicsim --help' need no display")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="musicsim-app", description="MusicSim desktop app")
+    p = _Parser(prog="musicsim-app", description="MusicSim desktop app")
     p.add_argument(
         "--home", type=Path, help="MusicSim home folder (default: MUSICSIM_HOME or the user data dir)"
     )
@@ -100,6 +129,11 @@ def main(
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
+    problem = None if QApplication.instance() is not None else display_problem()
+    if problem:
+        log.error("no display: %s", problem)
+        print(f"musicsim: error: {problem}", file=sys.stderr)
+        return 2
     QCoreApplication.setOrganizationName("MusicSim")
     QCoreApplication.setApplicationName("MusicSim")
     app = QApplication.instance() or QApplication(sys.argv[:1])

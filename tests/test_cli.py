@@ -152,3 +152,18 @@ def test_bench_of_two_models_says_which_differences_the_library_can_resolve(inde
     assert diff["first"] == "default"
     point, low, high = diff["cosine_normalizer"]
     assert low <= point <= high
+
+
+@pytest.mark.parametrize("args,says", [
+    (["query", "no-such-song.wav"], "argument song: 'no-such-song.wav' does not exist or is not a file"),
+    (["index"], "the following arguments are required: dir"),
+    (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_a_bad_command_line_gives_one_error_line_and_exit_2(tmp_path, args, says):
+    """What the README promises: one 'musicsim: error: …' line (no usage block above it), exit 2."""
+    done = musicsim(tmp_path, *args, check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("musicsim: error: ") and says in lines[0], done.stderr
+    assert "--help" in lines[0]

@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
@@ -46,6 +46,15 @@ class _Bar:
             self.bar = None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as the one line the README promises -- ``musicsim: error: …``
+    and exit 2 -- instead of a usage block before it (``--help`` still shows the usage).
+    Subcommand parsers are of this class too (``add_subparsers`` makes them of the parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"musicsim: error: {message} (see '{self.prog} --help')\n")
+
+
 def _existing_dir(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.exists():
@@ -66,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .config import DEVICE_CHOICES, LOSSES
     from .search import DISTANCES, SCALERS
 
-    p = argparse.ArgumentParser(prog="musicsim", description="Find songs that sound alike. "
-                                "Run without a command to open the app.")
+    p = _Parser(prog="musicsim", description="Find songs that sound alike. "
+                "Run without a command to open the app.")
     p.add_argument("--home", help="data folder (index, models, benchmarks); default: $MUSICSIM_HOME or the "
                    "platform's user data folder")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")

@@ -90,3 +90,36 @@ def test_a_task_that_never_ends_does_not_crash_the_exit(music_library, home):
     assert "quitting with background work still running" in log_text
     settings = (Path(home) / "gui.ini").read_text(encoding="utf-8")
     assert Path(music_library).name in settings  # the library root was saved before leaving
+
+
+def test_without_a_display_the_app_says_so_in_one_line_and_how_to_run_headless(home):
+    """Qt alone aborts with a hint about reinstalling its plugins; we say what is missing and what
+    to do instead, and exit 2 without a traceback or a core dump."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-m", "trainer.cli", "--home", str(home)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("musicsim: error: the window needs a display"), done.stderr
+    assert "xvfb-run musicsim" in lines[0] and "QT_QPA_PLATFORM=offscreen" in lines[0]
+
+
+def test_display_problem_names_only_a_missing_display():
+    from musicsim_app.app import display_problem
+
+    assert display_problem({}, "linux") is not None
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert display_problem({"QT_QPA_PLATFORM": "xcb"}, "linux") is not None  # xcb needs a DISPLAY
+    assert display_problem({}, "darwin") is None and display_problem({}, "win32") is None
+
+
+def test_the_app_s_own_bad_arguments_give_one_error_line():
+    done = subprocess.run([sys.executable, "-m", "musicsim_app", "--audio", "loud"],
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("musicsim: error: argument --audio: invalid choice"), done.stderr
