@@ -67,8 +67,32 @@ def _existing_dir(text: str) -> Path:
 def _existing_file(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.is_file():
-        raise argparse.ArgumentTypeError(f"'{text}' does not exist or is not a file")
+        raise argparse.ArgumentTypeError(f"'{_show(text)}' does not exist or is not a file")
     return path
+
+
+def _int_in(low: int, high: int):  # type: ignore[no-untyped-def]
+    """An argparse type: a whole number in ``[low, high]`` (the bound is said in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: '{_show(text, 40)}'") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: {low} to {high:,}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+#: Bounds of numeric options: each is generous for real use and keeps memory and time finite.
+MAX_K = 100_000
+MAX_TRIPLETS = 1_000_000
+MAX_WORKERS = 64
+MAX_SEED = 2**31 - 1
+MAX_SEGMENTS = 64
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,14 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", type=_existing_dir)
     s.add_argument("--model", default="default", help="model name or folder (default: the shipped model)")
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    s.add_argument("--workers", type=int, default=None, help="decoder processes (default: CPU count, max 4)")
+    s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None,
+                   help="decoder processes (default: CPU count, max 4)")
 
     s = sub.add_parser("embed", help="write a folder's embeddings to an .npz file")
     s.add_argument("dir", type=_existing_dir)
     s.add_argument("--out", required=True, help="output .npz with arrays 'paths' and 'embeddings'")
     s.add_argument("--model", default="default")
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None)
 
     s = sub.add_parser(
         "precompute", help="ship a folder's embeddings inside it, so opening it needs no indexing",
@@ -106,11 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", type=_existing_dir)
     s.add_argument("--model", default="default")
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None)
 
     s = sub.add_parser("query", help="the songs in the index that sound most like SONG")
     s.add_argument("song", type=_existing_file)
-    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--k", type=_int_in(1, MAX_K), default=10)
     s.add_argument("--distance", default="cosine", choices=DISTANCES)
     s.add_argument("--scaler", default="Normalizer", choices=SCALERS)
     s.add_argument("--model", default="default")
@@ -142,10 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--neighbours", type=float, default=0.0, metavar="P",
                    help="with --self-supervised: chance (0-1) that a song's positive is its nearest "
                         "neighbour in the library; 0.5 adapts a model to a library (docs/QUALITY.md)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    s.add_argument("--workers", type=int, default=None)
-    s.add_argument("--segments", type=int, default=8, help="segments cached per song")
+    s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None)
+    s.add_argument("--segments", type=_int_in(1, MAX_SEGMENTS), default=8, help="segments cached per song")
     s.add_argument("--restart", action="store_true", help="discard an interrupted run of this name")
     s.add_argument("--name", required=True, help="name of the trained model")
 
@@ -155,10 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--triplets", type=_existing_file)
     src.add_argument("--labels", choices=["folders"])
     s.add_argument("--model", action="append", help="model to compare (repeatable); default: default and classic")
-    s.add_argument("--n-triplets", type=int, default=5000)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--n-triplets", type=_int_in(1, MAX_TRIPLETS), default=5000,
+                   help=f"album triplets to draw with --labels folders (at most {MAX_TRIPLETS:,})")
+    s.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None)
     s.add_argument("--out", help="folder for JSON/CSV results (default: <home>/benchmarks/<time>)")
 
     sub.add_parser("models", help="list architectures and trained models")
@@ -167,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep", action="append", default=[], metavar="MODEL",
                    help="also keep this model's embeddings (a folder outside the home; repeatable)")
     s.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+
+    s = sub.add_parser(
+        "check", help="check the library index and, with --repair, repair it",
+        description="Run SQLite's integrity check on the index and look for rows that cannot be used "
+        "(embeddings that are NaN, infinite, absurd or the wrong size, unreadable model records, songs "
+        "with malformed fields). --repair rebuilds a damaged file from every row that can be read (the "
+        "damaged file is kept beside it) and drops or cleans the rest; the next 'musicsim index' embeds "
+        "the songs affected anew. Exit code 1 when problems were found and not repaired.")
+    s.add_argument("--repair", action="store_true", help="repair what was found")
     return p
 
 

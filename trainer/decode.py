@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -36,7 +39,49 @@ class Decoded:
     error: str | None
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_stderr: int | None = None
+
+
+@contextmanager
+def quiet_c_stderr() -> Iterator[None]:
+    """Send what C libraries write to file descriptor 2 to the null device meanwhile.
+
+    libmpg123 (inside libsndfile) prints notes such as "Trying to resync..." and "Xing stream size
+    off" straight to fd 2 for every odd MP3; the reason a file fails reaches the user as its
+    ``AudioError`` anyway.  Nested and concurrent uses share one redirection (the last one out
+    restores fd 2), so decoding on several threads is safe.
+    """
+    global _quiet_depth, _saved_stderr
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            try:
+                sys.stderr.flush()
+                _saved_stderr = os.dup(2)
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 2)
+                os.close(null)
+            except (OSError, ValueError, AttributeError):  # no fd 2 (e.g. pythonw): nothing to quiet
+                _saved_stderr = None
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _saved_stderr is not None:
+                os.dup2(_saved_stderr, 2)
+                os.close(_saved_stderr)
+                _saved_stderr = None
+
+
 def decode_one(path: Path, cfg: FeatureConfig | None, want_tags: bool = True) -> Decoded:
+    with quiet_c_stderr():
+        return _decode_one(path, cfg, want_tags)
+
+
+def _decode_one(path: Path, cfg: FeatureConfig | None, want_tags: bool) -> Decoded:
     tags = None
     try:
         if want_tags:
