@@ -202,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
         "damaged file is kept beside it) and drops or cleans the rest; the next 'musicsim index' embeds "
         "the songs affected anew. Exit code 1 when problems were found and not repaired.")
     s.add_argument("--repair", action="store_true", help="repair what was found")
+
+    from .cli_playlists import add_parsers  # path, radio (set args.run)
+
+    add_parsers(sub)
     return p
 
 
@@ -520,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The app's own parser must not re-read this command line ("app FOLDER" is ours, not its).
         return int(app_main([], library=getattr(args, "library", None), home=args.home))
     try:
-        return COMMANDS[args.command](args)
+        return (getattr(args, "run", None) or COMMANDS[args.command])(args)
     except Cancelled:
         print("musicsim: cancelled", file=sys.stderr)
         return 130

@@ -496,7 +496,22 @@ class SearchIndex:
         """
         check_metric(metric)
         single = np.ndim(q) == 1
-        qs = self.transform(np.atleast_2d(q))
+        idx, dist = self.query_scaled(self.transform(np.atleast_2d(q)), k, metric, exclude_ids)
+        return (idx[0], dist[0]) if single else (idx, dist)
+
+    def query_scaled(
+        self,
+        qs: np.ndarray,
+        k: int,
+        metric: str = "cosine",
+        exclude_ids: Sequence[int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`query` for rows ``qs (n, d)`` already in the scaled space, e.g. points between two
+        songs (``trainer.playlists``); returns ``idx, dist`` of shape ``(n, k)``."""
+        check_metric(metric)
+        qs = _as_matrix(qs, "qs")
+        if qs.shape[1] != self.dim:
+            raise ParameterError(f"query has {qs.shape[1]} dimensions, the index has {self.dim}")
         mask = _exclusion_mask(self.n, exclude_ids)
         k = _available(self.n, k, mask)
         if self.backend_for(metric) == "ann":
@@ -508,7 +523,7 @@ class SearchIndex:
             if mask is not None:
                 D[:, mask] = np.inf
             idx, dist = smallest_k(D, k)
-        return (idx[0], dist[0]) if single else (idx, dist)
+        return idx, dist
 
     def _approximate(
         self,
