@@ -80,7 +80,7 @@ def no_gpu(monkeypatch):
     (["query", "{song}", "--scaler", "MinMax"], r"--scaler: invalid choice: 'MinMax'"),
     (["index", "{lib}", "--device", "tpu"], r"--device: invalid choice: 'tpu'"),
     (["train", "--library", "{lib}", "--name", "x", "--loss", "hinge"], r"--loss: invalid choice: 'hinge'"),
-    (["query", "{song}", "--k", "0"], r"--k must be at least 1"),
+    (["query", "{song}", "--k", "0"], r"--k: must be at least 1, found 0"),
     (["train", "--library", "{lib}", "--name", "x", "--epochs", "0"], r"epochs must be >= 1"),
     (["train", "--library", "{lib}", "--name", "classic"], r"invalid model name 'classic'"),
     (["train", "--library", "{lib}", "--name", "x", "--triplets", "{song}", "--self-supervised"],
@@ -152,7 +152,7 @@ def test_home_that_cannot_be_a_folder(capsys, synth_library, tmp_path, make, pat
 def test_output_folder_that_does_not_exist(capsys, cli_home, synth_library, tmp_path):
     rc, _, err = run_cli(capsys, "--home", cli_home, "embed", synth_library, "--model", "classic",
                          "--workers", "0", "--out", tmp_path / "no" / "such" / "dir" / "e.npz")
-    assert_one_line_error(rc, err, r"No such file or directory \('.*no/such/dir/")
+    assert_one_line_error(rc, err, r"--out '.*no/such/dir/e.npz': the folder '.*no/such/dir' does not exist")
 
 
 # -- triplet CSVs ----------------------------------------------------------------------------------
@@ -236,6 +236,13 @@ def _edit_config(folder: Path, **changes: object) -> None:
     (folder / "config.json").write_text(json.dumps(cfg))
 
 
+def _claim_weights(folder: Path) -> None:
+    """What a stranger does after swapping the weights: make config.json name their hash."""
+    import hashlib
+
+    _edit_config(folder, weights_sha256=hashlib.sha256((folder / "weights.safetensors").read_bytes()).hexdigest())
+
+
 class _Boom:
     def __reduce__(self):
         return (os.system, (f"touch {os.environ['BOOM_MARKER']}",))
@@ -246,6 +253,7 @@ class _Boom:
     ("wrong-weights", r"weights do not match architecture 'musicnet-small'"),
     ("pickle", r"not a valid safetensors file"),
     ("newer-format", r"written by a newer MusicSim"),
+    ("replaced-weights", r"weights.safetensors is not the file its config.json names"),
 ])
 def test_index_refuses_a_strangers_model(capsys, cli_home, synth_library, tmp_path, monkeypatch, kind,
                                         pattern):
@@ -256,8 +264,14 @@ def test_index_refuses_a_strangers_model(capsys, cli_home, synth_library, tmp_pa
         _edit_config(folder, arch="evil-net")
     elif kind == "wrong-weights":
         save_file({"conv.weight": torch.zeros(3, 3)}, str(folder / "weights.safetensors"))
+        _claim_weights(folder)
     elif kind == "pickle":
         (folder / "weights.safetensors").write_bytes(pickle.dumps({"w": _Boom()}))
+        _claim_weights(folder)
+    elif kind == "replaced-weights":  # other weights that fit, under the config of the first ones
+        torch.manual_seed(7)
+        save_file(build_model("musicnet-small", FeatureConfig(), embedding_dim=16).state_dict(),
+                  str(folder / "weights.safetensors"))
     else:
         _edit_config(folder, format_version=99)
     rc, _, err = run_cli(capsys, "--home", cli_home, "index", synth_library, "--model", folder,

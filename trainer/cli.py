@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 import numpy as np
 
 from .errors import Cancelled, MusicSimError
+from .safetext import MAX_SHOWN_CHARS, shown
 
 if TYPE_CHECKING:
     from .library import IndexReport
@@ -80,7 +82,8 @@ def _int_in(low: int, high: int):  # type: ignore[no-untyped-def]
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid int value: '{_show(text, 40)}'") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range: {low} to {high:,}")
+            bound = f"at least {low}" if high >= 2**31 - 1 else f"between {low} and {high:,}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, found {value}")
         return value
 
     parse.__name__ = "int"
@@ -88,7 +91,7 @@ def _int_in(low: int, high: int):  # type: ignore[no-untyped-def]
 
 
 #: Bounds of numeric options: each is generous for real use and keeps memory and time finite.
-MAX_K = 100_000
+MAX_K = 2**31 - 1
 MAX_TRIPLETS = 1_000_000
 MAX_WORKERS = 64
 MAX_SEED = 2**31 - 1
@@ -135,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("query", help="the songs in the index that sound most like SONG")
     s.add_argument("song", type=_existing_file)
-    s.add_argument("--k", type=_int_in(1, MAX_K), default=10)
+    s.add_argument("--k", type=_int_in(1, MAX_K), default=10,
+                   help="how many results (fewer when the index has fewer songs)")
     s.add_argument("--distance", default="cosine", choices=DISTANCES)
     s.add_argument("--scaler", default="Normalizer", choices=SCALERS)
     s.add_argument("--model", default="default")
@@ -230,9 +234,9 @@ def _print_index_report(rep: IndexReport, model_name: str) -> None:
     print(f"indexed {rep.indexed}{shipped}, unchanged {rep.unchanged}, removed {rep.scan.removed}, "
           f"skipped {len(rep.skipped)} ({rep.seconds:.1f} s{speed}) with model '{model_name}'")
     for note in rep.notes:
-        print(f"  note: {note}")
+        print(f"  note: {_show(note)}")
     for path, reason in rep.skipped:
-        print(f"  skipped {_show(path)}: {reason}")
+        print(f"  skipped {_show(path)}: {_show(reason)}")
 
 
 def _cmd_precompute(args: argparse.Namespace) -> int:
@@ -257,14 +261,15 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     from .library import Library
     from .modelstore import load_model
 
-    out = Path(args.out).expanduser()
-    if out.suffix != ".npz":
-        out = out.with_suffix(out.suffix + ".npz") if out.suffix else out.with_suffix(".npz")
+    given = Path(args.out).expanduser()
+    out = given if given.suffix == ".npz" else given.with_name(given.name + ".npz")
+    _check_output_file(given, "--out")
+    _check_output_file(out, "--out")
+    device = resolve_device(args.device)
     loaded = load_model(args.model, _home(args))
     bar = _Bar("embed", args.quiet)
     with Library(_home(args)) as lib:
-        rep = lib.index(args.dir, loaded, device=str(resolve_device(args.device)), workers=args.workers,
-                        progress=bar)
+        rep = lib.index(args.dir, loaded, device=str(device), workers=args.workers, progress=bar)
         ids, matrix = lib.embeddings(loaded.info.key, root=args.dir)
         by_id = {s.id: s for s in lib.songs(args.dir)}
     bar.close()
@@ -273,8 +278,24 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     np.savez(tmp, paths=paths, embeddings=matrix)
     os.replace(tmp, out)
     print(f"wrote {len(paths)} embeddings ({matrix.shape[1] if matrix.size else 0}-d, model "
-          f"'{loaded.info.name}') to {out}; skipped {len(rep.skipped)}")
+          f"'{_show(loaded.info.name)}') to {_show(out)}; skipped {len(rep.skipped)}")
     return 0
+
+
+def _check_output_file(path: Path, option: str) -> None:
+    """Before any work: ``path`` can be written as a new or replaced regular file."""
+    if path.exists() and not path.is_file():
+        raise MusicSimError(f"{option} '{_show(path)}' exists and is not a regular file")
+    if not path.parent.is_dir():
+        raise MusicSimError(f"{option} '{_show(path)}': the folder '{_show(path.parent)}' does not exist")
+
+
+def _check_output_folder(path: Path, option: str) -> None:
+    """Before any work: ``path`` is a folder, or can be made in a folder that exists."""
+    if path.exists() and not path.is_dir():
+        raise MusicSimError(f"{option} '{_show(path)}' exists and is not a folder")
+    if not path.exists() and not path.parent.is_dir():
+        raise MusicSimError(f"{option} '{_show(path)}': the folder '{_show(path.parent)}' does not exist")
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
@@ -287,13 +308,18 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise MusicSimError("--k must be at least 1")
+    device = resolve_device(args.device)  # a GPU asked for and absent is an error, used or not
     loaded = load_model(args.model, _home(args))
     with Library(_home(args)) as lib:
+        none = MusicSimError(f"no songs are indexed with model '{_show(loaded.info.name)}'; "
+                             f"run 'musicsim index DIR --model {_show(args.model)}' first")
         ids, matrix = lib.embeddings(loaded.info.key)
         if len(ids) == 0:
-            raise MusicSimError(f"no songs are indexed with model '{loaded.info.name}'; "
-                                f"run 'musicsim index DIR --model {args.model}' first")
-        lib.register_model(loaded)  # refuses a model whose representation differs from the index's
+            raise none
+        if lib.register_model(loaded):  # refuses a model whose representation differs from the index's
+            ids, matrix = lib.embeddings(loaded.info.key)  # ... and drops the rows of a damaged record
+            if len(ids) == 0:
+                raise none
         song = lib.song_by_path(args.song)
         exclude = None
         pos = {sid: k for k, sid in enumerate(ids.tolist())}
@@ -301,32 +327,34 @@ def _cmd_query(args: argparse.Namespace) -> int:
             q = matrix[pos[song.id]]
             exclude = [pos[song.id]]
         else:
-            q = Embedder(loaded, device=resolve_device(args.device)).embed_file(args.song)
+            q = Embedder(loaded, device=device).embed_file(args.song)
         aspects = aspects_for(loaded.info.arch, matrix.shape[1])
         ranker = AspectRanker(matrix, aspects) if aspects else None
         query = exclude[0] if exclude else q
+        k = min(args.k, len(ids) - (1 if exclude else 0))
         if args.part:
             labels = ranker.labels if ranker is not None else []
             if args.part not in labels:
                 parts = f"its parts: {', '.join(labels)}" if labels else "its vector has no named parts"
                 raise MusicSimError(f"model '{loaded.info.name}' has no part '{args.part}'; {parts}")
-            idx, dist = ranker.nearest(query, labels.index(args.part), args.k)  # type: ignore[union-attr]
+            idx, dist = ranker.nearest(query, labels.index(args.part), k)  # type: ignore[union-attr]
             how = f"in {args.part} alone"
         else:
-            idx, dist = SearchIndex(matrix, args.scaler).query(q, args.k, args.distance, exclude_ids=exclude)
+            idx, dist = SearchIndex(matrix, args.scaler).query(q, k, args.distance, exclude_ids=exclude)
             how = f"{args.distance}, {args.scaler}"
         songs = {s.id: s for s in lib.songs_by_ids([int(ids[i]) for i in idx])}
     alike = ranker.percentiles(query, idx) if ranker is not None and len(idx) else None
-    print(f"{args.k} nearest to {_show(args.song)} ({how}, model '{loaded.info.name}'):")
+    fewer = f"; {args.k} asked for, the index has {len(ids)} songs" if len(idx) < args.k else ""
+    print(f"{len(idx)} nearest to {_show(args.song)} ({how}, model '{_show(loaded.info.name)}'{fewer}):")
     for rank, (i, d) in enumerate(zip(idx, dist, strict=True), 1):
         s = songs[int(ids[i])]
-        who = " — ".join(x for x in (s.artist, s.album) if x)
+        who = " — ".join(_show(x, MAX_SHOWN_CHARS) for x in (s.artist, s.album) if x)
         why = ""
         if alike is not None:  # the parts this result is closest in, as its place in the library
             best = sorted(zip(alike[rank - 1], ranker.labels, strict=True), reverse=True)[:3]  # type: ignore[union-attr]
             why = "  alike in " + ", ".join(f"{label} ({top_text(share)})" for share, label in best)
-        print(f"{rank:3d}. {d:9.4f}  {_show(s.path)}" + (f"  [{s.display_title}{' — ' + who if who else ''}]")
-              + why)
+        title = _show(s.display_title, MAX_SHOWN_CHARS)
+        print(f"{rank:3d}. {d:9.4f}  {_show(s.path)}" + (f"  [{title}{' — ' + who if who else ''}]") + why)
     return 0
 
 
@@ -371,10 +399,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmark
 
     models = args.model or ["default", "classic"]
+    if args.out:
+        _check_output_folder(Path(args.out).expanduser(), "--out")
     bar = _Bar("bench", args.quiet)
     results, out = run_benchmark(args.library, models, args.triplets or "folders", home=_home(args),
                                  n_triplets=args.n_triplets, seed=args.seed, device=args.device,
-                                 workers=args.workers, out_dir=Path(args.out) if args.out else None,
+                                 workers=args.workers, out_dir=Path(args.out).expanduser() if args.out else None,
                                  progress=bar)
     bar.close()
     for res in results:
@@ -455,44 +485,85 @@ def _summary(results: list) -> str:  # type: ignore[type-arg]
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from .models import build_model, count_parameters, list_models
-    from .config import FeatureConfig
-    from .modelstore import available_models
+    from .modelstore import available_models, unusable_models
 
     print("architectures (use with 'musicsim train --arch'):")
     print(f"  {'name':<22}{'family':<20}{'parameters':>12}{'thesis':>10}  description")
     for spec in list_models():
-        n = count_parameters(build_model(spec.name, FeatureConfig()))
+        n = count_parameters(build_model(spec.name))  # with the architecture's own features (musicnn's)
         thesis = f"{spec.thesis_params / 1e6:.1f}M" if spec.thesis_params else "-"
         print(f"  {spec.name:<22}{spec.family:<20}{n / 1e6:>11.2f}M{thesis:>10}  {spec.description}")
     print("\nmodels ready to use (--model):")
     for ref in available_models(_home(args)):
         i = ref.info
-        where = str(ref.path) if ref.path else "built in"
-        extra = f", {i.loss} loss, {i.epochs} epochs" if i.loss else ""
-        print(f"  {ref.name:<22}{i.arch}{extra}  ({where})")
+        where = _show(ref.path) if ref.path else "built in"
+        extra = f", {_show(i.loss)} loss, {i.epochs} epochs" if i.loss else ""
+        print(f"  {_show(ref.name):<22}{_show(i.arch)}{extra}  ({where})")
+    unusable = unusable_models(_home(args))
+    if unusable:
+        print("\nmodel folders that cannot be used:")
+        for name, reason in unusable:
+            print(f"  {_show(name):<22}{_show(reason, 300)}")
     return 0
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
     from .library import Library
-    from .modelstore import available_models, load_model
+    from .modelstore import available_models, load_model, unusable_models
 
     keep = {ref.info.key for ref in available_models(_home(args))}
     keep |= {load_model(ref, _home(args)).info.key for ref in args.keep}
+    unusable = unusable_models(_home(args))
+    for name, reason in unusable:  # its embeddings are kept: the folder may be mended
+        print(f"  kept the embeddings of '{_show(name)}', whose folder cannot be used now: {_show(reason, 300)}")
     with Library(_home(args)) as lib:
-        rep = lib.forget_models(keep, dry_run=args.dry_run)
+        rep = lib.forget_models(keep, dry_run=args.dry_run, keep_names={name for name, _ in unusable})
     if not rep.models:
         print("nothing to delete: every model in the index is installed")
         return 0
     verb = "would delete" if args.dry_run else "deleted"
     for name, key, songs in rep.models:
-        print(f"  {name or '(unnamed)':<24}{key:<40}{songs:>8} songs")
+        print(f"  {_show(name or '(unnamed)', 60):<24}{_show(key, 60):<40}{songs:>8} songs")
     mb = (rep.bytes_before / 1e6, rep.bytes_after / 1e6)
     size = "" if args.dry_run else f"; index {mb[0]:.1f} MB -> {mb[1]:.1f} MB"
     n = len(rep.models)
     print(f"{verb} {rep.embeddings} embeddings and {rep.failures} failure notes of {n} "
           f"model{'s' if n != 1 else ''} no longer installed{size}")
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .repair import check_index
+
+    rep = check_index(_home(args), repair=args.repair)
+    if not rep.exists:
+        print(f"no library index in '{_show(_home(args))}' yet: nothing to check")
+        return 0
+    print(f"library index {_show(rep.db_path)}: {rep.songs} songs")
+    if rep.damage:
+        print(f"  damaged: {_show('; '.join(rep.damage), 300)}")
+    if rep.damaged_copy is not None:
+        rows = ", ".join(f"{n} {table}" for table, n in rep.salvaged.items())
+        print(f"  rebuilt from what could be read ({rows or 'nothing'}); the damaged file is kept as "
+              f"{_show(rep.damaged_copy)}")
+    for key, n in rep.bad_embeddings.items():
+        print(f"  {n} embedding(s) of {_show(key, 60)} unusable (not finite, absurd, all zeros or the wrong size)")
+    for key in rep.bad_models:
+        print(f"  the record of model {_show(key, 60)} cannot be read: its embeddings are not trusted")
+    if rep.bad_songs:
+        print(f"  {rep.bad_songs} song(s) with malformed fields (a duration or tag of the wrong type, control "
+              "characters, a path that is not bytes)")
+    if rep.orphans:
+        print(f"  {rep.orphans} embedding(s) or failure note(s) of songs that are not in the index")
+    if not rep.problems:
+        print("no problems found")
+        return 0
+    if rep.repaired:
+        print("repaired: what could not be used was dropped or cleaned; 'musicsim index FOLDER' embeds the "
+              "songs affected anew")
+        return 0
+    print("problems found: 'musicsim check --repair' repairs them")
+    return 1
 
 
 def _home(args: argparse.Namespace) -> Path:
@@ -503,13 +574,14 @@ def _home(args: argparse.Namespace) -> Path:
     return args._home_path  # type: ignore[no-any-return]
 
 
-def _show(path: Path | str) -> str:
-    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+def _show(value: object, limit: int | None = None) -> str:
+    """One printable UTF-8 line: control characters escaped, undecodable bytes as ``\\udcXX``."""
+    return shown(value, limit)
 
 
 COMMANDS = {"index": _cmd_index, "embed": _cmd_embed, "precompute": _cmd_precompute, "query": _cmd_query,
             "train": _cmd_train, "bench": _cmd_bench, "models": _cmd_models,
-            "prune": _cmd_prune}
+            "prune": _cmd_prune, "check": _cmd_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -524,6 +596,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The app's own parser must not re-read this command line ("app FOLDER" is ours, not its).
         return int(app_main([], library=getattr(args, "library", None), home=args.home))
     try:
+        if args.home is not None:
+            _home(args)  # a --home that cannot be one ("", a file) fails before any work
         return (getattr(args, "run", None) or COMMANDS[args.command])(args)
     except Cancelled:
         print("musicsim: cancelled", file=sys.stderr)
@@ -533,7 +607,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     except MusicSimError as exc:
-        print(f"musicsim: error: {exc}", file=sys.stderr)
+        print(f"musicsim: error: {_show(exc)}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a damaged page, a file that is not an index
+        home = getattr(args, "_home_path", None)
+        where = f" in '{_show(home)}'" if home is not None else ""
+        print(f"musicsim: error: the library index{where} is damaged or unreadable ({_show(exc)}); "
+              "'musicsim check --repair' repairs it", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. an output folder that is missing, read-only or full
         where = f" ('{_show(exc.filename)}')" if isinstance(exc.filename, (str, bytes)) else ""

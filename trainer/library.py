@@ -451,17 +451,18 @@ class Library:
         return sum(p.stat().st_size for p in (self.db_path, self.db_path.with_name("index.db-wal"))
                    if p.is_file())
 
-    def register_model(self, loaded: LoadedModel | LazyModel) -> None:
+    def register_model(self, loaded: LoadedModel | LazyModel) -> bool:
         """Remember which representation a model key was embedded with; refuse a mismatch.
 
         A record that cannot be read (not JSON, a width that is not a number: a damaged or foreign
-        index) vouches for nothing: the key's embeddings are dropped, to be made anew."""
+        index) vouches for nothing: the key's embeddings are dropped, to be made anew, and the
+        result is True (read them again)."""
         import json
 
         info = loaded.info
         features = info.features.to_dict()
         row = self.conn.execute("SELECT features, dim FROM models WHERE key = ?", (info.key,)).fetchone()
-        stored = None
+        stored, dropped = None, False
         if row is not None:
             try:
                 stored = json.loads(row[0]) if isinstance(row[0], str) else None
@@ -469,7 +470,7 @@ class Library:
                 stored = None
             if not isinstance(stored, dict) or not isinstance(row[1], int):
                 self.drop_model(info.key)
-                row = None
+                dropped, row = True, None
         if row is None:
             try:
                 self.conn.execute("INSERT OR REPLACE INTO models(key, name, features, dim) VALUES (?, ?, ?, ?)",
@@ -477,13 +478,14 @@ class Library:
                 self.conn.commit()
             except sqlite3.DatabaseError as exc:
                 raise self._storage_error(exc) from exc
-            return
+            return dropped
         assert stored is not None
         if stored != features or int(row[1]) != info.embedding_dim:
             diff = sorted(k for k in set(stored) | set(features) if stored.get(k) != features.get(k))
             raise ModelError(f"model '{shown(info.name)}' does not match the embeddings already in this index "
                              f"(representation differs in: {', '.join(map(shown, diff)) or 'embedding size'}); "
                              "rename the model or delete its embeddings")
+        return False
 
     def drop_model(self, key: str) -> None:
         """Forget every embedding, failure note and record of one model key."""

@@ -18,6 +18,8 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def home_dir(override: str | os.PathLike[str] | None = None, *, create: bool = True) -> Path:
+    if override is not None and not os.fspath(override).strip():
+        raise ParameterError("the MusicSim home is an empty path; name a folder (--home DIR)")
     raw = override if override is not None else os.environ.get("MUSICSIM_HOME")
     home = Path(raw).expanduser() if raw else Path(platformdirs.user_data_dir("musicsim", "MusicSim"))
     if home.exists() and not home.is_dir():

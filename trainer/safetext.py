@@ -34,6 +34,11 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
 
 
+def has_unsafe(text: str) -> bool:
+    """Whether ``text`` holds a control or bidi character or an unpaired surrogate."""
+    return _UNSAFE.search(text) is not None
+
+
 def shown(value: object, limit: int | None = None) -> str:
     """``value`` (text, a path, bytes) as one printable, valid UTF-8 line: control and bidi
     characters escaped (``\\e``, ``\\n``, ``\\x07``), bytes that are not UTF-8 as ``\\udcXX``,
