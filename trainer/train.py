@@ -13,6 +13,8 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -110,6 +112,45 @@ def _validate(cfg: TrainConfig) -> None:
         raise ParameterError("neighbour positives need self-supervised training (no labels)")
     if not get_spec(cfg.arch).trainable:
         raise ParameterError(f"model '{cfg.arch}' has no trainable parameters")
+    _check_bounds(cfg)
+
+
+#: TrainConfig field -> (type, lowest, highest): every number a run is built from, bounded before
+#: anything is decoded or allocated (a NaN or infinite learning rate, temperature 0, seed -1 …).
+TRAIN_BOUNDS: dict[str, tuple[type, float, float]] = {
+    "epochs": (int, 1, 100_000), "batch_size": (int, 2, 4096), "lr": (float, 1e-12, 10.0),
+    "weight_decay": (float, 0.0, 10.0), "seed": (int, 0, 2**31 - 1), "margin": (float, 0.0, 100.0),
+    "temperature": (float, 1e-3, 100.0), "embedding_dim": (int, 1, 8192), "segments_per_song": (int, 1, 64),
+    "segment_seconds": (float, 0.5, 120.0), "pitch_shift_bins": (int, 0, 48), "time_stretch": (float, 0.0, 0.5),
+    "neighbours": (float, 0.0, 1.0), "val_fraction": (float, 0.0, 0.9), "workers": (int, 0, 64),
+    "threads": (int, 1, 1024),
+}
+
+
+def _check_bounds(cfg: TrainConfig) -> None:
+    from .bounds import number
+
+    for name, (kind, low, high) in TRAIN_BOUNDS.items():
+        value = getattr(cfg, name)
+        if value is None and name in ("batch_size", "workers", "threads"):
+            continue
+        try:
+            number(value, kind, low, high, name.replace("_", " "))
+        except ValueError as exc:
+            raise ParameterError(str(exc)) from None
+
+
+def _check_finite(loss: float, model: torch.nn.Module | None, epoch: int, step: int) -> None:
+    """Stop a run whose loss (every step) or weights (``model``: before a checkpoint is written)
+    are no longer numbers; nothing of the diverged epoch is saved."""
+    bad = f"the loss is {loss}" if not math.isfinite(loss) else None
+    if bad is None and model is not None:
+        name = next((n for n, p in model.state_dict().items()
+                     if p.is_floating_point() and not bool(torch.isfinite(p).all())), None)
+        bad = f"weight '{name}' is not finite" if name else None
+    if bad:
+        raise ModelError(f"training diverged at epoch {epoch}, step {step}: {bad}; nothing of it was saved "
+                         "(try a lower --lr or a higher --temperature, and --restart)")
 
 
 def _augmenter(cfg: TrainConfig) -> Augmenter | None:
@@ -270,10 +311,33 @@ def train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None = None, resta
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        return _train(cfg, home=home, restart=restart, progress=progress, should_stop=should_stop,
-                      on_step=on_step, on_epoch=on_epoch, skipped=skipped)
+        with _run_lock(cfg.name, home):
+            return _train(cfg, home=home, restart=restart, progress=progress, should_stop=should_stop,
+                          on_step=on_step, on_epoch=on_epoch, skipped=skipped)
     finally:
         torch.set_num_threads(threads_before)
+
+
+@contextmanager
+def _run_lock(name: str, home: str | os.PathLike[str] | None) -> Iterator[None]:
+    """One process at a time trains a given name in a home (a second one is told, not queued)."""
+    import filelock
+
+    validate_name(name)
+    runs = runs_dir(home_dir(home))
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(runs / f"{name}.lock"))
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise ParameterError(f"another MusicSim process is training '{name}' in '{runs.parent}'; wait for it "
+                             "to finish or pick another name") from None
+    except OSError as exc:
+        raise ParameterError(f"cannot write to '{runs / name}': {exc.strerror or exc}") from exc
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bool,
@@ -293,6 +357,9 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
     ckpt = run_dir / CHECKPOINT
     if restart:
         shutil.rmtree(run_dir, ignore_errors=True)
+    elif not ckpt.is_file() and (models_dir(home_path) / cfg.name).is_dir():
+        raise ParameterError(f"a model named '{cfg.name}' is trained already ({models_dir(home_path) / cfg.name}); "
+                             "train it again with --restart (it is replaced when the run ends) or pick another name")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -385,12 +452,14 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
             opt.step()
             step += 1
             losses.append(float(loss.detach()))
+            _check_finite(losses[-1], None, epoch + 1, step)
             if on_step is not None:
                 on_step(step, losses[-1])
             report(progress, step, total_steps, f"epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4f}")
         val_score = validation_score(net, cache, val, device, cfg.source, val_triplets)
         stats = EpochStats(epoch + 1, cfg.epochs, float(np.mean(losses)), val_score,
                            time.perf_counter() - started)
+        _check_finite(stats.train_loss, model, epoch + 1, step)
         state["epoch"] = epoch + 1
         state["history"].append(asdict(stats))
         _save_checkpoint(ckpt, model, opt, state)
