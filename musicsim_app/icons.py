@@ -50,3 +50,18 @@ def stop_icon(color: str = COLOR, size: int = 64) -> QIcon:
     p.drawRoundedRect(QRectF(0.2 * s, 0.2 * s, 0.6 * s, 0.6 * s), 3, 3)
     p.end()
     return QIcon(pm)
+
+
+@cache
+def skip_icon(forward: bool = True, color: str = COLOR, size: int = 64) -> QIcon:
+    """Next (a triangle into a bar) or, mirrored, previous."""
+    pm, p = _canvas(size)
+    p.setBrush(QColor(color))
+    s = size
+    if not forward:
+        p.translate(s, 0)
+        p.scale(-1, 1)
+    p.drawPolygon(QPolygonF([QPointF(0.2 * s, 0.2 * s), QPointF(0.68 * s, 0.5 * s), QPointF(0.2 * s, 0.8 * s)]))
+    p.drawRoundedRect(QRectF(0.68 * s, 0.2 * s, 0.12 * s, 0.6 * s), 2, 2)
+    p.end()
+    return QIcon(pm)

@@ -26,6 +26,9 @@ from .session import LibrarySession
 class LibraryView(QWidget):
     queryRequested = Signal(int)  #: song id
     playRequested = Signal(int)
+    playSimilarRequested = Signal(int)  #: radio from this song (the play queue)
+    journeyRequested = Signal(int)  #: a journey to this song
+    enqueueRequested = Signal(int)
     currentSongChanged = Signal(int)
     addFolderRequested = Signal()
     foldersDropped = Signal(list)  #: list[Path]
@@ -162,6 +165,9 @@ class LibraryView(QWidget):
         menu = QMenu(self)
         menu.addAction("Find similar songs", lambda: self.queryRequested.emit(song_id))
         menu.addAction("Play", lambda: self.playRequested.emit(song_id))
+        menu.addAction("Play similar", lambda: self.playSimilarRequested.emit(song_id))
+        menu.addAction("Journey to…", lambda: self.journeyRequested.emit(song_id))
+        menu.addAction("Add to queue", lambda: self.enqueueRequested.emit(song_id))
         menu.addSeparator()
         copy = QAction("Copy file path", menu)
         song = self.session.song(song_id)

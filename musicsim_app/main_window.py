@@ -27,6 +27,7 @@ from . import engine_jobs
 from .benchmark_page import BenchmarkPage
 from .library_page import LibraryPage
 from .player import LOADING, PAUSED, PLAYING, Player
+from .playlist_actions import PlaylistActions
 from .qt_compat import binding_warning
 from .session import LibrarySession
 from .settings import AppSettings
@@ -140,6 +141,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._connect()
+        self.playlists = PlaylistActions(self)  # play queue, radio, journeys (before the dock state is restored)
         self._restore_window()
         self.sidebar.setCurrentRow(min(self.settings.page, len(PAGES) - 1))
 

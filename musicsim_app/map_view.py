@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
 
@@ -33,6 +33,7 @@ class MapPlot(pg.PlotWidget):
     """Scatter of ``(n, 2)`` points; emits ``pointClicked(row)``; ``labels`` give tooltips."""
 
     pointClicked = Signal(int)
+    pointMenuRequested = Signal(int, object)  #: row, global QPoint: a right-click on a point
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,7 +48,11 @@ class MapPlot(pg.PlotWidget):
         self.query_item = pg.ScatterPlotItem(
             pxMode=True, size=20, symbol="star", brush=pg.mkBrush("#ffd166"), pen=pg.mkPen("#000000", width=1)
         )
-        for item in (self.scatter, self.results_item, self.query_item):
+        #: a journey (trainer.playlists) as a line through its songs, drawn under the query star
+        self.journey_item = pg.PlotDataItem(pen=pg.mkPen("#ffd166", width=2), symbol="o", symbolSize=8,
+                                            symbolBrush=pg.mkBrush("#ffd166"), symbolPen=pg.mkPen("#000000"))
+        self.journey_ends = [pg.TextItem(text, color="#ffd166", anchor=(0.5, 1.3)) for text in ("A", "B")]
+        for item in (self.scatter, self.results_item, self.journey_item, *self.journey_ends, self.query_item):
             self.addItem(item)
         self.legend = pg.LegendItem(offset=(6, 6), brush=pg.mkBrush(18, 20, 26, 170),
                                     pen=pg.mkPen("#3b4252"), labelTextColor="#d8dee9", labelTextSize="8pt")
@@ -152,7 +157,27 @@ class MapPlot(pg.PlotWidget):
         global_pos = self.viewport().mapToGlobal(self.mapFromScene(scene_pos))
         QToolTip.showText(global_pos, self.tooltips[row], self)
 
+    def set_journey(self, rows: list[int]) -> None:
+        """Draw a line through these rows in order, "A" at the first and "B" at the last; [] clears it."""
+        rows = [r for r in rows if 0 <= r < len(self.pos)]
+        pts = self.pos[rows] if len(rows) >= 2 else np.zeros((0, 2), np.float32)
+        if len(pts):
+            self.journey_item.setData(pts[:, 0], pts[:, 1])
+        else:
+            self.journey_item.clear()
+        for label, at in zip(self.journey_ends, (0, -1), strict=True):
+            label.setVisible(len(pts) > 0)
+            if len(pts):
+                label.setPos(float(pts[at, 0]), float(pts[at, 1]))
+
     def _on_mouse_clicked(self, event) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            row = self.nearest_row(event.scenePos())
+            if row is not None:
+                event.accept()
+                screen = event.screenPos()
+                self.pointMenuRequested.emit(row, QPoint(int(screen.x()), int(screen.y())))
+            return
         if event.button() != Qt.MouseButton.LeftButton:
             return
         row = self.nearest_row(event.scenePos())
@@ -167,6 +192,7 @@ class MapView(QWidget):
     methodChanged = Signal(str)
     colorByChanged = Signal(str)
     songClicked = Signal(int)  #: song id
+    songMenuRequested = Signal(int, object)  #: song id, global QPoint (right-click on a point)
 
     def __init__(self, methods: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -192,6 +218,10 @@ class MapView(QWidget):
         self.method_combo.currentTextChanged.connect(self.methodChanged)
         self.color_combo.currentTextChanged.connect(self.colorByChanged)
         self.plot.pointClicked.connect(self._on_point_clicked)
+        self.plot.pointMenuRequested.connect(
+            lambda row, at: self.songMenuRequested.emit(int(self.song_ids[row]), at)
+            if 0 <= row < len(self.song_ids) else None)
+        self.journey_ids: list[int] = []
 
     def set_map(self, song_ids: np.ndarray, pos: np.ndarray, groups: list[str], tooltips: list[str]) -> None:
         """Show ``pos (n, 2)`` for ``song_ids (n,)``, coloured by the group name of each point."""
@@ -202,7 +232,13 @@ class MapView(QWidget):
         colors = palette(len(names))
         self.plot.set_legend(names.tolist(), colors, counts.tolist())  # first: the view makes room for it
         self.plot.set_points(pos, color_index, colors, tooltips)
+        self.show_journey(self.journey_ids)
         self.status.setText(f"{len(self.song_ids)} songs · {len(names)} {self.color_combo.currentText()}s")
+
+    def show_journey(self, song_ids: list[int]) -> None:
+        """Draw the journey through these songs ([]: none); kept across recolouring and new maps."""
+        self.journey_ids = list(song_ids)
+        self.plot.set_journey([self._row_of[i] for i in self.journey_ids if i in self._row_of])
 
     def highlight(self, query_id: int | None, result_ids: list[int]) -> None:
         self.plot.highlight(

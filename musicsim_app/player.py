@@ -35,6 +35,7 @@ class Player(QObject):
     positionChanged = Signal(float)  #: seconds
     durationChanged = Signal(float)
     trackChanged = Signal(str, str)  #: title, path
+    trackFinished = Signal(str)  #: path of a track that played to its end (a play queue goes on)
     errorOccurred = Signal(str)
 
     def __init__(
@@ -178,6 +179,7 @@ class Player(QObject):
             self.backend.stop()
             self._set_state(STOPPED)
             self.positionChanged.emit(0.0)
+            self.trackFinished.emit(str(self.path))
             return
         self.positionChanged.emit(self.position_s())
         if self.state != PLAYING:

@@ -95,6 +95,9 @@ ALL_PARTS = "*"
 class ResultsView(QWidget):
     playRequested = Signal(int)  #: song id
     useAsQueryRequested = Signal(int)
+    playSimilarRequested = Signal(int)  #: radio from this song (the play queue)
+    journeyRequested = Signal(int)  #: a journey to this song
+    enqueueRequested = Signal(int)
     currentSongChanged = Signal(int)
 
     def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
@@ -216,6 +219,9 @@ class ResultsView(QWidget):
         menu = QMenu(self)
         menu.addAction("Play", lambda: self.playRequested.emit(song_id))
         menu.addAction("Use as query", lambda: self.useAsQueryRequested.emit(song_id))
+        menu.addAction("Play similar", lambda: self.playSimilarRequested.emit(song_id))
+        menu.addAction("Journey to…", lambda: self.journeyRequested.emit(song_id))
+        menu.addAction("Add to queue", lambda: self.enqueueRequested.emit(song_id))
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
     def export_m3u(self, path: Path) -> None:

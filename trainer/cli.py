@@ -92,7 +92,6 @@ def _int_in(low: int, high: int):  # type: ignore[no-untyped-def]
 
 #: Bounds of numeric options: each is generous for real use and keeps memory and time finite.
 MAX_K = 2**31 - 1
-MAX_TRIPLETS = 1_000_000
 MAX_WORKERS = 64
 MAX_SEED = 2**31 - 1
 MAX_SEGMENTS = 64
@@ -100,6 +99,7 @@ MAX_SEGMENTS = 64
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import DEVICE_CHOICES, LOSSES
+    from .evaluate import MAX_TRIPLETS
     from .search import DISTANCES, SCALERS
 
     p = _Parser(prog="musicsim", description="Find songs that sound alike. "

@@ -55,7 +55,22 @@ class Triplet:
         return (self.song1, self.song2, self.song3)
 
 
+#: Most triplets a CSV may hold, and its largest size: what a listening test could produce many
+#: times over, and small enough to read in seconds (a 1M-row file took minutes and gigabytes).
+MAX_CSV_TRIPLETS = 100_000
+MAX_CSV_BYTES = 32 << 20
+#: Most album triplets a benchmark draws (each costs 24 bytes and a distance per distance x scaler).
+MAX_TRIPLETS = 1_000_000
+
+
 def _decode(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ParameterError(f"{path.name}: cannot read it ({exc.strerror or exc})") from exc
+    if size > MAX_CSV_BYTES:
+        raise ParameterError(f"{path.name}: {size / 2**20:.0f} MB is more than a triplets CSV may be "
+                             f"({MAX_CSV_BYTES >> 20} MB); split it")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -88,6 +103,14 @@ def read_triplets_csv(
     """
     path = Path(path)
     rows = csv.reader(io.StringIO(_decode(path), newline=""))
+    try:
+        return _read_triplet_rows(path, rows, known_paths)
+    except csv.Error as exc:  # e.g. a field longer than the csv module's limit (131,072 characters)
+        raise ParameterError(f"{path.name}: line {rows.line_num}: {exc}") from None
+
+
+def _read_triplet_rows(path: Path, rows: Iterator[list[str]], known_paths: Collection[str] | None
+                       ) -> list[Triplet]:
     header = [h.strip().lower() for h in next(rows)]
     missing = [c for c in TRIPLET_COLUMNS if c not in header]
     if missing:
@@ -100,9 +123,11 @@ def read_triplets_csv(
     seen: dict[tuple[str, str, str, int], int] = {}
     out: list[Triplet] = []
     for fields in rows:
-        line = rows.line_num
+        line = rows.line_num  # type: ignore[attr-defined]
         if not any(f.strip() for f in fields):
             continue
+        if len(out) >= MAX_CSV_TRIPLETS:
+            raise ParameterError(f"{path.name}: line {line}: more than {MAX_CSV_TRIPLETS:,} triplets; split the file")
         if len(fields) < len(header):
             raise ParameterError(
                 f"{path.name}: line {line}: expected {len(header)} fields, found {len(fields)}"
@@ -183,8 +208,8 @@ def album_triplets(labels: np.ndarray, n_triplets: int, *, seed: int = 0) -> tup
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ParameterError(f"labels must be 1-D, got shape {labels.shape}")
-    if n_triplets < 1:
-        raise ParameterError(f"n_triplets must be at least 1, got {n_triplets}")
+    if not 1 <= n_triplets <= MAX_TRIPLETS:
+        raise ParameterError(f"n_triplets must be between 1 and {MAX_TRIPLETS:,}, got {n_triplets}")
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     if len(counts) < 2:
         raise ParameterError("album triplets need at least two different labels")
@@ -593,7 +618,8 @@ class BenchResult:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(["model", "distance", "scaler", "score_percent", "n_triplets"])
             for r in self.sorted_rows():
-                writer.writerow([self.model, r.distance, r.scaler, f"{r.score_percent:.3f}", r.n_triplets])
+                writer.writerow([csv_cell(self.model), r.distance, r.scaler, f"{r.score_percent:.3f}",
+                                 r.n_triplets])
 
     def format_table(self) -> str:
         """Plain-text table for the CLI: 27 rows, the best marked with ``*``, then P@1 and MAP@R."""
@@ -608,6 +634,20 @@ class BenchResult:
         for name, value in (("P@1", self.p_at_1), ("MAP@R", self.map_at_r)):
             lines.append(f"  {name:<6} {'-' if value is None else f'{value:.4f}'}")
         return "\n".join(lines)
+
+
+#: A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(…), +cmd|…).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet runs as a formula: a leading ``'`` where it would
+    start one (OWASP's advice); :func:`from_csv_cell` takes it off again."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def from_csv_cell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
 
 
 def load_reference_tables(csv_path: str | os.PathLike) -> dict[str, list[ScoreRow]]:
@@ -631,5 +671,5 @@ def load_reference_tables(csv_path: str | os.PathLike) -> dict[str, list[ScoreRo
             n = int(r.get("n_triplets") or 0)
         except ValueError:
             raise ParameterError(f"{path.name}: line {line}: score_percent must be a number") from None
-        out.setdefault(r["model"], []).append(ScoreRow(r["distance"], r["scaler"], score, n))
+        out.setdefault(from_csv_cell(r["model"]), []).append(ScoreRow(r["distance"], r["scaler"], score, n))
     return {model: sort_rows(rows_) for model, rows_ in out.items()}
