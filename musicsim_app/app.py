@@ -120,7 +120,12 @@ def main(
     except MusicSimError as exc:
         print(f"musicsim: {exc}", file=sys.stderr)
         return 2
-    log_path = setup_logging(home_path)
+    try:
+        log_path = setup_logging(home_path)
+    except OSError as exc:  # a read-only home: the index, models and settings could not be written
+        print(f"musicsim: error: cannot write to the MusicSim home '{home_path}' ({exc.strerror or exc}); "
+              "make it writable or pick another with --home or MUSICSIM_HOME", file=sys.stderr)
+        return 2
     for problem in check_binding():  # checked on import already; here it is logged
         from PySide6 import __version__ as pyside_version
 

@@ -27,14 +27,21 @@ from .session import LibrarySession, Result
 
 
 def write_m3u(path: Path, results: list[Result], query=None) -> None:
-    """Extended M3U (UTF-8): the query first when given, then the results in rank order."""
+    """Extended M3U (UTF-8): the query first when given, then the results in rank order.
+
+    A tag cannot add lines (control characters become spaces); a file name that is not UTF-8
+    keeps its bytes, one with a newline becomes a ``file://`` URI (``trainer.safetext``)."""
+    from trainer.safetext import m3u_location, one_line
+
     lines = ["#EXTM3U"]
     songs = ([query] if query is not None else []) + [r.song for r in results]
     for song in songs:
         seconds = int(round(song.duration_s)) if song.duration_s else -1
-        lines.append(f"#EXTINF:{seconds},{song_text.artist(song) or 'Unknown'} - {song_text.title(song)}")
-        lines.append(str(song.path))
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        label = one_line(f"{song_text.artist(song) or 'Unknown'} - {song_text.title(song)}")
+        lines.append(f"#EXTINF:{seconds},{label}")
+        lines.append(m3u_location(song.path))
+    with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 class ResultsModel(QAbstractTableModel):

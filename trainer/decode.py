@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -105,6 +106,24 @@ def _job(args: tuple[str, dict[str, Any] | None, bool]) -> Decoded:
     return decode_one(Path(raw), FeatureConfig.from_dict(cfg) if cfg is not None else None, want_tags)
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Decoder-process initializer: end this process soon after the one that started it is gone,
+    even when that one was SIGKILLed and could clean nothing up (a watchdog thread sees the parent
+    change every 0.2 s: the orphan is handed to init or a subreaper)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="musicsim-parent-watchdog", daemon=True).start()
+
+
+def _pool(n_workers: int, ctx: Any) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_die_with_parent,
+                               initargs=(os.getpid(),))
+
+
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity, e.g. inside a container), at least 1."""
     try:
@@ -129,7 +148,7 @@ def decode_many(paths: Iterable[Path], cfg: FeatureConfig | None, *, workers: in
     cfg_dict = cfg.to_dict() if cfg is not None else None
     pending = list(reversed(paths))
     ctx = mp.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+    pool = _pool(n_workers, ctx)
     in_flight: dict[Future[Decoded], Path] = {}
     suspects: list[Path] = []
     try:
@@ -153,7 +172,7 @@ def decode_many(paths: Iterable[Path], cfg: FeatureConfig | None, *, workers: in
                 for p in suspects:
                     yield _decode_isolated(p, cfg_dict, want_tags, ctx)
                 suspects.clear()
-                pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+                pool = _pool(n_workers, ctx)
     finally:
         for fut in in_flight:
             fut.cancel()
@@ -161,7 +180,7 @@ def decode_many(paths: Iterable[Path], cfg: FeatureConfig | None, *, workers: in
 
 
 def _decode_isolated(path: Path, cfg: dict[str, Any] | None, want_tags: bool, ctx: Any) -> Decoded:
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as solo:
+    with _pool(1, ctx) as solo:
         try:
             return solo.submit(_job, (os.fspath(path), cfg, want_tags)).result()
         except BrokenProcessPool:

@@ -420,9 +420,11 @@ def write_m3u(path: str | os.PathLike[str], entries: Iterable[tuple[Path, float 
 
     UTF-8; a file name that is not valid UTF-8 keeps its bytes, so players find it.
     """
+    from .safetext import m3u_location, one_line  # a tag cannot add lines; a newline in a name: file:// URI
+
     lines = ["#EXTM3U"]
     for file, seconds, label in entries:
-        lines.append(f"#EXTINF:{int(round(seconds)) if seconds else -1},{label}")
-        lines.append(os.fsdecode(file))
+        lines.append(f"#EXTINF:{int(round(seconds)) if seconds else -1},{one_line(label)}")
+        lines.append(m3u_location(file))
     with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
         fh.write("\n".join(lines) + "\n")

@@ -77,9 +77,11 @@ def one_line(value: object) -> str:
 
 
 def m3u_location(path: str | os.PathLike[str]) -> str:
-    """How a playlist line names ``path``: the path itself when it is valid UTF-8 without control
-    characters, else a ``file://`` URI whose bytes are percent-encoded (ASCII, one line, exact)."""
-    text = os.fspath(path)
-    if isinstance(text, bytes) or _UNSAFE.search(text):
-        return Path(os.path.abspath(os.fsdecode(text))).as_uri()
+    """How a playlist line names ``path``: the path itself (write it with
+    ``errors="surrogateescape"``, so a name that is not UTF-8 keeps its bytes and players find it),
+    or, where it holds a control character such as a newline that would split the line, a
+    ``file://`` URI with those bytes percent-encoded."""
+    text = os.fsdecode(path)
+    if _UNSAFE.search(_SURROGATE.sub("", text)):
+        return Path(os.path.abspath(text)).as_uri()
     return text
