@@ -14,6 +14,7 @@ import numpy as np
 from .errors import ParameterError
 from .evaluate import (
     BOOTSTRAP_DRAWS,
+    MAX_TRIPLETS,
     MIN_ALBUMS_TO_RESAMPLE,
     BenchResult,
     album_triplets,
@@ -52,6 +53,8 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
 
     if not model_names:
         raise ParameterError("name at least one model to benchmark")
+    if not 1 <= n_triplets <= MAX_TRIPLETS:  # before any indexing: the bound, not hours of work first
+        raise ParameterError(f"n_triplets must be between 1 and {MAX_TRIPLETS:,}, got {n_triplets}")
     home_path = home_dir(home)
     dev = str(resolve_device(device))
     loaded = [load_model(m, home_path) for m in model_names]

@@ -300,6 +300,7 @@ def _check_output_folder(path: Path, option: str) -> None:
 
 def _cmd_query(args: argparse.Namespace) -> int:
     from .aspects import AspectRanker, aspects_for, top_text
+    from .bounds import vector_problem
     from .device import resolve_device
     from .embed import Embedder
     from .library import Library
@@ -328,6 +329,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
             exclude = [pos[song.id]]
         else:
             q = Embedder(loaded, device=device).embed_file(args.song)
+            problem = vector_problem(q, matrix.shape[1])
+            if problem:
+                raise MusicSimError(f"model '{_show(loaded.info.name)}' gave an unusable embedding for "
+                                    f"{_show(args.song)} ({problem})")
         aspects = aspects_for(loaded.info.arch, matrix.shape[1])
         ranker = AspectRanker(matrix, aspects) if aspects else None
         query = exclude[0] if exclude else q
