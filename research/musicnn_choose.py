@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--dim", type=int, default=256)
     ap.add_argument("--losses", default="triplet,contrastive,both")
+    ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--layouts", default="4,8,16")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -131,8 +132,10 @@ def main() -> None:
                 print(f"{n:2d} excerpts  {name:9s} standardised  {score(song_vectors(z), albums)}", flush=True)
         return
     for loss in args.losses.split(","):
+        if args.epochs == 0 and loss != args.losses.split(",")[0]:
+            break
         model = train_head(subset(train, 16) if train.shape[1] >= 16 else train, train_albums, loss,
-                           args.epochs, args.dim, args.lr)
+                           args.epochs, args.dim, args.lr, hidden=args.hidden)
         for name, (feats, albums) in sets.items():
             X = head_vectors(model, subset(feats, args.excerpts))
             print(f"head {loss:11s} {args.epochs:3d} ep dim {args.dim}  {name:9s} {score(X, albums, best=False)}",

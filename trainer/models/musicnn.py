@@ -266,8 +266,10 @@ class MusicnnHead(PretrainedMusicnn):
     """Frozen musicnn + standardised pooled layers + a learnt head to ``embedding_dim`` (≤ 256).
 
     The head is the thesis's metric learning on top of the pretrained features: a residual MLP
-    whose linear path starts as a random projection of the standardised features (so an untrained
-    head keeps their distances, Johnson-Lindenstrauss), trained with triplet or NT-Xent loss.
+    whose linear path starts as the principal directions of the standardised features of the
+    training music (:meth:`fit_statistics`; on unseen games the first 256 keep every score of the
+    1506-d features, docs/QUALITY.md) and whose MLP path starts at zero, so an untrained head *is*
+    the pretrained features, and training with triplet or NT-Xent loss moves it from there.
     """
 
     def __init__(self, cfg: FeatureConfig, embedding_dim: int = 256, hidden: int = 512,
@@ -276,12 +278,27 @@ class MusicnnHead(PretrainedMusicnn):
         if not 1 <= embedding_dim <= 256:
             raise ParameterError(f"a musicnn head maps to at most 256 dimensions, got {embedding_dim}")
         d_in = self.frontend_dim
-        self.project = nn.Linear(d_in, embedding_dim, bias=False)
-        nn.init.normal_(self.project.weight, std=1.0 / d_in**0.5)
+        self.project = nn.Linear(d_in, embedding_dim)
+        nn.init.normal_(self.project.weight, std=1.0 / d_in**0.5)  # until fitted: a random projection
+        nn.init.zeros_(self.project.bias)
         self.mlp = nn.Sequential(nn.Dropout(0.1), nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, embedding_dim))
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
         self.embedding_dim = embedding_dim
+
+    @torch.no_grad()
+    def fit_statistics(self, features: torch.Tensor) -> None:
+        """Standardisation, then the projection: the centred principal directions of the
+        standardised training vectors ``(N, 1506)``."""
+        super().fit_statistics(features)
+        z = self.standardise(features).double()
+        mean = z.mean(dim=0)
+        _, _, v = torch.linalg.svd(z - mean, full_matrices=False)
+        k = min(self.embedding_dim, v.shape[0])
+        weight = torch.zeros_like(self.project.weight, dtype=torch.float64)
+        weight[:k] = v[:k]
+        self.project.weight.copy_(weight.float())
+        self.project.bias.copy_((-weight @ mean).float())
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         z = self.standardise(features)
