@@ -233,3 +233,16 @@ def test_fixed_pretrained_features_only_fit_their_standardisation(synth_library,
     loaded = load_model(folder.name, home)
     assert loaded.info.embedding_dim == 1506 and loaded.info.epochs == 0
     assert not torch.all(loaded.model.standardise.std == 1)
+
+
+def test_zero_epochs_fit_a_pretrained_heads_statistics_and_nothing_else(synth_library, home):
+    folder = train(_cfg(synth_library, arch="musicnn-msd-head", epochs=0, embedding_dim=8, name="fitted"),
+                   home=home)
+    model = load_model(folder.name, home).model
+    assert json.loads((folder / "config.json").read_text())["epochs"] == 0
+    weight = model.project.weight.detach()
+    # the projection is the principal directions of the training vectors: orthonormal rows
+    assert torch.allclose(weight @ weight.T, torch.eye(8), atol=1e-4)
+    assert torch.count_nonzero(model.mlp[-1].weight) == 0  # the learnt part is untouched
+    with pytest.raises(ParameterError, match="epochs"):
+        train(_cfg(synth_library, epochs=0, name="nothing-to-fit"), home=home)

@@ -104,7 +104,7 @@ def _validate(cfg: TrainConfig) -> None:
         raise ParameterError(f"unknown triplet source '{cfg.source}'; choose one of: {', '.join(SOURCES)}")
     if cfg.source == "csv" and not cfg.triplets_csv:
         raise ParameterError("source 'csv' needs a triplets CSV file")
-    if cfg.epochs < 1 or (cfg.batch_size is not None and cfg.batch_size < 2) or not cfg.lr > 0:
+    if cfg.epochs < 0 or (cfg.batch_size is not None and cfg.batch_size < 2) or not cfg.lr > 0:
         raise ParameterError("epochs must be >= 1, batch size >= 2 and the learning rate > 0")
     if not 0.0 <= cfg.neighbours <= 1.0:
         raise ParameterError(f"neighbours must be a probability in [0, 1], got {cfg.neighbours}")
@@ -118,7 +118,8 @@ def _validate(cfg: TrainConfig) -> None:
 #: TrainConfig field -> (type, lowest, highest): every number a run is built from, bounded before
 #: anything is decoded or allocated (a NaN or infinite learning rate, temperature 0, seed -1 …).
 TRAIN_BOUNDS: dict[str, tuple[type, float, float]] = {
-    "epochs": (int, 1, 100_000), "batch_size": (int, 2, 4096), "lr": (float, 1e-12, 10.0),
+    # epochs 0: only a pretrained front end's statistics are fitted (checked in _train)
+    "epochs": (int, 0, 100_000), "batch_size": (int, 2, 4096), "lr": (float, 1e-12, 10.0),
     "weight_decay": (float, 0.0, 10.0), "seed": (int, 0, 2**31 - 1), "margin": (float, 0.0, 100.0),
     "temperature": (float, 1e-3, 100.0), "embedding_dim": (int, 1, 8192), "segments_per_song": (int, 1, 64),
     "segment_seconds": (float, 0.5, 120.0), "pitch_shift_bins": (int, 0, 48), "time_stretch": (float, 0.0, 0.5),
@@ -378,7 +379,10 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
         if not cfg.init_from and callable(getattr(model, "fit_statistics", None)):
             model.fit_statistics(torch.from_numpy(cache.flat()))
         net = HeadOnly(model)
-    if not any(p.requires_grad for p in model.parameters()):  # fixed features: nothing to learn
+    if cfg.epochs == 0 and net is model:
+        raise ParameterError("epochs must be >= 1 (0 only fits the statistics of a model on a pretrained "
+                             "front end)")
+    if cfg.epochs == 0 or not any(p.requires_grad for p in model.parameters()):  # statistics only
         return _export(cfg, model, {"epoch": 0, "history": []}, home_path, base, len(cache.songs), skipped,
                        run_dir)
     val_triplets: list[tuple[int, int, int]] | None = None
