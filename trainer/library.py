@@ -614,8 +614,9 @@ class Library:
                              "embedding size; indexing as usual")
             return
         if shipped.problems:
-            rep.notes.append(f"{len(shipped.problems)} entr{'y' if len(shipped.problems) == 1 else 'ies'} of "
-                             f"'{PRECOMPUTED_FILE}' are malformed (first: {shipped.problems[0]}); "
+            n = len(shipped.problems)
+            rep.notes.append(f"{n} {'entry' if n == 1 else 'entries'} of '{PRECOMPUTED_FILE}' "
+                             f"{'is' if n == 1 else 'are'} malformed (first: {shipped.problems[0]}); "
                              "those songs are embedded anew")
         by_rel = shipped.by_rel()
         taken: list[Path] = []
