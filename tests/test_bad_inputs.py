@@ -308,3 +308,253 @@ def test_model_whose_representation_differs_from_the_index(capsys, tmp_path, syn
     rc, _, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", folder)
     assert_one_line_error(rc, err, r"model 'stranger' does not match the embeddings already in this index "
                                    r"\(representation differs in: .*hop_length")
+
+
+# == issue 19: models, arguments and files from strangers ==========================================
+import hashlib  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+from strangers import copy_library, index, query, small_library  # noqa: E402
+
+from trainer.paths import default_model_dir  # noqa: E402
+
+
+def _bad_folder(home: Path, name: str, edit) -> Path:  # type: ignore[no-untyped-def]
+    """A real model folder in ``home``, then its config.json edited (a dict of changes, or text)."""
+    folder = _stranger(home / "models", name)
+    if isinstance(edit, str):
+        (folder / "config.json").write_text(edit)
+    else:
+        _edit_config(folder, **edit)
+    return folder
+
+
+#: config edits a stranger might ship, and the reason every command gives
+MALFORMED_CONFIGS = {
+    "format_version [2]": ({"format_version": [2]}, r"format_version must be a number, found list"),
+    "embedding_dim 1e400": ('{"name": "x", "arch": "musicnet-small", "embedding_dim": 1e400}',
+                            r"embedding_dim must be a finite number, found inf"),
+    "embedding_dim 1e9": ({"embedding_dim": 10**9}, r"embedding_dim must be between 1 and 8192, found 1e\+09"),
+    "deep JSON": ('{"name": "x", "arch": "musicnet-small", "embedding_dim": 16, "training": '
+                  + "[" * 100_000 + "]" * 100_000 + "}", r"JSON nested too deeply"),
+    "n_mels 'many'": ({"features": {"n_mels": "many"}}, r"features.n_mels must be a number, found str"),
+    "n_mels 1e7": ({"features": {"n_mels": 10**7}}, r"features.n_mels must be between 1 and 512"),
+    "hop_length 0": ({"features": {"hop_length": 0}}, r"features.hop_length must be between 1 and 65536, found 0"),
+    "hop_length 1": ({"features": {"hop_length": 1}}, r"mel bands x 66151 frames exceed"),
+    "n_fft -1": ({"features": {"n_fft": -1}}, r"features.n_fft must be between 16 and 65536, found -1"),
+    "n_excerpts 1e8": ({"features": {"n_excerpts": 1e8}}, r"features.n_excerpts must be between 1 and 256"),
+    "f_max above Nyquist": ({"features": {"f_max": 40000.0}}, r"need f_min < f_max <= sample_rate / 2"),
+    "name with escapes": ({"name": "\x1b[2Jx"}, r"name holds control characters"),
+    "2 MB config": ('{"name": "x", "pad": "' + "x" * (2 << 20) + '"}', r"larger than 1 MB"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(MALFORMED_CONFIGS))
+def test_a_malformed_model_folder_is_listed_as_unusable(capsys, tmp_path, synth_library, what):
+    """The folder is named with its reason by 'models', kept by 'prune', refused in one line by
+    'index' -- and refused before anything is built or allocated."""
+    edit, reason = MALFORMED_CONFIGS[what]
+    home = tmp_path / "home"
+    folder = _bad_folder(home, "bad", edit)
+    rc, out, err = run_cli(capsys, "--home", home, "models")
+    assert rc == 0 and "Traceback" not in err, err
+    listed = out.split("model folders that cannot be used:")[1].strip().splitlines()
+    assert len(listed) == 1 and listed[0].startswith("bad ") and re.search(reason, listed[0]), out
+    assert "\n  default " in out and "\n  classic " in out
+    assert "\x1b" not in out
+    rc, out, err = run_cli(capsys, "--home", home, "prune", "--dry-run")
+    assert rc == 0 and "kept the embeddings of 'bad', whose folder cannot be used now" in out, out + err
+    rc, _, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", "bad", "--workers", "0")
+    assert_one_line_error(rc, err, reason)
+    from trainer.errors import ModelError
+    from trainer.modelstore import load_model_folder
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ModelError):
+            load_model_folder(folder)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6 and time.perf_counter() - started < 10
+
+
+@pytest.fixture(scope="module")
+def default_clean(tmp_path_factory):
+    """The default model's answers on a small library, in a clean home."""
+    lib = small_library(tmp_path_factory.mktemp("impostor") / "music")
+    home = tmp_path_factory.mktemp("default-clean")
+    rc, out, err = index(home, lib, "default")
+    assert rc == 0 and out.startswith("indexed 9,"), out + err
+    return lib, query(home, lib / "synth" / "tones" / "tones-1.wav", "default")
+
+
+@pytest.mark.parametrize("claims_hash", [True, False])
+def test_an_impostor_cannot_take_the_default_models_key(tmp_path, default_clean, claims_hash):
+    """A folder whose config says 'default' (with the default's weights hash, or none) but holds
+    other weights: it is refused, or keyed by its own weights; the default's answers stay its own."""
+    lib, want = default_clean
+    impostor = tmp_path / "impostor"
+    shutil.copytree(default_model_dir(), impostor)
+    weights = load_file_pt(impostor / "weights.safetensors")
+    first = sorted(k for k, v in weights.items() if v.is_floating_point())[0]
+    weights[first] = weights[first] + 0.5  # other weights that still fit the architecture
+    save_file(weights, str(impostor / "weights.safetensors"))
+    if not claims_hash:
+        cfg = json.loads((impostor / "config.json").read_text())
+        del cfg["weights_sha256"]
+        (impostor / "config.json").write_text(json.dumps(cfg))
+    home = tmp_path / "home"
+    rc, out, err = index(home, lib, str(impostor))
+    if claims_hash:
+        assert rc == 2 and re.fullmatch(r"musicsim: error: model 'default': weights.safetensors is not the file "
+                                        r"its config.json names \(SHA-256 [0-9a-f]{12}…, config says "
+                                        r"[0-9a-f]{12}…\): the weights were replaced or edited\n", err), err
+    else:
+        assert rc == 0 and out.startswith("indexed 9,"), out + err
+    rc, out, err = index(home, lib, "default")
+    assert rc == 0 and out.startswith("indexed 9,"), out + err  # nothing of the impostor's was taken
+    assert query(home, lib / "synth" / "tones" / "tones-1.wav", "default") == want
+
+
+def load_file_pt(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def _nan_model(folder: Path) -> Path:
+    model = build_model("musicnet-small", FeatureConfig(), embedding_dim=16)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    return save_model(folder, model, ModelInfo(name=folder.name, arch="musicnet-small", embedding_dim=16))
+
+
+def test_a_model_whose_output_is_not_finite_stores_nothing(capsys, tmp_path, synth_library):
+    folder = _nan_model(tmp_path / "nan-model")
+    home = tmp_path / "home"
+    rc, out, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder, "--workers", "0")
+    assert rc == 0 and out.startswith("indexed 0, unchanged 0, removed 0, skipped 12 "), out + err
+    assert out.count("the model gave an unusable embedding (") == 12
+    rc, _, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", folder)
+    assert_one_line_error(rc, err, r"no songs are indexed with model 'nan-model'")
+
+
+def test_training_that_diverges_stops_and_saves_nothing(capsys, tmp_path, synth_library):
+    """Fine-tuning a model whose weights are NaN: the first loss is NaN; the run stops with one
+    line and no model (nor a checkpoint of the diverged epoch) is written."""
+    start = _nan_model(tmp_path / "nan-start")
+    home = tmp_path / "home"
+    rc, _, err = run_cli(capsys, "--home", home, "--quiet", "train", "--library", synth_library, "--name", "x",
+                         "--init-from", start, "--epochs", "1", "--batch-size", "4", "--segments", "2",
+                         "--workers", "0", "--device", "cpu")
+    assert_one_line_error(rc, err, r"training diverged at epoch 1, step 1: the loss is nan; nothing of it was "
+                                   r"saved \(try a lower --lr")
+    assert not (home / "models" / "x").exists()
+    assert not (home / "runs" / "x" / "checkpoint.safetensors").exists()
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["bench", "--library", "{lib}", "--labels", "folders", "--n-triplets", "1000000000"],
+     r"--n-triplets: must be between 1 and 1,000,000, found 1000000000"),
+    (["train", "--library", "{lib}", "--name", "x", "--lr", "inf"], r"lr must be a finite number, found inf"),
+    (["train", "--library", "{lib}", "--name", "x", "--lr", "nan"], r"learning rate > 0"),
+    (["train", "--library", "{lib}", "--name", "x", "--temperature", "0"],
+     r"temperature must be between 0.001 and 100, found 0"),
+    (["train", "--library", "{lib}", "--name", "x", "--margin=-inf"], r"margin must be a finite number"),
+    (["train", "--library", "{lib}", "--name", "x", "--seed", "-1"], r"--seed: must be at least 0, found -1"),
+    (["train", "--library", "{lib}", "--name", "x", "--segments", "0"], r"--segments: must be between 1 and 64"),
+    (["train", "--library", "{lib}", "--name", "x", "--batch-size", "100000000"],
+     r"batch size must be between 2 and 4096"),
+    (["index", "{lib}", "--workers", "-3"], r"--workers: must be between 0 and 64, found -3"),
+])
+def test_absurd_numbers_are_one_line(capsys, cli_home, synth_library, args, pattern):
+    started = time.perf_counter()
+    rc, _, err = run_cli(capsys, "--home", cli_home, *[a.format(lib=synth_library) for a in args])
+    assert_one_line_error(rc, err, pattern)
+    assert time.perf_counter() - started < 30  # refused before any decoding or allocation
+
+
+def test_training_engine_refuses_absurd_settings(tmp_path, synth_library):
+    """The window calls the engine directly: the same bounds hold there."""
+    from trainer.errors import ParameterError
+    from trainer.train import TrainConfig, train
+
+    for field_, value in (("seed", -1), ("lr", float("inf")), ("temperature", 0.0), ("segments_per_song", 0),
+                          ("time_stretch", 5.0), ("embedding_dim", 10**9)):
+        with pytest.raises(ParameterError, match=field_.replace("_", " ").split()[0]):
+            train(TrainConfig(library=synth_library, name="x", **{field_: value}), home=tmp_path / "h")
+    assert not (tmp_path / "h" / "cache").exists()
+
+
+def test_rerunning_a_finished_training_says_so(capsys, tmp_path, synth_library):
+    """A finished run is not retrained silently: the second 'train --name x' is refused (nothing
+    decoded, the model kept), '--restart' trains it again and replaces it."""
+    home = tmp_path / "home"
+    argv = ["--home", home, "--quiet", "train", "--library", synth_library, "--name", "x", "--arch",
+            "musicnet-small", "--epochs", "1", "--batch-size", "8", "--segments", "2", "--workers", "0",
+            "--device", "cpu"]
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 0, err
+    before = (home / "models" / "x" / "config.json").read_bytes()
+    rc, _, err = run_cli(capsys, *argv)
+    assert_one_line_error(rc, err, r"a model named 'x' is trained already \(.*models/x\); train it again with "
+                                   r"--restart \(it is replaced when the run ends\) or pick another name")
+    assert (home / "models" / "x" / "config.json").read_bytes() == before
+    rc, out, err = run_cli(capsys, *argv, "--restart")
+    assert rc == 0 and out.startswith("epoch 1/1"), err
+    assert (home / "models" / "x" / "config.json").read_bytes() != before  # a new 'created' time at least
+
+
+def test_empty_home_is_refused(capsys, synth_library):
+    rc, _, err = run_cli(capsys, "--home", "", "index", synth_library, "--model", "classic")
+    assert_one_line_error(rc, err, r"the MusicSim home is an empty path")
+
+
+def test_output_paths_are_checked_before_any_work(capsys, cli_home, synth_library, tmp_path):
+    rc, _, err = run_cli(capsys, "--home", cli_home, "embed", synth_library, "--model", "classic", "--out",
+                         "/dev/null")
+    assert_one_line_error(rc, err, r"--out '/dev/null' exists and is not a regular file")
+    assert not Path("/dev/null.npz").exists()
+    missing = tmp_path / "nonexistent"
+    rc, _, err = run_cli(capsys, "--home", cli_home, "bench", "--library", synth_library, "--labels", "folders",
+                         "--model", "classic", "--out", missing / "x")
+    assert_one_line_error(rc, err, r"--out '.*nonexistent/x': the folder '.*nonexistent' does not exist")
+    assert not missing.exists()
+
+
+def test_query_says_how_many_it_found_and_checks_the_device(capsys, tmp_path, synth_library, no_gpu):
+    home = tmp_path / "home"
+    assert run_cli(capsys, "--home", home, "index", synth_library, "--model", "classic", "--workers", "0")[0] == 0
+    rc, out, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", "classic",
+                           "--k", "10000000")
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].startswith("11 nearest to ") and len(lines) == 12, out + err
+    assert lines[0].endswith("; 10000000 asked for, the index has 12 songs):")
+    rc, _, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", "classic",
+                         "--device", "cuda")  # the song is indexed, so no model runs: still an error
+    assert_one_line_error(rc, err, r"device 'cuda' was asked for but no CUDA GPU is available here")
+
+
+def test_triplet_csv_bounds(capsys, cli_home, synth_library, tmp_path):
+    """A 10 MB line and 100,001 rows: one line each, quickly, before any audio is decoded."""
+    long_line = tmp_path / "long.csv"
+    long_line.write_text(HEADER + "a" * 10_000_000 + ",b.wav,c.wav,1\n")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(HEADER + "".join(f"s{i}.wav,b.wav,c.wav,1\n" for i in range(100_001)))
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as f:
+        f.write(HEADER.encode())
+        f.truncate(40 << 20)
+    for path, pattern in ((long_line, r"long.csv: line 2: field larger than field limit"),
+                          (rows, r"rows.csv: line 100002: more than 100,000 triplets; split the file"),
+                          (big, r"big.csv: 40 MB is more than a triplets CSV may be \(32 MB\)")):
+        started = time.perf_counter()
+        rc, _, err = run_cli(capsys, "--home", cli_home, "bench", "--library", synth_library, "--model", "classic",
+                             "--triplets", path)
+        assert_one_line_error(rc, err, pattern)
+        assert time.perf_counter() - started < 20
