@@ -14,18 +14,20 @@ journey, with the figures averaged over the pairs:
 * ``songs``: the songs the journey has (``steps + 1`` when enough songs lie between A and B).
 
 Ways compared: the shipped path (``journey``: fewest-cost path over songs each closer to B, cost
-= sum of step²), the same with step¹ and step⁴, the same limited to the candidates' 10-nearest-
-neighbour graph, Dijkstra on that graph (its own length), and points evenly spaced on the A-B line
-snapped to the nearest unused song (with and without the closer-to-B rule).  Baselines in the same
+= sum of step²), the same with step¹ and step⁴, with a term for an even fall in distance to B
+(``evenness``), limited to the candidates' 10-nearest-neighbour graph, Dijkstra on that graph (its
+own length), and points evenly spaced on the A-B line snapped to the nearest unused song (with and
+without the closer-to-B rule).  Baselines in the same
 run: **random orders of the same songs** as the shipped journey (A first, B last, the middle
 shuffled, 20 shuffles per pair) and the **greedy nearest-neighbour chain from A** of the same
 length (each next song the nearest not yet used; it never aims at B).  Radio figures follow: 20
 songs from each A, with and without the album/artist rule.
 
 **Speed** (``--sizes``, synthetic clustered 128-D embeddings as in ``bench_query.py``): a journey
-of 10 and 30 steps between random songs on the search index the app keeps (exact search up to
+of 10, 30 and 100 steps between random songs on the search index the app keeps (exact search up to
 ``ANN_THRESHOLD`` songs, as the app; ``--ann`` adds the HNSW index at the same sizes), radio of 20
-songs, beside one exact top-10 query of the same run.
+songs, beside one top-10 query of the same run; and how much a journey loses by looking only at
+``POOL_SIZE`` candidates near the A-B line: its cost against a journey from 4x as many.
 
 usage: python benchmarks/bench_journey.py [--sizes 100000] [--home HOME --library FOLDER ...]
 """
@@ -69,18 +71,6 @@ def line_snapped(index, a: int, b: int, steps: int, metric: str, *, closer_only:
     return np.array(rows + [b])
 
 
-def line_pool_journey(index, a: int, b: int, steps: int, metric: str) -> np.ndarray:
-    """The shipped journey with the candidates a library above ``POOL_ALL`` songs gets (the
-    nearest songs to points on the A-B line) instead of every song."""
-    from trainer import playlists as pl
-
-    saved, pl.POOL_ALL = pl.POOL_ALL, 0
-    try:
-        return pl.journey(index, a, b, steps, metric=metric).rows
-    finally:
-        pl.POOL_ALL = saved
-
-
 def knn_dijkstra(index, a: int, b: int, steps: int, metric: str, knn: int = 10) -> np.ndarray:
     """Shortest path (weights step²) from A to B on the journey candidates' kNN graph."""
     from scipy.sparse import csr_matrix
@@ -89,7 +79,7 @@ def knn_dijkstra(index, a: int, b: int, steps: int, metric: str, knn: int = 10) 
     from trainer.playlists import _knn_edges, journey_pool
     from trainer.search import pairwise_distances
 
-    pool = journey_pool(index, a, b, steps, metric)
+    pool = journey_pool(index, a, b, metric)
     X = index.scaled[pool]
     D = pairwise_distances(X, X, metric, variances=index.variances)
     W = np.where(_knn_edges(D, knn), np.maximum(D, 1e-12) ** 2, 0.0)
@@ -147,7 +137,7 @@ def print_table(title: str, table: dict[str, list[dict[str, float]]]) -> None:
             elif c in ("closer", "same album", "largest fall"):
                 cells.append(f"{100 * np.mean(v):>12.1f} %")
             else:
-                cells.append(f"{np.mean(v):>14.3f}" if c != "songs" else f"{np.mean(v):>14.1f}")
+                cells.append(f"{np.mean(v):>14.4g}" if c != "songs" else f"{np.mean(v):>14.1f}")
         print(f"  {name:<44}" + "".join(cells))
 
 
@@ -183,10 +173,6 @@ def quality(args, rep: Report) -> None:
         "same, sum of step⁴": lambda a, b: pl.journey(index, a, b, args.steps, metric=metric, power=4.0).rows,
         "same + evenness 1 (distance to B falls evenly)": lambda a, b: pl.journey(
             index, a, b, args.steps, metric=metric, evenness=1.0).rows,
-        "same + evenness 4": lambda a, b: pl.journey(
-            index, a, b, args.steps, metric=metric, evenness=4.0).rows,
-        "same, candidates near the A-B line only (>1500 songs)": lambda a, b: line_pool_journey(
-            index, a, b, args.steps, metric),
         "same, steps on the 10-NN graph only": lambda a, b: pl.journey(
             index, a, b, args.steps, metric=metric, knn=10).rows,
         "Dijkstra on the 10-NN graph, step² (free length)": lambda a, b: knn_dijkstra(
@@ -272,7 +258,7 @@ def speed(args, rep: Report) -> None:
                 t = time.perf_counter()
                 index.query(X[a], 10, "cosine", exclude_ids=[a])
                 q_ms.append((time.perf_counter() - t) * 1e3)
-            for steps in (10, 30):
+            for steps in (10, 30, 100):
                 times, means = [], []
                 pl.journey(index, *pairs[0], steps)  # warm
                 for a, b in pairs:
@@ -288,6 +274,21 @@ def speed(args, rep: Report) -> None:
                         note=f"p95 {percentile(times, 95) * 1e3:.0f} ms, worst {worst * 1e3:.0f} ms; "
                              f"mean step {np.mean(means):.3f}; index {build:.1f} s once",
                         ok=(worst < JOURNEY_GOAL_S_100K) if n == 100_000 else None)
+            if not index.use_ann:  # the candidates' share of the optimum: against 4x as many candidates
+                ours, more = [], []
+                saved = pl.POOL_SIZE
+                for a, b in pairs[:5]:
+                    ours.append(pl.journey(index, a, b, 10).steps)
+                    pl.POOL_SIZE = 4 * saved
+                    more.append(pl.journey(index, a, b, 10).steps)
+                    pl.POOL_SIZE = saved
+                cost = [np.sum(x**2) / np.sum(y**2) for x, y in zip(ours, more, strict=True)]
+                rep.add(f"{n:,} songs: journey cost (sum of step²) vs {4 * saved:,} candidates",
+                        float(np.mean(cost)), "×",
+                        note=f"mean step {np.mean([x.mean() for x in ours]):.4f} vs "
+                             f"{np.mean([y.mean() for y in more]):.4f}, longest "
+                             f"{np.mean([x.max() for x in ours]):.4f} vs {np.mean([y.max() for y in more]):.4f}; "
+                             f"{pl.POOL_SIZE:,} candidates as shipped")
             times = []
             for a, _ in pairs[: max(3, args.journeys // 4)]:
                 t = time.perf_counter()

@@ -51,6 +51,8 @@ class PlayQueue(QObject):
         self._waiting: Callable[[], None] | None = None  # runs once the search index is ready
         self._rows: tuple[int, dict[int, int], np.ndarray, np.ndarray] | None = None
         self._busy = False
+        self._radio_busy = False
+        self._generation = 0  # bumped when the queue is replaced: late radio songs are dropped
         player.trackFinished.connect(self._on_track_finished)
         player.trackChanged.connect(self._on_track_changed)
         session.searchReady.connect(self._on_search_ready)
@@ -63,6 +65,7 @@ class PlayQueue(QObject):
         self.title, self.mode, self.notes = title, mode, dict(notes or {})
         self._played = set(self.songs) if mode == RADIO else set()
         self.current, self._resume_at = -1, 0
+        self._generation += 1
         self._emit_changed()
         if self.songs:
             self.play_at(min(max(0, start), len(self.songs) - 1))
@@ -173,6 +176,7 @@ class PlayQueue(QObject):
 
     def clear(self) -> None:
         self.songs, self.current, self.mode, self.title, self.notes = [], -1, PLAIN, "Queue", {}
+        self._generation += 1
         self._played.clear()
         self._emit_changed()
         self.currentChanged.emit(-1)
@@ -236,26 +240,45 @@ class PlayQueue(QObject):
         self._with_index(self._add_radio_songs)
 
     def _add_radio_songs(self, index) -> None:
+        """Find the next radio songs on a worker (each is a few top-k queries: ~50 ms at 100,000
+        songs) and append them, unless the queue was replaced meanwhile."""
         from trainer.playlists import radio_next
 
-        if self.mode != RADIO or not self.songs:
+        if self.mode != RADIO or not self.songs or self._radio_busy:
             return
+        need = RADIO_AHEAD - (len(self.songs) - max(self._next_row(), 0))
         recent = [r for r in (self._row(s) for s in self.songs[-3:]) if r is not None]  # goes on from the end
         played = [r for r in (self._row(s) for s in self._played) if r is not None]
         _, _, ids, labels = self._rows  # type: ignore[misc]
-        added = 0
-        while len(self.songs) - max(self._next_row(), 0) < RADIO_AHEAD and recent:
-            row = radio_next(index, recent, played, metric=self.session.distance, albums=labels[0],
-                             artists=labels[1])
-            if row is None:
-                break
-            self.songs.append(int(ids[row]))
-            self._played.add(int(ids[row]))
-            recent.append(row)
-            played.append(row)
-            added += 1
-        if added:
+        metric, generation = self.session.distance, self._generation
+
+        def find() -> list[int]:
+            rows: list[int] = []
+            while len(rows) < need and recent:
+                row = radio_next(index, recent, played, metric=metric, albums=labels[0], artists=labels[1])
+                if row is None:
+                    break
+                rows.append(row)
+                recent.append(row)
+                played.append(row)
+            return [int(ids[r]) for r in rows]
+
+        def found(song_ids: list[int]) -> None:
+            self._radio_busy = False
+            if generation != self._generation or self.mode != RADIO or not song_ids:
+                return
+            fresh = [s for s in song_ids if s not in self._played]
+            self.songs.extend(fresh)
+            self._played.update(fresh)
             self._emit_changed()
+            self._extend_radio()  # songs played meanwhile
+
+        def failed(message: str) -> None:
+            self._radio_busy = False
+            self.session.errorOccurred.emit(f"radio stopped: {message}")
+
+        self._radio_busy = True
+        run_task(find, found, failed, owner=self)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _row(self, song_id: int) -> int | None:

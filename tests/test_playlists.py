@@ -142,7 +142,7 @@ def test_journey_in_a_big_library_uses_songs_near_the_line(rng, monkeypatch):
     full = pl.journey(index, 3, 790, 10)
     monkeypatch.setattr(pl, "POOL_ALL", 100)
     monkeypatch.setattr(pl, "POOL_SIZE", 300)
-    pool = pl.journey_pool(index, 3, 790, 10, "cosine")
+    pool = pl.journey_pool(index, 3, 790, "cosine")
     assert 3 in pool and 790 in pool and len(pool) < 400
     near = pl.journey(index, 3, 790, 10)
     assert_journey(index, near, 3, 790, "cosine")
