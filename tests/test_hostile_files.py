@@ -264,6 +264,16 @@ try:
 except ModelError as exc:
     res["save_ro"] = str(exc)
 res["ro_models_after"] = sorted(os.listdir(base / "ro-models" / "models"))
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from musicsim_app.app import main as app_main
+app_err = io.StringIO()
+with contextlib.redirect_stderr(app_err):
+    try:
+        app_rc = app_main(["--audio", "null"], home=base / "ro-home")
+    except BaseException:
+        app_rc = "raised"
+        app_err.write(traceback.format_exc())
+res["app_ro"] = {"rc": app_rc, "out": "", "err": app_err.getvalue()}
 print("RESULT " + json.dumps(res))
 """
 
@@ -347,6 +357,13 @@ def test_read_only_data_folder_is_a_clear_error(unprivileged):
     assert re.fullmatch(r"cannot write model to '.*ro-models/models': Permission denied", res["save_ro"])
     assert res["ro_models_after"] == []
     assert sorted(os.listdir(base / "ro-home")) == []
+
+
+def test_window_on_a_read_only_home_is_one_line(unprivileged):
+    """Issue 19: the window used to die with an OSError traceback at start."""
+    _, res = unprivileged
+    _one_line_error(res["app_ro"], r"cannot write to the MusicSim home '.*ro-home' \(Permission denied\); make it "
+                                   r"writable or pick another with --home or MUSICSIM_HOME")
 
 
 # == issue 19: what a stranger hands you cannot crash, poison or impersonate ========================

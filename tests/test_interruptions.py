@@ -431,3 +431,56 @@ def test_sigkilled_indexer_keeps_finished_songs_and_the_next_run_finishes(comman
     check, _, vectors = _db_state(db)
     assert check == "ok" and len(vectors) == N_SONGS
     assert all(vectors[k] == v for k, v in kept.items())
+
+
+# == issue 19 ====================================================================================
+def _children(pid: int) -> list[int]:
+    """Pids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_decoder_processes_end_with_a_sigkilled_indexer(commands, forty, tmp_path):
+    """kill -9 of 'musicsim index' runs no cleanup; its decoder processes see their parent gone and
+    end by themselves within seconds instead of living on."""
+    home = tmp_path / "home"
+    pid = commands.start("--home", home, "--quiet", "index", forty, "--model", "classic", "--workers", "2")
+    seen: list[int] = []
+
+    def decoding() -> bool:
+        seen[:] = _children(pid)
+        return _n_embedded(home / "index.db") >= 1 and len(seen) >= 2
+
+    commands.kill_when(pid, decoding)
+    assert seen, "no decoder processes were started"
+    deadline = time.monotonic() + 15
+    while any(Commands._alive(c) for c in seen):
+        assert time.monotonic() < deadline, f"decoder processes outlived their parent: {seen}"
+        time.sleep(0.1)
+
+
+def test_two_trainings_of_one_name_are_not_run_at_once(commands, forty, tmp_path):
+    home = tmp_path / "home"
+    argv = ["--home", home, "--quiet", "train", "--library", forty, "--name", "x", "--arch", "musicnet-small",
+            "--epochs", "50", "--batch-size", "8", "--segments", "2", "--workers", "0", "--device", "cpu"]
+    pid = commands.start(*argv)
+    deadline = time.monotonic() + 120
+    while not (home / "runs" / "x").is_dir():  # made once the first run holds the name
+        assert time.monotonic() < deadline and Commands._alive(pid), "the first training did not start"
+        time.sleep(0.05)
+    rc, _, err = run_cli(*argv)
+    one_line_error(rc, err, r"another MusicSim process is training 'x' in '.*home'; wait for it to finish or "
+                            r"pick another name")
+    commands.kill_when(pid, lambda: True)
+    rc, _, err = run_cli(*argv[:-8], "--epochs", "1", "--batch-size", "8", "--segments", "2", "--workers", "0",
+                         "--device", "cpu")  # a killed run leaves no lock behind
+    assert rc == 0, err
