@@ -558,3 +558,14 @@ def test_triplet_csv_bounds(capsys, cli_home, synth_library, tmp_path):
                              "--triplets", path)
         assert_one_line_error(rc, err, pattern)
         assert time.perf_counter() - started < 20
+
+
+def test_a_config_whose_width_is_not_its_architectures_is_refused(capsys, tmp_path, synth_library):
+    """config.json says 16 dimensions, the architecture gives 89: refused before anything is stored
+    (every vector is also checked against the key's width when it is stored)."""
+    classic = build_model("classic", FeatureConfig())
+    folder = save_model(tmp_path / "narrow", classic, ModelInfo(name="narrow", arch="classic", embedding_dim=16))
+    rc, _, err = run_cli(capsys, "--home", tmp_path / "home", "index", synth_library, "--model", folder,
+                         "--workers", "0")
+    assert_one_line_error(rc, err, r"model 'narrow': config.json says embedding_dim 16 but architecture 'classic' "
+                                   r"gives 89")
