@@ -97,3 +97,29 @@ def test_a_query_from_outside_the_library_is_its_vector():
 
 def test_percentiles_read_as_top_shares():
     assert top_text(0.98) == "top 2 %" and top_text(1.0) == "top 1 %" and top_text(0.5) == "top 50 %"
+
+
+def test_a_small_library_reads_places_not_percentages():
+    from trainer.aspects import ordinal, place_text
+
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+    # 35 songs besides the query: the share is of the 34 besides the result
+    assert place_text(1.0, 35) == "1st of 35" and place_text(33 / 34, 35) == "2nd of 35"
+    assert place_text(0.0, 35) == "35th of 35"
+    assert place_text(0.0, 1) == "1st of 1"  # a library of two songs
+    assert place_text(0.98, 500) == top_text(0.98) == "top 2 %"
+
+
+def test_places_agree_with_the_ranker():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(36, 8)).astype(np.float32)
+    from trainer.aspects import Aspect, place_text
+
+    ranker = AspectRanker(X, [Aspect("all", tuple(range(8)))])
+    z = (X - ranker.mean) / ranker.scale
+    sims = (z / np.linalg.norm(z, axis=1, keepdims=True)) @ (z[0] / np.linalg.norm(z[0]))
+    order = [int(i) for i in np.argsort(-sims) if i != 0]  # the 35 others, most alike first
+    shares = ranker.percentiles(0, order)[:, 0]
+    assert [place_text(s, 35) for s in shares[:3]] == ["1st of 35", "2nd of 35", "3rd of 35"]
+    assert place_text(shares[-1], 35) == "35th of 35"

@@ -63,6 +63,27 @@ def top_text(share: float) -> str:
     return f"top {max(1, round(100 * (1 - share)))} %"
 
 
+#: Below this many songs besides the query a place reads "2nd of 35": a percentage of a few dozen
+#: songs says "top 1 %" for the nearest of 35 and for the nearest of 2 alike.
+PLACE_BELOW = 100
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, …, 11th, 12th, 13th, …, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def place_text(share: float, others: int) -> str:
+    """Where a result stands among the ``others`` songs besides the query, from its share of
+    them less alike (:meth:`AspectRanker.percentiles`): "2nd of 35" below ``PLACE_BELOW`` songs,
+    else "top 2 %" (:func:`top_text`)."""
+    if others >= PLACE_BELOW or others < 1:
+        return top_text(share)
+    place = int(round((1.0 - share) * (others - 1))) + 1  # the share is of the others but itself
+    return f"{ordinal(min(max(place, 1), others))} of {others}"
+
+
 @dataclass(frozen=True)
 class Aspect:
     label: str  #: what a listener reads
