@@ -13,6 +13,19 @@ __all__ = ["main"]
 check_binding()
 
 
+def version() -> str:
+    """The installed MusicSim's version (the package metadata; the engine's when not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("musicsim")
+    except PackageNotFoundError:
+        from trainer import __version__
+
+        return __version__
+
+
 def main(argv=None, **kwargs) -> int:  # re-exported lazily so importing the package stays cheap
     from .app import main as _main
 

@@ -164,14 +164,16 @@ class SoundDeviceBackend:
 
 
 def make_backend(kind: str = "auto") -> tuple[object, str]:
-    """``(backend, reason)``: ``reason`` is empty when real playback works, else why it is off."""
+    """``(backend, reason)``: ``reason`` is empty when real playback works, else why there is no
+    audio output, in words for the user (the null backend then keeps time silently)."""
     if kind == "null":
-        return NullBackend(), "playback off (null audio backend)"
+        return NullBackend(), "audio output is off (the app was started with --audio null)"
     try:
         return SoundDeviceBackend(), ""
     except (OSError, ImportError) as exc:
-        reason = f"playback off: PortAudio library not found ({exc})"
+        reason = ("the PortAudio library is not installed (on Debian/Ubuntu: apt-get install "
+                  f"libportaudio2; {exc})")
     except Exception as exc:  # noqa: BLE001 - sounddevice.PortAudioError, ValueError: no device
-        reason = f"playback off: no audio output device ({exc})"
-    log.warning(reason)
+        reason = f"this computer has no sound output device, or none that PortAudio can open ({exc})"
+    log.warning("no audio output: %s", reason)
     return NullBackend(), reason

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -20,7 +19,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSplitter,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -31,6 +30,12 @@ from PySide6.QtWidgets import (
 from .heatmap import ScoreHeatmap
 from .session import LibrarySession
 from .workers import Worker
+
+#: How ties are scored, said on the page (trainer.evaluate.tie_credit).
+TIE_RULE = (
+    "A triplet counts as right when its two similar songs are closer to each other than to the odd one; "
+    "where pairs tie for closest it counts ½ or ⅓ (a random pick among them). On real-valued embeddings "
+    "hamming and kulsinski tie every pair, so they read about 33 %, as in the thesis's Appendix A (35 %).")
 
 
 class _NumberItem(QTableWidgetItem):
@@ -48,8 +53,12 @@ def score_range(results) -> tuple[float, float] | None:
     return (min(values), max(values)) if values else None
 
 
-def _fmt(value) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def _number(percent: float | None) -> QTableWidgetItem:
+    """A percentage for a table (the unit is in the column title), sorting as a number."""
+    item = _NumberItem("–" if percent is None else f"{percent:.1f}")
+    item.setData(Qt.ItemDataRole.UserRole, -1.0 if percent is None else float(percent))
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
 
 
 def _percent(fraction) -> str:
@@ -85,10 +94,15 @@ class ResultPanel(QWidget):
         self.results: dict[str, object] = {}
         self.scale: tuple[float, float] | None = None  #: shared colour scale, set by the page
         self.combo = QComboBox()
+        # a long model name must not make this panel wider than the other one
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(8)
         self.heatmap = ScoreHeatmap()
         self.summary = QLabel()
         self.summary.setObjectName("Dim")
         self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
         head = QHBoxLayout()
         head.addWidget(QLabel(title))
         head.addWidget(self.combo, 1)
@@ -119,7 +133,7 @@ class ResultPanel(QWidget):
         best = max(res.rows, key=lambda r: r.score_percent) if res.rows else None
         parts = []
         if best is not None:
-            parts.append(f"best: {best.distance} + {best.scaler} = {best.score_percent:.2f}%")
+            parts.append(f"best: {best.distance} + {best.scaler} = {best.score_percent:.1f} %")
         if getattr(res, "p_at_1", None) is not None or getattr(res, "map_at_r", None) is not None:
             parts.append(f"P@1 {_percent(res.p_at_1)} · MAP@R {_percent(res.map_at_r)}")
         by_album = getattr(res, "extra", {}).get("p_at_1_by_album", {})
@@ -131,6 +145,17 @@ class ResultPanel(QWidget):
         if getattr(res, "n_songs", 0):
             parts.append(f"{res.n_songs} songs, {res.n_triplets} triplets ({res.triplet_source})")
         self.summary.setText("  ·  ".join(parts))
+
+
+def _side_by_side(grid: QGridLayout, row: int, left: ResultPanel, right: ResultPanel) -> None:
+    """Two result panels as wide and as high as each other: the summaries go to a row of their
+    own below the heatmaps, so a longer summary does not shorten one heatmap."""
+    for col, panel in enumerate((left, right)):
+        panel.layout().removeWidget(panel.summary)
+        grid.addWidget(panel, row, col)
+        grid.addWidget(panel.summary, row + 1, col, Qt.AlignmentFlag.AlignTop)
+        grid.setColumnStretch(col, 1)
+    grid.setRowStretch(row, 1)
 
 
 class BenchmarkPage(QWidget):
@@ -148,6 +173,7 @@ class BenchmarkPage(QWidget):
         self.source_combo.addItem("Album folders", "folders")
         self.source_combo.addItem("Triplets CSV", "csv")
         self.csv_edit = QLineEdit(placeholderText="triplets.csv", enabled=False)
+        self.csv_edit.setMinimumWidth(110)
         self.csv_button = QPushButton("…", maximumWidth=32, enabled=False)
         self.run_button = QPushButton("Run benchmark")
         self.run_button.setObjectName("Primary")
@@ -158,44 +184,65 @@ class BenchmarkPage(QWidget):
         self.progress_label.setWordWrap(True)
         self.runs_list = QListWidget()
         self.runs_list.setToolTip("Double-click to reopen a past run")
+        self.runs_list.setWordWrap(True)
         self.export_button = QPushButton("Export CSV…", enabled=False)
 
-        csv_row = QHBoxLayout()
-        csv_row.addWidget(self.csv_edit, 1)
-        csv_row.addWidget(self.csv_button)
-        form = QFormLayout()
-        form.addRow("Library", self.library_combo)
-        form.addRow("Triplets", self.source_combo)
-        form.addRow("CSV", csv_row)
+        # The run's settings in a bar above the results, so the two heatmaps of Compare get the
+        # page's whole width (beside a settings column they were cut off in a 1024-px window).
+        self.models_list.setMaximumHeight(72)
+        self.models_list.setMinimumWidth(150)
+        self.library_combo.setMinimumContentsLength(16)
+        self.library_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.progress.setMaximumWidth(220)
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         run_box = QGroupBox("Run")
-        run_layout = QVBoxLayout(run_box)
-        run_layout.addWidget(QLabel("Models"))
-        run_layout.addWidget(self.models_list, 2)
-        run_layout.addLayout(form)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        run_layout.addLayout(buttons)
-        run_layout.addWidget(self.progress)
-        run_layout.addWidget(self.progress_label)
-        run_layout.addWidget(QLabel("Past runs"))
-        run_layout.addWidget(self.runs_list, 1)
+        bar = QGridLayout(run_box)
+        bar.addWidget(QLabel("Models"), 0, 0, Qt.AlignmentFlag.AlignTop)
+        bar.addWidget(self.models_list, 0, 1, 2, 1)
+        source_row = QHBoxLayout()
+        for widget, stretch in ((QLabel("Library"), 0), (self.library_combo, 3), (QLabel("Triplets"), 0),
+                                (self.source_combo, 0), (self.csv_edit, 2), (self.csv_button, 0)):
+            source_row.addWidget(widget, stretch)
+        run_row = QHBoxLayout()
+        for widget, stretch in ((self.run_button, 0), (self.cancel_button, 0), (self.progress, 1),
+                                (self.progress_label, 2)):
+            run_row.addWidget(widget, stretch)
+        bar.addLayout(source_row, 0, 2)
+        bar.addLayout(run_row, 1, 2)
+        bar.setColumnStretch(2, 1)
 
         self.panel_a = ResultPanel("A")
         self.panel_b = ResultPanel("B")
         compare = QWidget()
         grid = QGridLayout(compare)
-        grid.addWidget(self.panel_a, 0, 0)
-        grid.addWidget(self.panel_b, 0, 1)
-        self.table = QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels(["Model", "Distance", "Scaler", "Score %", "P@1", "MAP@R"])
-        self.table.setSortingEnabled(True)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        _side_by_side(grid, 0, self.panel_a, self.panel_b)
+        tie_note = QLabel(TIE_RULE, wordWrap=True)
+        tie_note.setObjectName("Dim")
+        tie_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        grid.addWidget(tie_note, 2, 0, 1, 2)
+        # one row per model for what has one value per model, one per cell for the 27 scores;
+        # every figure a percentage, as in the thesis
+        self.model_table = QTableWidget(0, 6)
+        self.model_table.setHorizontalHeaderLabels(
+            ["Model", "cosine-Normalizer %", "Best of 27 %", "Best cell", "P@1 %", "MAP@R %"])
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Model", "Distance", "Scaler", "Score %"])
+        for table in (self.model_table, self.table):
+            table.setSortingEnabled(True)
+            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            table.verticalHeader().hide()
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            table.horizontalHeader().setStretchLastSection(True)
+        self.model_table.setMaximumHeight(130)
         table_page = QWidget()
         tl = QVBoxLayout(table_page)
+        tl.addWidget(self.model_table)
         tl.addWidget(self.table, 1)
+        scores_note = QLabel(TIE_RULE, wordWrap=True)
+        scores_note.setObjectName("Dim")
+        scores_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        tl.addWidget(scores_note)
         tl.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
         self.reference_a = ResultPanel("Thesis")
         self.reference_b = ResultPanel("vs")
@@ -203,13 +250,14 @@ class BenchmarkPage(QWidget):
         rl = QGridLayout(reference_page)
         note = QLabel(
             "Thesis Appendix A (Tables 1–10): percent of test triplets ranked correctly. "
-            "These are the thesis's numbers, for comparison with yours."
+            "These are the thesis's numbers, for comparison with yours. Its hamming and kulsinski rows "
+            "(about 35 %) are distances that tie every pair of real-valued embeddings; ours score such "
+            "ties as ⅓ of a hit, so they read about 33 %."
         )
         note.setObjectName("Dim")
         note.setWordWrap(True)
         rl.addWidget(note, 0, 0, 1, 2)
-        rl.addWidget(self.reference_a, 1, 0)
-        rl.addWidget(self.reference_b, 1, 1)
+        _side_by_side(rl, 1, self.reference_a, self.reference_b)
         self.album_table = QTableWidget(0, 0)
         self.album_table.setSortingEnabled(True)
         self.album_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -223,19 +271,16 @@ class BenchmarkPage(QWidget):
         self.tabs.addTab(table_page, "All scores")
         self.tabs.addTab(self.album_table, "Same album first")
         self.tabs.addTab(reference_page, "Thesis Appendix A")
+        self.tabs.addTab(self.runs_list, "Past runs")
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(run_box)
-        split.addWidget(self.tabs)
-        split.setStretchFactor(1, 1)
-        split.setSizes([320, 960])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        layout.addWidget(split)
+        layout.addWidget(run_box)
+        layout.addWidget(self.tabs, 1)
 
         self.source_combo.currentIndexChanged.connect(self._on_source)
         self.csv_button.clicked.connect(self._browse_csv)
-        self.run_button.clicked.connect(self.start)
+        self.run_button.clicked.connect(lambda: self.start())  # not clicked's checked flag
         self.cancel_button.clicked.connect(self.cancel)
         self.export_button.clicked.connect(self._on_export)
         self.runs_list.itemDoubleClicked.connect(self._on_run_opened)
@@ -251,7 +296,8 @@ class BenchmarkPage(QWidget):
         checked = set(self.checked_models()) or {"default", "classic"}
         self.models_list.clear()
         for ref in self.session.model_refs:
-            item = QListWidgetItem(ref.name if ref.name == ref.info.arch else f"{ref.name} ({ref.info.arch})")
+            item = QListWidgetItem(ref.name)
+            item.setToolTip(f"{ref.name}: {ref.info.arch}, {ref.info.embedding_dim}-d")
             item.setData(Qt.ItemDataRole.UserRole, ref.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if ref.name in checked else Qt.CheckState.Unchecked)
@@ -273,7 +319,7 @@ class BenchmarkPage(QWidget):
     def _fill_libraries(self) -> None:
         current = self.library_combo.currentText()
         self.library_combo.clear()
-        self.library_combo.addItems([str(r) for r in self.session.roots])
+        self.library_combo.addItems([str(f) for f in self.session.folders_to_pick()])
         if current:
             self.library_combo.setCurrentText(current)
 
@@ -401,16 +447,28 @@ class BenchmarkPage(QWidget):
         self.tabs.setCurrentIndex(0)
 
     def _fill_table(self) -> None:
+        """All scores: per model P@1, MAP@R and the headline cells; per cell the 27 scores."""
+        self.model_table.setSortingEnabled(False)
+        self.model_table.setRowCount(len(self.results))
+        for i, res in enumerate(self.results.values()):
+            rows = {(r.distance, r.scaler): r.score_percent for r in res.rows}
+            best = max(res.rows, key=lambda r: r.score_percent) if res.rows else None
+            values = (rows.get(("cosine", "Normalizer")), best.score_percent if best else None,
+                      None if res.p_at_1 is None else 100 * res.p_at_1,
+                      None if res.map_at_r is None else 100 * res.map_at_r)
+            cells = [QTableWidgetItem(res.model)]
+            cells += [_number(v) for v in values[:2]]
+            cells.append(QTableWidgetItem(f"{best.distance}-{best.scaler}" if best else "–"))
+            cells += [_number(v) for v in values[2:]]
+            for col, item in enumerate(cells):
+                self.model_table.setItem(i, col, item)
+        self.model_table.setSortingEnabled(True)
         self.table.setSortingEnabled(False)
         rows = [(res, r) for res in self.results.values() for r in res.sorted_rows()]
         self.table.setRowCount(len(rows))
         for i, (res, r) in enumerate(rows):
-            cells = [QTableWidgetItem(res.model), QTableWidgetItem(r.distance), QTableWidgetItem(r.scaler)]
-            for value in (r.score_percent, res.p_at_1, res.map_at_r):
-                item = _NumberItem(_fmt(value))
-                item.setData(Qt.ItemDataRole.UserRole, -1.0 if value is None else float(value))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                cells.append(item)
+            cells = [QTableWidgetItem(res.model), QTableWidgetItem(r.distance), QTableWidgetItem(r.scaler),
+                     _number(r.score_percent)]
             for col, item in enumerate(cells):
                 self.table.setItem(i, col, item)
         self.table.setSortingEnabled(True)

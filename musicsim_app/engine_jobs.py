@@ -21,6 +21,8 @@ class Snapshot:
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     failures: dict[int, str] = field(default_factory=dict)
     model_key: str = ""
+    #: every folder the index holds, open or not
+    known_roots: list[Path] = field(default_factory=list)
 
 
 def _scoped(progress, index: int, count: int, label: str):
@@ -81,7 +83,8 @@ def load_snapshot(home: Path, roots: list[Path], model_key: str) -> Snapshot:
     snap = Snapshot(model_key=model_key)
     with Library(home) as lib:
         id_parts, x_parts = [], []
-        known_roots = {Path(r) for r in lib.roots()}
+        snap.known_roots = [Path(r) for r in lib.roots()]
+        known_roots = set(snap.known_roots)
         for root in roots:
             root = Path(root).expanduser().resolve()
             if root not in known_roots:

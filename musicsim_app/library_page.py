@@ -54,10 +54,11 @@ class LibraryPage(QWidget):
         self.main_split.setStretchFactor(1, 2)
         for split in (self.top_split, self.bottom_split, self.main_split):
             split.setChildrenCollapsible(False)
-        self.library_view.setMinimumWidth(380)
-        right.setMinimumWidth(420)
-        self.spectrograms.setMinimumWidth(360)
-        self.map_view.setMinimumWidth(260)
+        # The query panel and the map keep the width their pickers need (their layouts say how
+        # much); a smaller minimum set here cut "correlation" and "Normalizer" off.  The window
+        # works at 1024 px and narrower.
+        self.library_view.setMinimumWidth(300)
+        self.spectrograms.setMinimumWidth(320)
         self.top_split.setSizes([700, 600])
         self.bottom_split.setSizes([780, 520])
         self.main_split.setSizes([520, 380])

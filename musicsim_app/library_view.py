@@ -2,25 +2,67 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QTableView,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from .library_model import SONG_ID_ROLE, SongFilterProxy, SongTableModel
 from .session import LibrarySession
+
+
+class UnusableDialog(QDialog):
+    """One list of what could not be used and why: songs that did not decode and files the scan
+    could not take (empty, unreadable)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Files that could not be used")
+        self.summary = QLabel(wordWrap=True)
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["File", "Why"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        self.resize(760, 360)
+
+    def fill(self, rows: list[tuple[Path, str]]) -> None:
+        self.summary.setText(f"{len(rows)} file{'s' if len(rows) != 1 else ''} of the library could not "
+                             "be used; fix or replace them and press Rescan." if rows
+                             else "Every file of the library could be used.")
+        self.table.setRowCount(len(rows))
+        for i, (path, reason) in enumerate(rows):
+            for col, text in enumerate((str(path), reason)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(i, col, item)
+        self.table.setColumnWidth(0, 380)
 
 
 class LibraryView(QWidget):
@@ -41,14 +83,22 @@ class LibraryView(QWidget):
         self.proxy = SongFilterProxy(self)
         self.proxy.setSourceModel(self.model)
 
-        self.search = QLineEdit(placeholderText="Search title, artist, album, file…  (Ctrl+F)")
+        self.search = QLineEdit(placeholderText="Search songs…  (Ctrl+F)",
+                                toolTip="Finds songs by title, artist, album or file name; Esc clears")
         self.search.setClearButtonEnabled(True)
         self.add_button = QPushButton(
-            "Add folder…", toolTip="Add a music folder (Ctrl+O); you can also drop folders here"
+            "Add folder…", toolTip="Add a music folder to the library (Ctrl+O); the folders already in it "
+            "stay (File ▸ Remove folder takes one out). You can also drop folders here."
         )
         self.rescan_button = QPushButton("Rescan", toolTip="Look for new, changed and removed files")
         self.count_label = QLabel()
         self.count_label.setObjectName("Dim")
+        self.count_label.setTextFormat(Qt.TextFormat.RichText)  # "3 could not be used" opens the list
+        self.count_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                                 | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.count_label.linkActivated.connect(lambda _link: self.show_unusable())
+        self.unusable_dialog: UnusableDialog | None = None
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -89,6 +139,9 @@ class LibraryView(QWidget):
         for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             sc = QShortcut(QKeySequence(key), self.table, context=Qt.ShortcutContext.WidgetShortcut)
             sc.activated.connect(self.query_selected)
+        for widget in (self.search, self.table):  # Esc clears the filter, from the box or the list
+            sc = QShortcut(QKeySequence(Qt.Key.Key_Escape), widget, context=Qt.ShortcutContext.WidgetShortcut)
+            sc.activated.connect(self.search.clear)
         session.songsChanged.connect(self._on_songs)
         session.queryChanged.connect(lambda song: self.model.set_query(song.id if song else None))
 
@@ -132,12 +185,24 @@ class LibraryView(QWidget):
     def _update_count(self) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
-        bad = sum(1 for s in self.session.songs if self.model.error_of(s))
+        bad = len(self.session.unusable())  # the count the status bar says after indexing
         text = f"{total} songs" if shown == total else f"{shown} of {total} songs"
         if bad:
-            text += f" · {bad} could not be decoded"
-        roots = ", ".join(r.name or str(r) for r in self.session.roots)
+            text += f' · <a href="unusable">{bad} could not be used</a>'
+        roots = ", ".join(escape(r.name or str(r)) for r in self.session.roots)
         self.count_label.setText(f"{text} · {roots}" if roots else text)
+        self.count_label.setToolTip("\n".join(str(r) for r in self.session.roots))
+        if self.unusable_dialog is not None and self.unusable_dialog.isVisible():
+            self.unusable_dialog.fill(self.session.unusable())
+
+    def show_unusable(self) -> UnusableDialog:
+        """The files of the library that cannot be searched, each with why."""
+        if self.unusable_dialog is None:
+            self.unusable_dialog = UnusableDialog(self)
+        self.unusable_dialog.fill(self.session.unusable())
+        self.unusable_dialog.show()
+        self.unusable_dialog.raise_()
+        return self.unusable_dialog
 
     def _on_search(self, text: str) -> None:
         self.proxy.set_search(text)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 WARM_UP_DELAY_MS = 2000
 
 PAGES = ("Library", "Training", "Benchmarks")
+#: The window's size at first start (or after settings from a bigger screen), within the screen.
+DEFAULT_SIZE = (1400, 900)
 #: How long an error stays red in the status bar.
 ERROR_FLASH_MS = 12000
 
@@ -88,6 +90,26 @@ class JobIndicator(QWidget):
             self.hide()
 
 
+class Banner(QWidget):
+    """A line across the top of the window that says something once, plainly; × hides it."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Banner")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.label = QLabel(text, wordWrap=True)
+        self.close_button = QToolButton(text="×", toolTip="Hide this message", autoRaise=True)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(12, 6, 6, 6)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.close_button.clicked.connect(self.hide)
+
+
+#: What a play button says when there is no audio output.
+SILENT = "silent: no audio output"
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self, home: Path, *, library: Path | None = None, audio: str = "auto", device: str = "auto"
@@ -105,14 +127,14 @@ class MainWindow(QMainWindow):
         self._restore_options()
 
         self.library_page = LibraryPage(self.session, self.player)
-        self.training_page = TrainingPage(self.session)
+        self.training_page = TrainingPage(self.session, self.settings)
         self.benchmark_page = BenchmarkPage(self.session)
         self.transport = TransportBar(self.player)
         self.transport.volume_slider.setValue(self.settings.volume)
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("Sidebar")
-        self.sidebar.setFixedWidth(172)
+        self.sidebar.setFixedWidth(self._sidebar_width())
         self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.sidebar.setIconSize(QSize(20, 20))
         icons = (
@@ -134,6 +156,12 @@ class MainWindow(QMainWindow):
         outer = QVBoxLayout(center)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
+        self.audio_banner: Banner | None = None
+        if self.player.unavailable_reason:  # said once, plainly; the play buttons say it too
+            self.audio_banner = Banner(
+                f"<b>No audio output</b>: {self.player.unavailable_reason}. Play buttons still run the "
+                "clock and the playhead, but nothing is heard.")
+            outer.addWidget(self.audio_banner)
         outer.addLayout(body, 1)
         outer.addWidget(self.transport)
         self.setCentralWidget(center)
@@ -142,6 +170,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self.playlists = PlaylistActions(self)  # play queue, radio, journeys (before the dock state is restored)
+        self._mark_play_buttons_silent()
+        self.session.watch_models()
         self._restore_window()
         self.sidebar.setCurrentRow(min(self.settings.page, len(PAGES) - 1))
 
@@ -150,10 +180,19 @@ class MainWindow(QMainWindow):
             from trainer.paths import demo_library_dir
 
             roots = [demo_library_dir()]
-            self.session.message.emit("Showing the demo library: add your own music with File ▸ Add folder")
+            self.session.message.emit("Showing the demo library: add your own music with File ▸ Add folder "
+                                      "(File ▸ Remove folder takes the demo out)")
         QTimer.singleShot(0, self, lambda: self.session.open_library(roots))
         self.session.embeddingsChanged.connect(self._warm_up_search)
         QTimer.singleShot(WARM_UP_DELAY_MS, self, lambda: self._warm_up_engine(device))
+
+    def _sidebar_width(self) -> int:
+        """Just wide enough for the longest page name, its icon and the theme's padding: the pages
+        need the rest of a 1024-px window."""
+        font = QFont(self.font())
+        font.setPointSizeF(11)  # the sidebar's size in the theme
+        text = max(QFontMetrics(font).horizontalAdvance(name) for name in PAGES)
+        return text + 20 + 8 + 2 * 10 + 2 * 6 + 10  # icon, its gap, item padding, item margin, frame
 
     def _warm_up_search(self) -> None:
         """Once the first songs are shown, import what the first query needs (scikit-learn's
@@ -200,10 +239,8 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("")
         self.playback_label = QLabel()
         if self.player.unavailable_reason:
-            self.playback_label.setToolTip(self.player.unavailable_reason)
+            self.playback_label.setToolTip(f"No audio output: {self.player.unavailable_reason}")
             self.playback_label.setStyleSheet("color: #e5c07b")
-            QTimer.singleShot(0, self, lambda: self.statusBar().showMessage(self.player.unavailable_reason,
-                                                                            15000))
         self._on_player_state(self.player.state)
         binding = binding_warning()
         if binding:  # a Qt binding that can crash the app: say so where it stays visible
@@ -217,6 +254,15 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(w)
         self._update_status_labels()
 
+    def _mark_play_buttons_silent(self) -> None:
+        """Every play button says that nothing will be heard, when there is no audio output."""
+        if not self.player.unavailable_reason:
+            return
+        tip = f" ({SILENT}: {self.player.unavailable_reason})"
+        self.transport.play_button.setToolTip("Play / pause (Space)" + tip)
+        self.library_page.query_panel.play_button.setToolTip("Play the query song" + tip)
+        self.library_page.results_view.model.play_tip = "Play" + tip
+
     def adapt_model_to_library(self) -> None:
         """Open the training page set up to fine-tune the current model on the open library without
         labels (the preset of docs/QUALITY.md); the user checks the settings and presses Start."""
@@ -229,7 +275,9 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.add_folder_action = QAction("&Add folder…", self, shortcut=QKeySequence.StandardKey.Open)
+        self.add_folder_action = QAction("&Add folder to library…", self,
+                                         shortcut=QKeySequence.StandardKey.Open)
+        self.add_folder_action.setToolTip("Add a music folder; the folders already open stay")
         self.add_folder_action.triggered.connect(self.add_folder_dialog)
         file_menu.addAction(self.add_folder_action)
         file_menu.addAction("&Rescan library", self.session.rescan)
@@ -246,7 +294,7 @@ class MainWindow(QMainWindow):
         tools.addAction("&Adapt the model to this library…", self.adapt_model_to_library)
         tools.addAction("Open &MusicSim home folder", self._show_home)
         help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("&About MusicSim", self._about)
+        self.about_action = help_menu.addAction("&About MusicSim", self._about)
 
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.player.toggle)
         QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
@@ -328,14 +376,16 @@ class MainWindow(QMainWindow):
 
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.home)))
 
+    def about_text(self) -> str:
+        from . import version
+
+        reason = self.player.unavailable_reason
+        return (f"<b>MusicSim {version()}</b><br>Find songs that sound alike with deep metric learning."
+                f"<br><br>Home: {self.home}<br>Audio: "
+                + (f"none ({reason})" if reason else self.player.backend_name))
+
     def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About MusicSim",
-            "<b>MusicSim</b><br>Find songs that sound alike with deep metric learning.<br><br>"
-            f"Home: {self.home}<br>Audio: {self.player.backend_name}"
-            + (f" ({self.player.unavailable_reason})" if self.player.unavailable_reason else ""),
-        )
+        QMessageBox.about(self, "About MusicSim", self.about_text())
 
     # -- drag and drop onto the window --------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
@@ -348,8 +398,13 @@ class MainWindow(QMainWindow):
     def _restore_window(self) -> None:
         geometry = self.settings.geometry()
         restored = geometry is not None and self.restoreGeometry(geometry)
-        if not restored or self.width() < 900 or self.height() < 600:
-            self.resize(1400, 900)
+        hint = self.minimumSizeHint()
+        if not restored or self.width() < hint.width() or self.height() < hint.height():
+            screen = self.screen().availableGeometry() if self.screen() is not None else None
+            width, height = DEFAULT_SIZE
+            if screen is not None and screen.width() > 0:
+                width, height = min(width, screen.width()), min(height, screen.height())
+            self.resize(width, height)
         state = self.settings.window_state()
         if state is not None:
             self.restoreState(state)
@@ -371,6 +426,7 @@ class MainWindow(QMainWindow):
         st.model, st.distance, st.scaler, st.k = s.model_name, s.distance, s.scaler, s.k
         st.volume = self.transport.volume_slider.value()
         st.page = self.sidebar.currentRow()
+        self.training_page.save_form()
         st.set_geometry(self.saveGeometry())
         st.set_window_state(self.saveState())
         for name, split in self._splitters().items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
 
@@ -19,8 +19,11 @@ HIT_RADIUS_PX = 8
 #: Groups named in the legend; a library of hundreds of albums gets its largest ones and a count.
 LEGEND_MAX = 10
 LEGEND_NAME_CHARS = 26
-#: The most of the map's height given up so the legend covers no points.
-LEGEND_MAX_SHARE = 0.45
+#: The most of the map's height the legend may take: the view is raised by as much, so the legend
+#: covers no points; groups that do not fit in it are counted in "+ N more".
+LEGEND_MAX_SHARE = 0.5
+#: How long a resize must settle before the legend is fitted again.
+LEGEND_REFIT_MS = 120
 
 
 def palette(n: int) -> list[QColor]:
@@ -62,6 +65,11 @@ class MapPlot(pg.PlotWidget):
         self.group = np.zeros(0, np.int64)  #: each point's group (colour) index
         self.hidden_groups: set[int] = set()
         self.shown = np.zeros(0, dtype=bool)
+        self._legend_groups: tuple[list[str], list[QColor], list[int]] = ([], [], [])
+        self._view_is_ours = True  #: False once the user pans or zooms: a resize keeps their view
+        self.plotItem.vb.sigRangeChangedManually.connect(lambda *_: setattr(self, "_view_is_ours", False))
+        self._refit_timer = QTimer(self, singleShot=True, interval=LEGEND_REFIT_MS)
+        self._refit_timer.timeout.connect(self._refit)
         self._mouse_proxy = pg.SignalProxy(
             self.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
         )
@@ -79,37 +87,86 @@ class MapPlot(pg.PlotWidget):
         self.scatter.setData(pos=self.pos, brush=[brushes[i] for i in color_index])
         self.results_item.clear()
         self.query_item.clear()
+        self._fit_view()
+
+    def _fit_view(self) -> None:
         self.autoRange(padding=0.05)
         self._make_room_for_legend()
+        self._view_is_ours = True
 
     def _make_room_for_legend(self) -> None:
-        """Raise the view's top so the legend (top left, two columns) covers no points, where it is
-        low enough to afford it; otherwise it stays on top and can be dragged aside."""
+        """Raise the view's top by the legend's height (top left), so it covers no points;
+        ``_fit_legend`` keeps it within ``LEGEND_MAX_SHARE`` of the height."""
         vb = self.plotItem.vb
         height = vb.sceneBoundingRect().height()
         if not self.legend.isVisible() or height <= 0:
             return
         share = (self.legend.boundingRect().height() + 8) / height
-        if 0 < share < LEGEND_MAX_SHARE:
+        if 0 < share < 0.9:
             _, (y0, y1) = vb.viewRange()
             vb.setYRange(y0, y1 + (y1 - y0) * share / (1 - share), padding=0)
 
     def set_legend(self, names: list[str], colors: list[QColor], counts: list[int]) -> None:
-        """Name the ``LEGEND_MAX`` largest groups with their colour and size, then "+ N more"."""
-        self.legend.clear()
-        self.legend.setColumnCount(2 if len(names) > 3 else 1)  # wide and low: less of the map hidden
+        """Name the largest groups (up to ``LEGEND_MAX``, as many as fit) with their colour and
+        size, then "+ N more"."""
+        self._legend_groups = (names, colors, counts)
+        self.hidden_groups = set()
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many of the largest groups as fit in the plot's width and ``LEGEND_MAX_SHARE`` of its
+        height, in as few rows as the width allows (the view makes room for the rows above the
+        points): in a small map coloured by artist, a few names and "+ N more" rather than a box
+        over the points."""
+        names, _, counts = self._legend_groups
         order = sorted(range(len(names)), key=lambda i: (-counts[i], names[i]))
-        for i in order[:LEGEND_MAX]:
+        rect = self.plotItem.vb.sceneBoundingRect()
+        if rect.height() <= 0 or rect.width() <= 0:  # not laid out yet: fitted when it is
+            self._build_legend(order, min(LEGEND_MAX, len(order)), 2 if len(order) > 3 else 1)
+            return
+        for shown in range(min(LEGEND_MAX, len(order)), 0, -1):
+            self._build_legend(order, shown, 3)
+            for columns in (3, 2, 1):
+                self.legend.setColumnCount(columns)
+                size = self.legend.boundingRect()
+                fits = size.height() + 8 <= LEGEND_MAX_SHARE * rect.height()
+                if fits and size.width() + 12 <= rect.width():
+                    return
+        self._build_legend(order, min(1, len(order)), 1)  # a tiny map: one name at least
+
+    def _build_legend(self, order: list[int], shown: int, columns: int) -> None:
+        names, colors, counts = self._legend_groups
+        self.legend.clear()
+        self.legend.setColumnCount(columns)
+        for i in order[:shown]:
             name = names[i] or "(none)"
             name = name if len(name) <= LEGEND_NAME_CHARS else name[: LEGEND_NAME_CHARS - 1] + "…"
             sample = pg.ScatterPlotItem(symbol="o", size=8, pen=None, brush=pg.mkBrush(colors[i]))
+            sample.setVisible(i not in self.hidden_groups)  # drawn greyed, as after a click
             self.legend.addItem(sample, f"{name} ({counts[i]})")
             # a click on the sample greys it (pyqtgraph) and hides or shows that group's points
             self.legend.items[-1][0].sigClicked.connect(lambda _item, group=i: self.toggle_group(group))
-        if len(order) > LEGEND_MAX:
-            self.legend.addItem(pg.ScatterPlotItem(pen=None, brush=None), f"+ {len(order) - LEGEND_MAX} more")
+        if len(order) > shown:
+            self.legend.addItem(pg.ScatterPlotItem(pen=None, brush=None), f"+ {len(order) - shown} more")
             self.legend.items[-1][0].setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+            rest = [f"{names[i] or '(none)'} ({counts[i]})" for i in order[shown:]]
+            self.legend.items[-1][1].setToolTip("\n".join(rest[:40] + (["…"] if len(rest) > 40 else [])))
         self.legend.setVisible(bool(order))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        timer = self.__dict__.get("_refit_timer")  # (also called while PlotWidget is being built)
+        if timer is not None:
+            timer.start()
+
+    def _refit(self) -> None:
+        """After a resize: fit the legend to the new size and, unless the user has moved the view,
+        make room for it again."""
+        if not len(self._legend_groups[0]):
+            return
+        self._fit_legend()
+        if self._view_is_ours and len(self.pos):
+            self._fit_view()
 
     def toggle_group(self, group: int) -> None:
         """Hide a group's points (an album, say, to see what lies under it), or show them again;
@@ -201,7 +258,7 @@ class MapView(QWidget):
         self.method_combo.addItems(methods)
         self.color_combo = QComboBox(toolTip="Colour points by")
         self.color_combo.addItems(["album", "artist"])
-        self.status = QLabel()
+        self.status = QLabel(wordWrap=True)  # wraps rather than holding the map wide
         self.status.setObjectName("Dim")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Map"))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QVBoxLayout,
 )
 
@@ -30,6 +31,10 @@ NAMES = ("A", "B", "C")
 #: 20 of the anchor's folder, and ranking a whole million-song library per trio (an HNSW search
 #: with k of a million) would stall the dialog.
 PICK_DEPTH = 1000
+
+
+def answers_text(n: int) -> str:
+    return f"{n} answer{'' if n == 1 else 's'} saved this session"
 
 
 class OddOneOutDialog(QDialog):
@@ -52,14 +57,24 @@ class OddOneOutDialog(QDialog):
         self.csv_edit = QLineEdit(str(csv_path))
         browse = QPushButton("…", maximumWidth=32)
         self.show_titles = QCheckBox("Show titles (may bias you)")
+        # without audio output the songs cannot be heard: say so here too, not only in the window
+        silent = player.unavailable_reason
+        self.silent_label = QLabel(f"No audio output: {silent}. The songs play silently." if silent else "",
+                                   wordWrap=True)
+        self.silent_label.setObjectName("Warning")
+        self.silent_label.setVisible(bool(silent))
         self.group = QButtonGroup(self)
         grid = QGridLayout()
         self.title_labels, self.play_buttons, self.choices = [], [], []
         for i, name in enumerate(NAMES):
-            play = QPushButton(play_icon(), f"Play {name}")
+            play = QPushButton(play_icon(), f"Play {name} (silent)" if silent else f"Play {name}")
+            play.setToolTip(f"Play song {name} from its middle"
+                            + (f" — silent: no audio output ({silent})" if silent else ""))
             choice = QRadioButton(f"{name} is the odd one")
             title = QLabel()
             title.setObjectName("Dim")
+            # long titles must not widen the dialog when shown: cut, the tooltip has them whole
+            title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.group.addButton(choice, i)
             grid.addWidget(play, i, 0)
             grid.addWidget(choice, i, 1)
@@ -71,6 +86,7 @@ class OddOneOutDialog(QDialog):
         grid.setColumnStretch(2, 1)
         self.count_label = QLabel("")
         self.count_label.setObjectName("Dim")
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.save_button = QPushButton("Save answer && next", enabled=False)
         self.save_button.setDefault(True)
         skip = QPushButton("Skip")
@@ -86,11 +102,13 @@ class OddOneOutDialog(QDialog):
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.silent_label)
         layout.addLayout(csv_row)
         layout.addLayout(grid)
         layout.addWidget(self.show_titles)
         layout.addLayout(buttons)
-        self.resize(620, 260)
+        self.setMinimumWidth(620)
+        self.resize(640, 280)
 
         browse.clicked.connect(self._browse)
         self.group.idToggled.connect(lambda _id, on: self.save_button.setEnabled(self.group.checkedId() >= 0))
@@ -163,10 +181,12 @@ class OddOneOutDialog(QDialog):
         for i, label in enumerate(self.title_labels):
             if i < len(self.trio) and self.show_titles.isChecked():
                 label.setText(song_text.describe(self.trio[i]))
+                label.setToolTip(str(self.trio[i].path))
             else:
                 label.setText("")
+                label.setToolTip("")
         if self.saved or len(self.trio) == 3:
-            self.count_label.setText(f"{self.saved} answers saved this session")
+            self.count_label.setText(answers_text(self.saved))
 
     def play(self, i: int) -> None:
         song = self.trio[i]

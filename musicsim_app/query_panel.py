@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QLabel,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QWidget,
@@ -15,6 +16,27 @@ from PySide6.QtWidgets import (
 from . import song_text
 from .icons import play_icon
 from .session import LibrarySession
+
+#: What each distance measures, in its picker's tooltip (thesis section 2.3).
+DISTANCE_TIPS = {
+    "chebyshev": "The largest difference in any one coordinate",
+    "euclidean": "Straight-line distance",
+    "minkowski": "Minkowski distance with p = 2 (the same ranking as euclidean)",
+    "hamming": "The share of coordinates that differ. Only meaningful on binarised vectors: real-valued "
+               "embeddings differ in every coordinate, so every song is at distance 1 and nothing is ranked",
+    "cosine": "1 − cosine of the angle between the vectors: direction, not length (the default)",
+    "cityblock": "The sum of the differences in each coordinate (Manhattan distance)",
+    "seuclidean": "Euclidean distance with each coordinate divided by its variance over the library",
+    "correlation": "1 − correlation of the two vectors: cosine after subtracting each vector's mean",
+    "kulsinski": "A dissimilarity of binary vectors (which coordinates are nonzero). Only meaningful on "
+                 "binarised vectors: in real-valued embeddings every coordinate is nonzero, so every song "
+                 "is at the same distance and nothing is ranked",
+}
+SCALER_TIPS = {
+    "MinMaxScaler": "Each coordinate scaled to 0–1 over the library",
+    "StandardScaler": "Each coordinate to mean 0 and variance 1 over the library",
+    "Normalizer": "Each song's vector to length 1 (the default)",
+}
 
 
 class QueryPanel(QWidget):
@@ -35,35 +57,45 @@ class QueryPanel(QWidget):
         self.play_button.setIconSize(QSize(34, 34))
 
         self.model_combo = QComboBox(toolTip="Embedding model (trained models appear here)")
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # a long model name may be cut in the closed picker (its tooltip and the list show it all);
+        # distance and scaler names are known and always fit
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(10)
         self.distance_combo = QComboBox(toolTip="Distance between embeddings")
         self.distance_combo.addItems(list(DISTANCES))
         self.scaler_combo = QComboBox(toolTip="How embeddings are scaled before measuring distance")
         self.scaler_combo.addItems(list(SCALERS))
-        for combo in (self.distance_combo, self.scaler_combo):
+        for combo, tips in ((self.distance_combo, DISTANCE_TIPS), (self.scaler_combo, SCALER_TIPS)):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            for i in range(combo.count()):
+                combo.setItemData(i, tips.get(combo.itemText(i), ""), Qt.ItemDataRole.ToolTipRole)
         self._tips = {combo: combo.toolTip() for combo in (self.distance_combo, self.scaler_combo)}
         self.k_spin = QSpinBox(toolTip="Number of results")
         self.k_spin.setRange(1, 200)
 
+        # Two rows of two pickers: in one row the four were squeezed until "correlation" and
+        # "Normalizer" were cut off in a window of ordinary width.
+        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.detail_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.detail_label.setWordWrap(True)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.play_button, 0, 0, 2, 1)
-        grid.addWidget(self.title_label, 0, 1, 1, 7)
-        grid.addWidget(self.detail_label, 1, 1, 1, 7)
-        for col, (label, widget) in enumerate(
-            (
-                ("Model", self.model_combo),
-                ("Distance", self.distance_combo),
-                ("Scaler", self.scaler_combo),
-                ("k", self.k_spin),
-            )
-        ):
-            lab = QLabel(label)
-            lab.setObjectName("Dim")
-            grid.addWidget(lab, 2, 1 + 2 * col, Qt.AlignmentFlag.AlignRight)
-            grid.addWidget(widget, 2, 2 + 2 * col)
-        for column in (2, 4, 6):  # model, distance, scaler share the width beyond their contents
+        grid.addWidget(self.title_label, 0, 1, 1, 3)
+        grid.addWidget(self.detail_label, 1, 1, 1, 3)
+        for row, pair in enumerate(((("Model", self.model_combo), ("k", self.k_spin)),
+                                    (("Distance", self.distance_combo), ("Scaler", self.scaler_combo))),
+                                   start=2):
+            for col, (label, widget) in enumerate(pair):
+                lab = QLabel(label)
+                lab.setObjectName("Dim")
+                grid.addWidget(lab, row, 2 * col, Qt.AlignmentFlag.AlignRight)
+                if widget is self.k_spin:
+                    grid.addWidget(widget, row, 1 + 2 * col, Qt.AlignmentFlag.AlignLeft)
+                else:
+                    grid.addWidget(widget, row, 1 + 2 * col)
+        for column in (1, 3):  # the pickers share the width beyond their contents
             grid.setColumnStretch(column, 1)
 
         self._fill_models()
@@ -123,7 +155,8 @@ class QueryPanel(QWidget):
         self.play_button.setEnabled(song is not None)
         if song is None:
             self.title_label.setText("No query song")
-            self.detail_label.setText("Pick a song in the library, or click a point on the map")
+            self.detail_label.setText("Double-click a song in the library (or select it and press Enter), "
+                                      "or click a point on the map")
             return
         self.title_label.setText(song_text.title(song))
         rest = " — ".join(p for p in (song_text.artist(song), song_text.album(song)) if p)

@@ -52,6 +52,7 @@ class ResultsModel(QAbstractTableModel):
         super().__init__(parent)
         self.results: list[Result] = []
         self._play_icon = play_icon("#3fa7d6")
+        self.play_tip = "Play"  #: says so when there is no audio output
 
     def set_results(self, results: list[Result]) -> None:
         self.beginResetModel()
@@ -85,7 +86,7 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and col == self.PLAY:
             return self._play_icon
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "Play" if col == self.PLAY else str(r.song.path)
+            return self.play_tip if col == self.PLAY else str(r.song.path)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (self.RANK, self.DISTANCE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and col in (self.RANK, self.DISTANCE):
@@ -121,22 +122,32 @@ class ResultsView(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(24)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(ResultsModel.TITLE, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 28), (1, 32), (3, 110), (4, 120), (5, 72)):
+        # title, artist and album share what is left, so that none shrinks to nothing in a narrow window
+        for col in (ResultsModel.TITLE, ResultsModel.ARTIST, ResultsModel.ALBUM):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(ResultsModel.DISTANCE, QHeaderView.ResizeMode.ResizeToContents)
+        for col, width in ((ResultsModel.PLAY, 28), (ResultsModel.RANK, 32)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.table.setColumnWidth(col, width)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
         self.walk_button = QPushButton("Use as query", toolTip="Search again from the selected result")
         self.export_button = QPushButton("Export M3U…", toolTip="Save query and results as a playlist")
-        self.empty_label = QLabel()
+        self.empty_label = QLabel(wordWrap=True)  # wraps rather than holding the panel wide
         self.empty_label.setObjectName("Dim")
+        # when the distance cannot separate the songs: said instead of listing them in table order
+        self.notice_label = QLabel(wordWrap=True)
+        self.notice_label.setObjectName("Warning")
+        self.notice_label.setVisible(False)
+        self.notice_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.why_label = QLabel()  # which parts of the vector the selected result is alike in
         self.why_label.setVisible(False)
         self.why_label.setTextFormat(Qt.TextFormat.RichText)  # each part is a link: rank by it alone
         self.why_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
                                                | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
-        # its text must not hold the panel wider than the splitter leaves it: cut, the tooltip has all
+        # its text must not hold the panel wider than the splitter leaves it: it wraps instead
+        self.why_label.setWordWrap(True)
         self.why_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         buttons = QHBoxLayout()
         buttons.addWidget(self.empty_label, 1)
@@ -144,6 +155,7 @@ class ResultsView(QWidget):
         buttons.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.notice_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.why_label)
         layout.addLayout(buttons)
@@ -168,21 +180,34 @@ class ResultsView(QWidget):
 
     def _show_why(self, result: Result) -> None:
         """"Alike in: timbre (top 2 %) · rhythm (top 9 %) · …": the parts of the model's vector
-        where the selected result is nearest the query, as its place among the library's songs."""
+        where the selected result is nearest the query, as its place among the library's songs
+        ("2nd of 35" in a small library).  While the results are ranked by one part alone, that
+        part comes first, in bold and marked ▸, with "all parts" to go back."""
         self.why_label.setVisible(bool(result.alike))
         if not result.alike:
             return
-        from trainer.aspects import top_text as top
+        from trainer.aspects import place_text
 
-        ranked = sorted(result.alike, key=lambda a: -a[1])
-        shown = [f'<a href="{escape(name)}">{escape(name)}</a> ({top(share)})'
+        others = max(len(self.session.embeddings()[0]) - 1, 0)
+        active = self.session.alike_in
+
+        def place(share: float) -> str:
+            return place_text(share, others)
+
+        ranked = sorted(result.alike, key=lambda a: (a[0] != active, -a[1]))
+        shown = [f"<b>▸ {escape(name)}</b> ({place(share)})" if name == active
+                 else f'<a href="{escape(name)}">{escape(name)}</a> ({place(share)})'
                  for name, share in ranked[:WHY_SHOWN]]
-        back = f' · <a href="{ALL_PARTS}">all parts</a>' if self.session.alike_in else ""
-        self.why_label.setText("Alike in: " + " · ".join(shown) + back)
+        if active:
+            self.why_label.setText(f"Ranked by {escape(active)} alone: " + " · ".join(shown)
+                                   + f' · <a href="{ALL_PARTS}">all parts</a>')
+        else:
+            self.why_label.setText("Alike in: " + " · ".join(shown))
         self.why_label.setToolTip(
-            f"Where “{escape(song_text.title(result.song))}” ranks among the library's songs by "
-            "closeness to the query, in each part of the model's vector:<br>"
-            + "<br>".join(f"{escape(name)}: {top(share)}" for name, share in ranked)
+            f"Where “{escape(song_text.title(result.song))}” ranks among the library's {others} other "
+            "songs by closeness to the query, in each part of the model's vector:<br>"
+            + "<br>".join(f"{'▸ ' if name == active else ''}{escape(name)}: {place(share)}"
+                          for name, share in ranked)
             + "<br><br>Click a part to rank the whole library by that part alone.")
 
     def _song_id(self, row: int) -> int:
@@ -198,6 +223,8 @@ class ResultsView(QWidget):
         self.walk_button.setEnabled(has)
         self.export_button.setEnabled(has)
         self.why_label.setVisible(False)
+        self.notice_label.setText(self.session.unseparated)
+        self.notice_label.setVisible(bool(self.session.unseparated))
         if has:
             self.table.selectRow(0)
             self._show_why(self.session.results[0])
@@ -206,6 +233,8 @@ class ResultsView(QWidget):
             self.empty_label.setText(f"{len(self.session.results)} nearest {by}")
         elif self.session.query_song is None:
             self.empty_label.setText("Double-click a song to find similar ones")
+        elif self.session.unseparated:
+            self.empty_label.setText(f"No ranking by {self.session.distance}")
         else:
             self.empty_label.setText("No results yet")
 

@@ -27,6 +27,17 @@ log = logging.getLogger(__name__)
 #: query (about 40 ms at 10,000 songs); bigger ones on a worker (0.5 s at 100k, 6-11 s plus a minute
 #: of HNSW graph at a million: docs/PERFORMANCE.md), the results following when it is done.
 SYNC_SEARCH_ROWS = 10_000
+#: How long the models folder must be quiet before the model picker is refreshed (a model being
+#: saved writes several files).
+MODELS_SETTLE_MS = 400
+
+#: Why a distance gives every song the same distance from a query, where we know.
+BINARY_DISTANCES = {
+    "hamming": "hamming counts the coordinates that differ, and real-valued embeddings differ in all "
+               "of them",
+    "kulsinski": "kulsinski compares which coordinates are nonzero, and in real-valued embeddings all "
+                 "of them are",
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,10 @@ class LibrarySession(QObject):
         self.songs: list = []
         self._song_by_id: dict[int, Any] = {}
         self.failures: dict[int, str] = {}
+        #: files the last scan found but could not take (empty, unreadable…): no row in the table
+        self.skipped_files: list[tuple[Path, str]] = []
+        #: every folder the index knows, open or not (the training and benchmark pickers list them)
+        self.known_roots: list[Path] = []
         self.model_refs: list = []
         self.model_name = "default"
         self.distance = "cosine" if "cosine" in DISTANCES else DISTANCES[0]
@@ -82,6 +97,9 @@ class LibrarySession(QObject):
         self.alike_in: str | None = None
         self.query_id: int | None = None
         self.results: list[Result] = []
+        #: when the distance cannot separate the songs (every one at the same distance from the
+        #: query), why -- shown instead of results listed in table order
+        self.unseparated = ""
         self._emb: dict[str, _Embeddings] = {}
         self._indexes: dict[tuple[str, str], Any] = {}
         self._preparing: set[tuple[str, str, str]] = set()  # (model key, scaler, distance) on a worker
@@ -94,13 +112,56 @@ class LibrarySession(QObject):
 
     # -- models ---------------------------------------------------------------------------------
     def refresh_models(self) -> None:
+        """Read the installed models again; ``modelsChanged`` only when they changed.  A current
+        model that is gone gives way to the default; one retrained under its name is re-indexed."""
         from trainer.modelstore import available_models
 
-        self.model_refs = available_models(self.home)
-        names = [r.name for r in self.model_refs]
-        if self.model_name not in names and names:
-            self.model_name = names[0]
+        old_key = self.model_key
+        refs = available_models(self.home)
+        if [(r.name, r.info.key) for r in refs] == [(r.name, r.info.key) for r in self.model_refs]:
+            return
+        self.model_refs = refs
+        names = [r.name for r in refs]
         self.modelsChanged.emit()
+        if self.model_name not in names and names:
+            fallback = "default" if "default" in names else names[0]
+            if self.roots:
+                self.set_model(fallback)
+            else:
+                self.model_name = fallback
+        elif old_key and self.model_key != old_key and self.roots:
+            self.results = []
+            self.resultsChanged.emit()
+            self._reload(then_index=True)
+
+    def watch_models(self) -> None:
+        """Refresh the model picker when the home's ``models/`` folder changes, e.g. when
+        ``musicsim train`` in a terminal saves a model, or one is copied in."""
+        from PySide6.QtCore import QFileSystemWatcher, QTimer
+
+        self._models_watcher = QFileSystemWatcher(self)
+        self._models_settle = QTimer(self, singleShot=True, interval=MODELS_SETTLE_MS)
+        self._models_settle.timeout.connect(self._on_models_folder_changed)
+        self._models_watcher.directoryChanged.connect(lambda _path: self._models_settle.start())
+        self._watch_model_folders()
+
+    def _watch_model_folders(self) -> None:
+        from trainer.paths import models_dir
+
+        # the home (models/ may not exist yet), models/ and each model's folder (its config.json
+        # may be written after the folder appears)
+        folder = models_dir(self.home)
+        wanted = [self.home, folder]
+        if folder.is_dir():
+            wanted += [p for p in folder.iterdir() if p.is_dir()]
+        watched = set(self._models_watcher.directories())
+        missing = [str(p) for p in wanted if p.is_dir() and str(p) not in watched]
+        if missing:
+            self._models_watcher.addPaths(missing)
+
+    def _on_models_folder_changed(self) -> None:
+        self._watch_model_folders()
+        self.refresh_models()
 
     def model_ref(self, name: str | None = None):
         name = name or self.model_name
@@ -128,21 +189,25 @@ class LibrarySession(QObject):
         self.resultsChanged.emit()
         self._reload(then_update=True)
 
-    def add_root(self, path: Path, *, replace_demo: bool = True) -> None:
+    def add_root(self, path: Path) -> None:
+        """Add a folder to the open ones (the demo too stays until removed), as ``musicsim index``
+        adds a folder to the index without forgetting the others."""
         path = Path(path).expanduser().resolve()
         if not path.is_dir():
             self.errorOccurred.emit(f"'{path}' is not a folder")
             return
-        from trainer.paths import demo_library_dir
-
-        demo = demo_library_dir().resolve()
-        roots = [r for r in self.roots if not (replace_demo and r == demo)]
-        if path not in roots:
-            roots.append(path)
-        self.open_library(roots)
+        if path in self.roots:
+            self.message.emit(f"'{path}' is in the library already")
+            return
+        self.open_library([*self.roots, path])
 
     def remove_root(self, path: Path) -> None:
         self.open_library([r for r in self.roots if r != Path(path).resolve()])
+
+    def folders_to_pick(self) -> list[Path]:
+        """For the training and benchmark pickers: the open folders first, then the other
+        folders the index holds that still exist."""
+        return list(dict.fromkeys([*self.roots, *(r for r in self.known_roots if r.is_dir())]))
 
     def rescan(self) -> None:
         self._queue_update()
@@ -165,9 +230,9 @@ class LibrarySession(QObject):
     def _after_scan(self, reports: list) -> None:
         new = sum(r.new + r.changed for r in reports)
         removed = sum(r.removed for r in reports)
-        skipped = sum(len(r.skipped) for r in reports)
-        self.message.emit(f"Scan finished: {new} new or changed, {removed} removed, {skipped} skipped")
-        self._reload(then_index=True)
+        self.skipped_files = [(Path(p), reason) for r in reports for p, reason in r.skipped]
+        self._reload(then_index=True, then_say=lambda: (
+            f"Scan finished: {new} new or changed, {removed} removed" + self.unusable_text()))
 
     def ensure_index(self) -> None:
         """Embed the songs the current model has not seen yet (background job with progress)."""
@@ -186,31 +251,48 @@ class LibrarySession(QObject):
     def _after_index(self, reports: list) -> None:
         precomputed = sum(r.precomputed for r in reports)
         indexed = sum(r.indexed for r in reports) + precomputed
-        failed = sum(len(r.skipped) for r in reports)
         notes = [note for r in reports for note in r.notes]
-        self.message.emit(
-            f"Indexed {indexed} songs with {self.model_name}"
-            + (f", {precomputed} of them precomputed" if precomputed else "")
-            + (f"; {failed} could not be used" if failed else "")
-            + (f" ({notes[0]})" if notes else "")
-        )
+        model = self.model_name
+        self.skipped_files = [(Path(p), reason) for r in reports for p, reason in r.scan.skipped]
         self._emb.pop(self.model_key, None)
         self._drop_indexes(self.model_key)
-        self._reload()
+        # said once the table shows the same songs, so that both give the same count
+        self._reload(then_say=lambda: (
+            f"Indexed {indexed} songs with {model}"
+            + (f", {precomputed} of them precomputed" if precomputed else "")
+            + self.unusable_text()
+            + (f" ({notes[0]})" if notes else "")))
+
+    def unusable(self) -> list[tuple[Path, str]]:
+        """Every file of the open folders that cannot be searched, with why: the songs that
+        failed to decode (red rows of the table) and the files the scan could not take (no row:
+        an empty or unreadable file).  The table's count, the status bar and the list all read this."""
+        rows = [(s.path, self.failures.get(s.id) or s.error) for s in self.songs
+                if self.failures.get(s.id) or s.error]
+        seen = {p for p, _ in rows}
+        return rows + [(p, reason) for p, reason in self.skipped_files if p not in seen]
+
+    def unusable_text(self) -> str:
+        n = len(self.unusable())
+        return f"; {n} could not be used (listed under the library)" if n else ""
 
     # -- loading snapshots ------------------------------------------------------------------------
-    def _reload(self, *, then_update: bool = False, then_index: bool = False) -> None:
+    def _reload(self, *, then_update: bool = False, then_index: bool = False,
+                then_say: Callable[[], str] | None = None) -> None:
+        """Load the songs and embeddings on a worker; then rescan (``then_update``), index what is
+        missing (``then_index``), or else say ``then_say()`` in the status bar."""
         self._loading_generation += 1
         gen = self._loading_generation
         home, roots, key = self.home, list(self.roots), self.model_key
         run_task(
             lambda: engine_jobs.load_snapshot(home, roots, key),
-            lambda snap: self._on_snapshot(gen, snap, then_update, then_index),
+            lambda snap: self._on_snapshot(gen, snap, then_update, then_index, then_say),
             self.errorOccurred.emit,
             owner=self,
         )
 
-    def _on_snapshot(self, gen: int, snap: Snapshot, then_update: bool, then_index: bool) -> None:
+    def _on_snapshot(self, gen: int, snap: Snapshot, then_update: bool, then_index: bool,
+                     then_say: Callable[[], str] | None = None) -> None:
         if gen != self._loading_generation:
             return
         self.apply_snapshot(snap)
@@ -218,12 +300,18 @@ class LibrarySession(QObject):
             self._queue_update()
         elif then_index and self.needs_index():
             self.ensure_index()
+        elif then_say is not None:
+            self.message.emit(then_say())
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         """Show these songs and (for ``snap.model_key``) embeddings; re-rank the current query."""
         self.songs = snap.songs
         self._song_by_id = {s.id: s for s in snap.songs}
         self.failures = snap.failures
+        self.known_roots = list(snap.known_roots)
+        # a removed folder's skipped files are no longer the library's
+        self.skipped_files = [(p, r) for p, r in self.skipped_files
+                              if any(p.is_relative_to(root) for root in self.roots)]
         self.songsChanged.emit()
         if snap.model_key:
             self._emb[snap.model_key] = _Embeddings(
@@ -424,6 +512,7 @@ class LibrarySession(QObject):
             del self._indexes[key]
 
     def _rerank(self) -> None:
+        self.unseparated = ""
         self.results = self._search()
         self.resultsChanged.emit()
 
@@ -449,6 +538,8 @@ class LibrarySession(QObject):
                 return []
             try:
                 idx, dist = index.query(emb.matrix[row], self.k, self.distance, exclude_ids=[row])
+                if self._cannot_separate(index, emb, row, dist):
+                    return []
             except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
                 self.errorOccurred.emit(f"search failed: {exc}")
                 return []
@@ -458,6 +549,23 @@ class LibrarySession(QObject):
         alike = self._alike(emb, row, [i for i, _, _ in found]) or [()] * len(found)
         return [Result(rank, s, d, why)
                 for rank, ((_, d, s), why) in enumerate(zip(found, alike, strict=True), start=1)]
+
+    def _cannot_separate(self, index, emb: _Embeddings, row: int, dist: np.ndarray) -> bool:
+        """Whether every song is at the same distance from the query (hamming and kulsinski on
+        real-valued embeddings), so that the "nearest" would be table order; says why in
+        ``unseparated``.  Only checked when the top k tie, and never over an HNSW graph."""
+        if len(dist) < 2 or dist[0] != dist[-1] or index.backend_for(self.distance) == "ann":
+            return False
+        if len(dist) < len(emb.ids) - 1:
+            _, dist = index.query(emb.matrix[row], len(emb.ids) - 1, self.distance, exclude_ids=[row])
+        if dist[0] != dist[-1]:
+            return False
+        why = BINARY_DISTANCES.get(self.distance, "")
+        self.unseparated = (
+            f"{self.distance} puts every song at the same distance ({dist[0]:.4g}) from this query, so "
+            f"it cannot tell them apart" + (f": {why}" if why else "")
+            + ". Pick another distance.")
+        return True
 
     def _alike(self, emb: _Embeddings, query_row: int,
                rows: list[int]) -> list[tuple[tuple[str, float], ...]]:

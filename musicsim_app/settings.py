@@ -67,6 +67,21 @@ class AppSettings:
         lambda self: self._get_int("window/page", 0), lambda self, v: self._qs.setValue("window/page", int(v))
     )
 
+    def training_form(self) -> dict:
+        """The Training page's settings as last used (empty at first)."""
+        import json
+
+        try:
+            value = json.loads(self._get_str("training/form", "{}"))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def set_training_form(self, form: dict) -> None:
+        import json
+
+        self._qs.setValue("training/form", json.dumps(form))
+
     def geometry(self) -> QByteArray | None:
         value = self._qs.value("window/geometry")
         return value if isinstance(value, QByteArray) else None

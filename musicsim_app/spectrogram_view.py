@@ -57,6 +57,7 @@ class SpectrogramPanel(pg.PlotWidget):
     def show_message(self, text: str) -> None:
         self.image.clear()
         self.path = None
+        self.setTitle(self.base_title, color="#c8ccd4", size="10pt")  # not the song shown before
         self.playhead.hide()
         self.message.setText(text)
         self.message.setPos(0.5, 0.5)

@@ -12,6 +12,7 @@ PANEL = "#252931"
 TEXT = "#d7dae0"
 DIM = "#8b93a1"
 ACCENT = "#3fa7d6"
+WARNING = "#e5c07b"
 
 STYLESHEET = f"""
 QWidget {{ font-size: 10pt; }}
@@ -20,7 +21,7 @@ QLabel#QueryTitle {{ font-size: 14pt; font-weight: 600; }}
 QLabel#PageTitle {{ font-size: 16pt; font-weight: 600; }}
 QLabel#NowPlaying {{ font-weight: 600; }}
 QListWidget#Sidebar {{ background: {BASE}; border: none; padding-top: 8px; font-size: 11pt; }}
-QListWidget#Sidebar::item {{ padding: 10px 14px; border-radius: 6px; margin: 2px 6px; }}
+QListWidget#Sidebar::item {{ padding: 10px 10px; border-radius: 6px; margin: 2px 6px; }}
 QListWidget#Sidebar::item:selected {{ background: {ACCENT}; color: white; }}
 QWidget#TransportBar {{ background: {BASE}; border-top: 1px solid #2c313a; }}
 QPushButton#Primary {{ background: {ACCENT}; color: white; border-radius: 4px; padding: 5px 14px; }}
@@ -34,6 +35,12 @@ QSplitter::handle {{ background: {BACKGROUND}; }}
 QRadioButton::indicator {{ width: 12px; height: 12px; border-radius: 8px; border: 2px solid {DIM};
                           background: {BASE}; }}
 QRadioButton::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
+QCheckBox::indicator {{ width: 12px; height: 12px; border-radius: 3px; border: 2px solid {DIM};
+                       background: {BASE}; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
+QLabel#Warning {{ color: {WARNING}; }}
+QWidget#Banner {{ background: #3a3322; border-bottom: 1px solid #5c4f2e; }}
+QWidget#Banner QLabel {{ color: {WARNING}; }}
 """
 
 

@@ -1,8 +1,10 @@
-"""Train a model: settings form, live loss curve, per-epoch validation, ETA and stall meter."""
+"""Train a model: settings form (remembered between runs), live loss curve, per-epoch validation, ETA."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import logging
+import math
 import os
 import time
 from typing import TYPE_CHECKING
@@ -11,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -37,6 +40,10 @@ from .workers import Worker
 
 if TYPE_CHECKING:
     from trainer.train import TrainConfig
+
+    from .settings import AppSettings
+
+log = logging.getLogger(__name__)
 
 SOURCES = (
     ("folders", "Album folders (songs in one folder are similar)"),
@@ -65,6 +72,61 @@ def run_training(cfg, home: Path, *, emit, progress, should_stop) -> Path:
     )
 
 
+def rate_text(value: float) -> str:
+    """A learning rate as one writes it: 1e-5, 3e-4, 2.5e-5, 0.001, 0.1."""
+    if value <= 0 or not math.isfinite(value):
+        return f"{value:g}"
+    exp = math.floor(math.log10(value))
+    if exp >= -3:
+        return f"{value:.4g}"
+    mantissa = f"{value / 10 ** exp:.3g}"
+    if float(mantissa) >= 10:  # 9.9999e-6 rounds up
+        mantissa, exp = "1", exp + 1
+    return f"{mantissa}e{exp}"
+
+
+def _rate_steps(value: float, up: bool) -> float:
+    """The next learning rate of the 1, 2, 5, 10, 20, … series above (or below) ``value``."""
+    exp = math.floor(math.log10(value))
+    series = [m * 10.0 ** e for e in range(exp - 1, exp + 2) for m in (1, 2, 5)]
+    if up:
+        return next(v for v in series if v > value * (1 + 1e-9))
+    return [v for v in series if v < value * (1 - 1e-9)][-1]
+
+
+class RateSpinBox(QDoubleSpinBox):
+    """A learning-rate field that shows "1e-5", not "0.0000100"; the arrows step 1e-5, 2e-5, 5e-5, 1e-4."""
+
+    def __init__(self, value: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)  # what QDoubleSpinBox rounds values to; the text is rate_text's
+        self.setRange(1e-8, 1.0)
+        self.setValue(value)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return rate_text(value)
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):  # Qt override
+        try:
+            value = float(text)
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        ok = self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
+        value = self.value()
+        for _ in range(abs(steps)):
+            value = _rate_steps(value, up=steps > 0)
+        self.setValue(min(max(value, self.minimum()), self.maximum()))
+
+
 def format_eta(seconds: float) -> str:
     seconds = int(max(0, seconds))
     if seconds >= 3600:
@@ -77,11 +139,15 @@ def format_eta(seconds: float) -> str:
 class TrainingPage(QWidget):
     modelTrained = Signal(str)  #: the new model's name
 
-    def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: LibrarySession, settings: AppSettings | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         from trainer.config import DEVICE_CHOICES, LOSSES
 
         self.session = session
+        self.settings = settings
+        #: the form as last used, put back once the architectures are listed (_ensure_architectures)
+        self._saved_form = settings.training_form() if settings is not None else {}
         self.specs: dict = {}  #: trainable architectures by name, read on first need (_ensure_architectures)
         self.worker: Worker | None = None
         self.heartbeat = Heartbeat(10, parent=self)
@@ -92,7 +158,8 @@ class TrainingPage(QWidget):
         self._phase_start = 0.0
         self._phase_done0 = 0
 
-        self.library_combo = QComboBox(editable=True, toolTip="Folder of songs to train on")
+        self.library_combo = QComboBox(editable=True, toolTip="Folder of songs to train on: the library's "
+                                       "folders are listed, or type or choose another")
         browse_lib = QPushButton("…", maximumWidth=32, toolTip="Choose a folder")
         self.arch_combo = QComboBox()
         self.arch_info = QLabel(wordWrap=True)
@@ -114,8 +181,8 @@ class TrainingPage(QWidget):
         self.csv_button = QPushButton("…", maximumWidth=32, toolTip="Choose a triplets CSV")
         self.epochs_spin = QSpinBox(minimum=1, maximum=10000, value=10)
         self.batch_spin = QSpinBox(minimum=2, maximum=4096)
-        self.lr_spin = QDoubleSpinBox(decimals=7, minimum=1e-7, maximum=1.0, singleStep=1e-5, value=1e-5)
-        self.lr_spin.setToolTip("Learning rate (the thesis used 1e-5)")
+        self.lr_spin = RateSpinBox(1e-5)
+        self.lr_spin.setToolTip("Learning rate (the thesis used 1e-5; adapting a model to a library 3e-4)")
         self.device_combo = QComboBox()
         self.device_combo.addItems([d if d == "auto" else d.upper() for d in DEVICE_CHOICES])
         self.name_edit = QLineEdit(toolTip="The trained model's name in the model picker")
@@ -155,13 +222,9 @@ class TrainingPage(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.status_label = QLabel("Idle")
+        self.status_label.setWordWrap(True)
         self.eta_label = QLabel("")
-        self.stall_label = QLabel("Max GUI stall: –")
-        self.stall_label.setToolTip(
-            "Longest delay of a 10 ms heartbeat timer while training: how long the window could not react"
-        )
-        for lab in (self.eta_label, self.stall_label):
-            lab.setObjectName("Dim")
+        self.eta_label.setObjectName("Dim")
         self.loss_plot = pg.PlotWidget()
         self.loss_plot.setMenuEnabled(False)
         self.loss_plot.setLabel("bottom", "step")
@@ -175,14 +238,14 @@ class TrainingPage(QWidget):
         self.epoch_table.verticalHeader().hide()
         self.epoch_table.verticalHeader().setDefaultSectionSize(24)
         self.epoch_table.setMinimumHeight(150)
-        self.epoch_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # each title whole ("Validation score" was cut in a narrow window)
+        self.epoch_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.epoch_table.horizontalHeader().setStretchLastSection(True)
         self.epoch_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
 
         info_row = QHBoxLayout()
         info_row.addWidget(self.status_label, 1)
         info_row.addWidget(self.eta_label)
-        info_row.addSpacing(16)
-        info_row.addWidget(self.stall_label)
         live = QWidget()
         live_layout = QVBoxLayout(live)
         live_layout.setContentsMargins(0, 0, 0, 0)
@@ -241,10 +304,59 @@ class TrainingPage(QWidget):
         # The shipped default's architecture: the best we measured (docs/QUALITY.md).
         self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData("musicnet-stats-small")))
         self.arch_combo.blockSignals(False)
+        saved, self._saved_form = self._saved_form, {}
         if chosen is None:
             self._on_arch()
+            self._restore_form(saved)
         else:  # a model to fine-tune was chosen before: its architecture and preset apply
             self._on_init()
+
+    def form_state(self) -> dict:
+        """What the form holds, to be remembered between runs (the model name is made anew)."""
+        if not self.specs:  # never shown nor used: what was saved still stands
+            return dict(self._saved_form)
+        return {
+            "library": self.library_combo.currentText(), "init_from": self.init_combo.currentData(),
+            "arch": self.arch_combo.currentData(), "loss": self.loss_combo.currentText(),
+            "source": self.source_combo.currentData(), "csv": self.csv_edit.text(),
+            "neighbours": self.neighbours_spin.value(), "epochs": self.epochs_spin.value(),
+            "batch_size": self.batch_spin.value(), "lr": self.lr_spin.value(),
+            "device": self.device_combo.currentText(),
+        }
+
+    def save_form(self) -> None:
+        if self.settings is not None:
+            self.settings.set_training_form(self.form_state())
+
+    def _restore_form(self, form: dict) -> None:
+        """Put back the settings of the last run (those that still apply: a model or architecture
+        that is gone is left at its default)."""
+        if not form:
+            return
+        if form.get("library"):
+            self.library_combo.setCurrentText(str(form["library"]))
+        init = self.init_combo.findData(form.get("init_from"))
+        if form.get("init_from") and init >= 0:
+            self.init_combo.blockSignals(True)  # not the preset: the user's own values follow
+            self.init_combo.setCurrentIndex(init)
+            self.init_combo.blockSignals(False)
+            self.arch_combo.setEnabled(False)
+        arch = self.arch_combo.findData(form.get("arch"))
+        if arch >= 0:
+            self.arch_combo.setCurrentIndex(arch)  # its defaults first, then the values below
+        for combo, key in ((self.loss_combo, "loss"), (self.device_combo, "device")):
+            if combo.findText(str(form.get(key))) >= 0:
+                combo.setCurrentText(str(form[key]))
+        source = self.source_combo.findData(form.get("source"))
+        if source >= 0:
+            self.source_combo.setCurrentIndex(source)
+        self.csv_edit.setText(str(form.get("csv") or ""))
+        for spin, key in ((self.neighbours_spin, "neighbours"), (self.epochs_spin, "epochs"),
+                          (self.batch_spin, "batch_size"), (self.lr_spin, "lr")):
+            if isinstance(form.get(key), (int, float)):
+                spin.setValue(form[key])
+        name = self.init_combo.currentData()
+        self.name_edit.setText(self._unique_name(f"{name}-tuned" if name else self.arch_combo.currentData()))
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -252,9 +364,10 @@ class TrainingPage(QWidget):
             QTimer.singleShot(0, self, self._ensure_architectures)  # after the page has painted
 
     def _fill_libraries(self) -> None:
+        """Every folder of the library, then the other folders the index holds."""
         current = self.library_combo.currentText()
         self.library_combo.clear()
-        self.library_combo.addItems([str(r) for r in self.session.roots])
+        self.library_combo.addItems([str(f) for f in self.session.folders_to_pick()])
         if current:
             self.library_combo.setCurrentText(current)
 
@@ -398,6 +511,7 @@ class TrainingPage(QWidget):
         except Exception as exc:  # noqa: BLE001 - a bad field: say which, do not crash
             self.session.errorOccurred.emit(f"cannot start training: {exc}")
             return None
+        self.save_form()  # remembered for the next run of the app
         self._steps, self._losses = [], []
         self.raw_curve.clear()
         self.smooth_curve.clear()
@@ -465,7 +579,6 @@ class TrainingPage(QWidget):
             self.epoch_table.scrollToBottom()
 
     def _on_redraw(self) -> None:
-        self.stall_label.setText(f"Max GUI stall: {self.heartbeat.max_lateness_ms:.0f} ms")
         if not self._dirty:
             return
         self._dirty = False
@@ -499,6 +612,8 @@ class TrainingPage(QWidget):
     def _on_done(self) -> None:
         self.worker = None
         self.heartbeat.stop()
+        # how long the window could not react meanwhile: for the log, not for the user
+        log.info("training: longest GUI stall %.0f ms", self.heartbeat.max_lateness_ms)
         self._on_redraw()
         self._redraw.stop()
         self.progress.setRange(0, max(1, self.progress.maximum()))

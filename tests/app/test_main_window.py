@@ -20,7 +20,7 @@ def test_library_is_listed_and_broken_file_marked(window):
     ok = rows["Low Artist/Low Album/01 - Low song 1.wav"]
     assert view.model.data(view.model.index(ok, SongTableModel.ALBUM)) == "Low Album"
     assert view.model.data(view.model.index(ok, SongTableModel.ARTIST)) == "Low Artist"
-    assert "could not be decoded" in view.count_label.text()
+    assert "1 could not be used" in view.count_label.text()
 
 
 def test_status_bar_tells_device_library_model_playback(qtbot, window):

@@ -267,3 +267,36 @@ def test_benchmark_intervals_read_as_words():
     assert texts == ["95 % interval: cosine-Normalizer 44.5–62.6 %",
                      "albums resampled, 95 % interval: cosine-Normalizer 40.0–66.0 %",
                      "albums resampled, default minus this: cosine-Normalizer +3.5 [-6.0, +12.0]"]
+
+
+@pytest.mark.parametrize("size", [(345, 240), (600, 420)])
+def test_map_legend_covers_no_point_when_coloured_by_artist(qtbot, size):
+    """Fourteen artists in the small map of a 1024 x 700 window: the legend names as many as fit
+    in the corner (the rest as "+ N more") and the view makes room above the points for it."""
+    view = MapView(["PCA"])
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    rng = np.random.default_rng(5)
+    artists = [f"Composer number {i:02d}" for i in range(14) for _ in range(1 + i % 3)]
+    pos = rng.normal(size=(len(artists), 2))
+    pos[0] = [pos[:, 0].min(), pos[:, 1].max()]  # a point in the top left corner, under the legend's place
+    view.set_map(np.arange(len(artists)), pos, artists, [""] * len(artists))
+    qtbot.wait(50)
+    vb = view.plot.plotItem.vb
+    box = view.plot.legend.sceneBoundingRect()
+    assert box.height() <= 0.5 * vb.sceneBoundingRect().height() + 1
+    assert box.right() <= vb.sceneBoundingRect().right()
+    covered = [i for i, (x, y) in enumerate(pos) if box.contains(vb.mapViewToScene(QPointF(x, y)))]
+    assert covered == []
+    entries = view.plot.legend_entries()
+    assert entries[-1].startswith("+ ") and entries[-1].endswith(" more") and len(entries) >= 2
+    shown = len(entries) - 1
+    view.resize(size[0] * 2, size[1] * 2)  # more room: more names, still over no point
+    from musicsim_app.map_view import LEGEND_MAX
+
+    qtbot.waitUntil(lambda: len(view.plot.legend_entries()) - 1 > shown or shown == LEGEND_MAX, timeout=3000)
+    qtbot.wait(50)
+    box = view.plot.legend.sceneBoundingRect()
+    assert not any(box.contains(vb.mapViewToScene(QPointF(x, y))) for x, y in pos)
