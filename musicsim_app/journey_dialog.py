@@ -75,6 +75,7 @@ class JourneyDialog(QDialog):
             song = session.song(sid)
             if song is not None:
                 edit.setText(song_choice(song))
+                edit.setCursorPosition(0)  # the title in view, not the end of the path
         (self.to_edit if self.from_edit.text() else self.from_edit).setFocus()
         self._validate()
 
