@@ -173,7 +173,7 @@ class BenchmarkPage(QWidget):
         self.source_combo.addItem("Album folders", "folders")
         self.source_combo.addItem("Triplets CSV", "csv")
         self.csv_edit = QLineEdit(placeholderText="triplets.csv", enabled=False)
-        self.csv_edit.setMinimumWidth(110)
+        self.csv_edit.setMinimumWidth(90)
         self.csv_button = QPushButton("…", maximumWidth=32, enabled=False)
         self.run_button = QPushButton("Run benchmark")
         self.run_button.setObjectName("Primary")
@@ -190,8 +190,8 @@ class BenchmarkPage(QWidget):
         # The run's settings in a bar above the results, so the two heatmaps of Compare get the
         # page's whole width (beside a settings column they were cut off in a 1024-px window).
         self.models_list.setMaximumHeight(72)
-        self.models_list.setMinimumWidth(150)
-        self.library_combo.setMinimumContentsLength(16)
+        self.models_list.setMinimumWidth(140)
+        self.library_combo.setMinimumContentsLength(12)
         self.library_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.progress.setMaximumWidth(220)
