@@ -617,7 +617,11 @@ class Library:
         info = loaded.info
         if shipped.model_key != info.key:
             return
-        if shipped.features != info.features.to_dict() or shipped.vectors.shape[1] != info.embedding_dim:
+        try:  # the same representation (fields added since the file was written count at their defaults)
+            same_features = bounds.check_features(shipped.features).identity_dict() == info.features.identity_dict()
+        except ValueError:
+            same_features = False
+        if not same_features or shipped.vectors.shape[1] != info.embedding_dim:
             rep.notes.append(f"'{PRECOMPUTED_FILE}' names model '{shown(info.name)}' but not its settings or "
                              "embedding size; indexing as usual")
             return
