@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -730,3 +731,19 @@ def test_benchmark_csv_cannot_run_a_formula(tmp_path):
     cell = (tmp_path / "r.csv").read_text().splitlines()[1]
     assert cell.startswith("'=HYPERLINK(") or cell.startswith("\"'=HYPERLINK(")
     assert list(load_reference_tables(tmp_path / "r.csv")) == [evil]  # read back as it was
+
+
+def test_an_index_from_before_the_newer_feature_fields_is_used_as_it_is(clean, tmp_path):
+    """An older version recorded a model's features without the fields added since (musicnn's
+    log_compression, log_gain): same representation, so its embeddings are used, not refused."""
+    lib, home, song = _unshipped(clean, tmp_path)
+    assert index(home, lib)[0] == 0
+    con = sqlite3.connect(home / "index.db")
+    with con:
+        features = json.loads(con.execute("SELECT features FROM models").fetchone()[0])
+        old = {k: v for k, v in features.items() if k not in ("log_compression", "log_gain")}
+        con.execute("UPDATE models SET features = ?", (json.dumps(old),))
+    con.close()
+    rc, out, err = index(home, lib)
+    assert rc == 0 and out.startswith("indexed 0, unchanged 9"), out + err
+    _same_answer(query(home, song), clean, lib)

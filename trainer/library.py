@@ -465,10 +465,11 @@ class Library:
         stored, dropped = None, False
         if row is not None:
             try:
-                stored = json.loads(row[0]) if isinstance(row[0], str) else None
-            except (ValueError, RecursionError):
+                # as the key compares them: fields added since the record was written count at their defaults
+                stored = bounds.check_features(json.loads(row[0])).identity_dict()
+            except (TypeError, ValueError, RecursionError):
                 stored = None
-            if not isinstance(stored, dict) or not isinstance(row[1], int):
+            if stored is None or not isinstance(row[1], int):
                 self.drop_model(info.key)
                 dropped, row = True, None
         if row is None:
@@ -480,6 +481,7 @@ class Library:
                 raise self._storage_error(exc) from exc
             return dropped
         assert stored is not None
+        features = info.features.identity_dict()
         if stored != features or int(row[1]) != info.embedding_dim:
             diff = sorted(k for k in set(stored) | set(features) if stored.get(k) != features.get(k))
             raise ModelError(f"model '{shown(info.name)}' does not match the embeddings already in this index "
