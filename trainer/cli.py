@@ -396,7 +396,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     bar.close()
     print(f"saved model '{args.name}' to {folder}; skipped {len(skipped)}")
     for path, reason in skipped:
-        print(f"  skipped {_show(path)}: {reason}")
+        print(f"  skipped {_show(path)}: {_show(reason)}")
     return 0
 
 
@@ -445,7 +445,7 @@ def _by_album(results: list) -> str:  # type: ignore[type-arg]
              f"  {'album':<{width}}  " + "  ".join(f"{r.model[:16]:>16}" for r in results)]
     if len(albums) <= _MAX_ALBUM_LINES:
         for album, row in zip(albums, cells, strict=True):
-            lines.append(f"  {album:<{width}}  " + "  ".join(
+            lines.append(f"  {_show(album, 200):<{width}}  " + "  ".join(
                 f"{f'{c[0]}/{c[1]}' if c else '-':>16}" for c in row))
     lines.append(f"  {_BALANCED:<{width}}  " + "  ".join(f"{f'{100 * b:.1f} %':>16}" for b in balanced))
     return "\n".join(lines)

@@ -120,11 +120,11 @@ def _print(playlist: Any, songs: _Library, header: str, args: argparse.Namespace
     steps = np.concatenate([[np.nan], playlist.steps])
     for i, row in enumerate(playlist.rows):
         s = songs.songs[int(row)]
-        who = " — ".join(x for x in (song_artist(s), song_album(s)) if x)
+        who = " — ".join(_show(x, 200) for x in (song_artist(s), song_album(s)) if x)  # tags: escaped, cut
         where = f"  step {steps[i]:.4f}" if i else ""
         if playlist.to_end is not None and i:
             where += f", to the end {playlist.to_end[i]:.4f}"
-        print(f"{i + 1:3d}. {_show(s.path)}  [{s.display_title}{' — ' + who if who else ''}]{where}")
+        print(f"{i + 1:3d}. {_show(s.path)}  [{_show(s.display_title, 200)}{' — ' + who if who else ''}]{where}")
     print(f"mean step {playlist.mean_step:.4f}, longest {playlist.longest_step:.4f} "
           f"({args.distance}, {args.scaler}, model '{songs.model}')")
     if playlist.note:
