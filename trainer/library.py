@@ -237,7 +237,9 @@ class Library:
             self.conn.executescript(SCHEMA)
             self.conn.commit()
         except sqlite3.DatabaseError as exc:
-            raise ParameterError(f"cannot open the library index '{self.db_path}': {exc}") from exc
+            damaged = "malformed" in str(exc) or "not a database" in str(exc)
+            raise ParameterError(f"cannot open the library index '{self.db_path}': {exc}"
+                                 + ("; 'musicsim check --repair' repairs it" if damaged else "")) from exc
 
     def close(self) -> None:
         self.conn.close()
