@@ -126,3 +126,19 @@ def test_a_listed_model_has_the_key_it_loads_with_and_loads_lazily(tmp_path):
     os.replace(other / "weights.safetensors", folder / "weights.safetensors")  # replaced while listed
     with pytest.raises(ModelError, match="changed on disk"):
         LazyModel(refs["mine"]).get()
+
+
+def test_shipped_models_are_listed_after_the_default_and_their_names_are_reserved(tmp_path):
+    from trainer.errors import ParameterError
+    from trainer.modelstore import available_models, load_model, validate_name
+    from trainer.paths import shipped_model_dirs
+
+    shipped = list(shipped_model_dirs())
+    assert shipped[0] == "default" and "musicnet-stats-small" in shipped  # the previous default, kept
+    names = [r.name for r in available_models(tmp_path)]
+    assert names[:2] == ["default", "classic"] and set(shipped) <= set(names)
+    for name in shipped:
+        with pytest.raises(ParameterError):
+            validate_name(name)
+    previous = load_model("musicnet-stats-small")
+    assert previous.info.arch == "musicnet-stats-small" and previous.info.name == "musicnet-stats-small"

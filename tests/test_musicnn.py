@@ -10,6 +10,7 @@ of summation); the tests allow 1e-4.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +78,11 @@ def test_log_mel_front_end_matches_librosas_filterbank(reference):
     np.testing.assert_allclose(ours, np.log10(1 + 10000 * mel), rtol=1e-4, atol=1e-4)
 
 
-def test_excerpts_are_musicnns_187_frame_patches():
-    assert MUSICNN_FEATURES.n_frames == PATCH_FRAMES
+def test_excerpts_are_whole_frames_of_musicnns_input():
+    # 8 excerpts of 125 frames (1.984 s): the speed/quality choice of docs/QUALITY.md; a 187-frame
+    # patch (musicnn's own 3 s) is the same settings with 2.976 s
+    assert MUSICNN_FEATURES.n_frames == 125 and MUSICNN_FEATURES.n_excerpts == 8
+    assert replace(MUSICNN_FEATURES, excerpt_seconds=2.976).n_frames == PATCH_FRAMES
     assert get_spec("musicnn-msd").features == MUSICNN_FEATURES
 
 

@@ -57,13 +57,17 @@ def fast_cpu_model(model: torch.nn.Module, cfg: FeatureConfig) -> torch.nn.Modul
     """The same eval-mode model, faster on a CPU; outputs equal to float rounding.
 
     * NHWC (``channels_last``) lets oneDNN pick its fast convolution kernels: 1.2-1.9x faster
-      inference for every registered architecture on a 2-core CPU.  Converts ``model`` in place.
+      inference for the CNNs trained here on a 2-core CPU.  Converts ``model`` in place.  A model
+      with ``fast_cpu_layout = False`` is left as it is: musicnn reduces over the frequency axis,
+      which NHWC makes a strided reduction (3× slower).
     * BatchNorm layers that follow a convolution are folded into it (``torch.fx`` ``fuse``, on a
       copy, ``model`` is left as it is): another ~15% for ``musicnet``.  Skipped for big models
       and whenever the folded copy does not reproduce the model's output.
 
     Measured in ``benchmarks/bench_index.py``; see docs/PERFORMANCE.md.
     """
+    if not getattr(model, "fast_cpu_layout", True):  # a model that tuned its own layout (musicnn)
+        return model.eval()
     model = model.eval().to(memory_format=torch.channels_last)
     if not _has_bn(model) or sum(p.numel() for p in model.parameters()) > _FUSE_MAX_PARAMS:
         return model
@@ -154,7 +158,13 @@ class Embedder:
         n_workers = default_workers() if workers is None else workers
         threads_before = torch.get_num_threads()
         if self.device.type == "cpu" and n_workers > 0 and total > 2:
-            torch.set_num_threads(max(1, min(threads_before, usable_cores() - n_workers)))
+            if getattr(self.loaded.model, "compute_bound", False):
+                # A network that costs several times the decoding (musicnn: ~85 % of the CPU time)
+                # gets every core; one decoder process keeps up with it and mostly sleeps.
+                n_workers = workers = 1 if workers is None else workers
+                torch.set_num_threads(max(1, min(threads_before, usable_cores())))
+            else:
+                torch.set_num_threads(max(1, min(threads_before, usable_cores() - n_workers)))
         try:
             for decoded in decode_many(paths, self.cfg, workers=workers, want_tags=want_tags):
                 check_stop(should_stop)

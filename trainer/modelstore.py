@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from . import __version__, bounds
 from .config import FeatureConfig
 from .errors import ModelError, ParameterError
-from .paths import default_model_dir, models_dir
+from .paths import default_model_dir, models_dir, shipped_model_dirs
 from .safetext import shown
 
 if TYPE_CHECKING:  # torch is imported where a model is built, saved or loaded: listing models stays fast
@@ -197,12 +197,17 @@ def weights_sha256(path: Path) -> str:
 
 
 def validate_name(name: str) -> str:
-    if (not name or name in RESERVED_NAMES or name.startswith(".") or any(c in name for c in "/\\:\0")
+    if (not name or name in reserved_names() or name.startswith(".") or any(c in name for c in "/\\:\0")
             or len(name) > MAX_NAME_CHARS or not name.isprintable()):
         raise ParameterError(
             f"invalid model name '{shown(name, 60)}': use letters, digits, '-', '_' (at most "
-            f"{MAX_NAME_CHARS}; not 'classic' or 'default')")
+            f"{MAX_NAME_CHARS}; not 'classic' or a built-in model's name: {', '.join(shipped_model_dirs())})")
     return name
+
+
+def reserved_names() -> frozenset[str]:
+    """Names a trained model cannot take: the classic baseline and every shipped model."""
+    return RESERVED_NAMES | frozenset(shipped_model_dirs())
 
 
 def save_model(folder: Path, model: torch.nn.Module, info: ModelInfo) -> Path:
@@ -352,10 +357,11 @@ def load_model(ref: str | os.PathLike[str], home: Path | None = None) -> LoadedM
     text = os.fspath(ref)
     if text == CLASSIC:
         return classic_model()
-    if text == DEFAULT:
-        if not (default_model_dir() / CONFIG_FILE).is_file():
-            raise ModelError("the default model is missing from resources/models/default")
-        return load_model_folder(default_model_dir())
+    if text == DEFAULT and not (default_model_dir() / CONFIG_FILE).is_file():
+        raise ModelError("the default model is missing from resources/models/default")
+    shipped = shipped_model_dirs()
+    if text in shipped:
+        return load_model_folder(shipped[text])
     user = _user_model_folder(text, home)
     if user is not None:
         return load_model_folder(user)
@@ -381,18 +387,22 @@ def unusable_models(home: Path | None = None) -> list[tuple[str, str]]:
 def _scan_models(home: Path | None) -> tuple[list[ModelRef], list[tuple[str, str]]]:
     refs: list[ModelRef] = []
     bad: list[tuple[str, str]] = []
-    if (default_model_dir() / CONFIG_FILE).is_file():
+    shipped = shipped_model_dirs()
+    for name, folder in shipped.items():
         try:
-            refs.append(ModelRef(DEFAULT, default_model_dir(), read_info(default_model_dir())))
+            refs.append(ModelRef(name, folder, read_info(folder)))
         except ModelError as exc:
-            bad.append((DEFAULT, str(exc)))
-    refs.append(ModelRef(CLASSIC, None, classic_info()))
+            bad.append((name, str(exc)))
+        if name == DEFAULT:
+            refs.append(ModelRef(CLASSIC, None, classic_info()))
+    if DEFAULT not in shipped:
+        refs.append(ModelRef(CLASSIC, None, classic_info()))
     if home is not None and models_dir(home).is_dir():
         for folder in sorted(models_dir(home).iterdir()):
             if folder.name.startswith(".") or not (folder / CONFIG_FILE).is_file():
                 continue
             name = os.fsdecode(folder.name)
-            if name in RESERVED_NAMES:
+            if name in RESERVED_NAMES or name in shipped:
                 bad.append((name, f"'{name}' is reserved for the built-in model"))
                 continue
             try:

@@ -53,6 +53,18 @@ def default_model_dir() -> Path:
     return resources_dir() / "models" / "default"
 
 
+def shipped_model_dirs() -> dict[str, Path]:
+    """Models that ship in ``resources/models/`` by name, the default first: the default and the
+    baselines it is compared with (the raw pretrained features, the previous default)."""
+    root = resources_dir() / "models"
+    try:
+        folders = sorted(f for f in root.iterdir() if f.is_dir() and not f.name.startswith("."))
+    except OSError:
+        return {}
+    folders.sort(key=lambda f: f.name != "default")
+    return {f.name: f for f in folders if (f / "config.json").is_file()}
+
+
 def demo_library_dir() -> Path:
     return resources_dir() / "demo"
 
