@@ -250,15 +250,32 @@ def first_query_phases(n: int, measure, rep: Report) -> dict[str, list[float]]:
     from trainer.library import Song
 
     X = np.random.default_rng(0).normal(size=(n, 128)).astype(np.float32)
-    songs = [Song(id=i, path=Path(f"/bench/a/{i}.ogg"), root=Path("/bench"), size=1, mtime=0.0,
-                  duration_s=1.0, title=str(i), artist="a", album="a", genre=None, error=None)
-             for i in range(n)]
+    songs = [
+        Song(
+            id=i,
+            path=Path(f"/bench/a/{i}.ogg"),
+            root=Path("/bench"),
+            size=1,
+            mtime=0.0,
+            duration_s=1.0,
+            title=str(i),
+            artist="a",
+            album="a",
+            genre=None,
+            error=None,
+        )
+        for i in range(n)
+    ]
     out: dict[str, list[float]] = {}
     built: list = []
     t = time.perf_counter()
     out[f"first query, {n:,} songs, index built on the GUI thread (before)"] = measure(
-        None, "first query (GUI thread)", 600.0,
-        on_gui=lambda: built.append(prepare_search(X, "Normalizer", "cosine")), until=lambda: bool(built))
+        None,
+        "first query (GUI thread)",
+        600.0,
+        on_gui=lambda: built.append(prepare_search(X, "Normalizer", "cosine")),
+        until=lambda: bool(built),
+    )
     rep.log(f"GUI-thread build: {time.perf_counter() - t:.1f} s")
     session = LibrarySession(Path(tempfile.mkdtemp(prefix="bench_heartbeat_home_")), JobRunner())
     session.model_refs = [type("Ref", (), {"name": "m", "info": type("I", (), {"key": "m@bench"})()})()]
@@ -266,8 +283,12 @@ def first_query_phases(n: int, measure, rep: Report) -> dict[str, list[float]]:
     session.apply_snapshot(Snapshot(songs=songs, ids=np.arange(n), matrix=X, model_key="m@bench"))
     t = time.perf_counter()
     out[f"first query, {n:,} songs, the app (index built on a worker)"] = measure(
-        None, "first query (app)", 600.0, on_gui=lambda: session.set_query(0),
-        until=lambda: bool(session.results))
+        None,
+        "first query (app)",
+        600.0,
+        on_gui=lambda: session.set_query(0),
+        until=lambda: bool(session.results),
+    )
     rep.log(f"app: results after {time.perf_counter() - t:.1f} s")
     session.runner.stop_all()
     return out

@@ -163,24 +163,33 @@ def quality(args, rep: Report) -> None:
     metric = args.distance
     rng = np.random.default_rng(args.seed)
     n = len(ids)
-    rep.log(f"{n} songs, {len(set(folder_album))} album folders; model {loaded.info.name}, {metric}, "
-            f"{args.scaler}; {args.pairs} pairs, {args.steps} steps")
+    rep.log(
+        f"{n} songs, {len(set(folder_album))} album folders; model {loaded.info.name}, {metric}, "
+        f"{args.scaler}; {args.pairs} pairs, {args.steps} steps"
+    )
     ways = {
-        "journey (shipped): sum of step², closer each step": lambda a, b: pl.journey(
-            index, a, b, args.steps, metric=metric).rows,
-        "same, sum of step¹ (plain shortest path)": lambda a, b: pl.journey(
-            index, a, b, args.steps, metric=metric, power=1.0).rows,
+        "journey (shipped): sum of step², closer each step": lambda a, b: (
+            pl.journey(index, a, b, args.steps, metric=metric).rows
+        ),
+        "same, sum of step¹ (plain shortest path)": lambda a, b: (
+            pl.journey(index, a, b, args.steps, metric=metric, power=1.0).rows
+        ),
         "same, sum of step⁴": lambda a, b: pl.journey(index, a, b, args.steps, metric=metric, power=4.0).rows,
-        "same + evenness 1 (distance to B falls evenly)": lambda a, b: pl.journey(
-            index, a, b, args.steps, metric=metric, evenness=1.0).rows,
-        "same, steps on the 10-NN graph only": lambda a, b: pl.journey(
-            index, a, b, args.steps, metric=metric, knn=10).rows,
+        "same + evenness 1 (distance to B falls evenly)": lambda a, b: (
+            pl.journey(index, a, b, args.steps, metric=metric, evenness=1.0).rows
+        ),
+        "same, steps on the 10-NN graph only": lambda a, b: (
+            pl.journey(index, a, b, args.steps, metric=metric, knn=10).rows
+        ),
         "Dijkstra on the 10-NN graph, step² (free length)": lambda a, b: knn_dijkstra(
-            index, a, b, args.steps, metric),
+            index, a, b, args.steps, metric
+        ),
         "line points snapped to nearest unused song": lambda a, b: line_snapped(
-            index, a, b, args.steps, metric, closer_only=False),
+            index, a, b, args.steps, metric, closer_only=False
+        ),
         "same, only songs closer to B": lambda a, b: line_snapped(
-            index, a, b, args.steps, metric, closer_only=True),
+            index, a, b, args.steps, metric, closer_only=True
+        ),
     }
     table: dict[str, list[dict[str, float]]] = {name: [] for name in ways}
     table["baseline: random orders of the shipped journey's songs"] = []
@@ -201,40 +210,62 @@ def quality(args, rep: Report) -> None:
             middle = rng.permutation(shipped[1:-1])
             order = np.concatenate([[a], middle, [b]])
             table["baseline: random orders of the shipped journey's songs"].append(
-                figures(index, order, b, metric, folder_album))
+                figures(index, order, b, metric, folder_album)
+            )
         table["baseline: nearest-neighbour chain from A, same length"].append(
-            figures(index, nn_chain(index, a, len(shipped), metric), b, metric, folder_album))
-    print_table(f"journeys of {args.steps} steps between {args.pairs} random pairs ({n} songs; distance "
-                f"and steps in {metric} units; 'closer' and 'largest fall' towards B)", table)
+            figures(index, nn_chain(index, a, len(shipped), metric), b, metric, folder_album)
+        )
+    print_table(
+        f"journeys of {args.steps} steps between {args.pairs} random pairs ({n} songs; distance "
+        f"and steps in {metric} units; 'closer' and 'largest fall' towards B)",
+        table,
+    )
     full = np.mean([r["songs"] == args.steps + 1 for r in table[next(iter(ways))]])
     print(f"  pairs whose shipped journey has all {args.steps + 1} songs: {100 * full:.0f} %")
-    rep.extra["journey_quality"] = {k: {c: float(np.mean([r[c] for r in v])) for c in COLUMNS if c in v[0]}
-                                    for k, v in table.items()}
-    shipped_rows, rand, chain = (table[next(iter(ways))],
-                                 table["baseline: random orders of the shipped journey's songs"],
-                                 table["baseline: nearest-neighbour chain from A, same length"])
+    rep.extra["journey_quality"] = {
+        k: {c: float(np.mean([r[c] for r in v])) for c in COLUMNS if c in v[0]} for k, v in table.items()
+    }
+    shipped_rows, rand, chain = (
+        table[next(iter(ways))],
+        table["baseline: random orders of the shipped journey's songs"],
+        table["baseline: nearest-neighbour chain from A, same length"],
+    )
     m = lambda rows, c: float(np.mean([r[c] for r in rows]))  # noqa: E731
-    rep.add(f"{n} songs: journey mean step", m(shipped_rows, "mean step"), metric,
-            baseline=f"random order {m(rand, 'mean step'):.3f}, NN chain {m(chain, 'mean step'):.3f}",
-            ratio=f"{m(shipped_rows, 'mean step') / m(rand, 'mean step'):.2f}× random")
-    rep.add(f"{n} songs: journey longest step", m(shipped_rows, "longest step"), metric,
-            baseline=f"random order {m(rand, 'longest step'):.3f}, NN chain {m(chain, 'longest step'):.3f}",
-            ratio=f"{m(shipped_rows, 'longest step') / m(rand, 'longest step'):.2f}× random")
+    rep.add(
+        f"{n} songs: journey mean step",
+        m(shipped_rows, "mean step"),
+        metric,
+        baseline=f"random order {m(rand, 'mean step'):.3f}, NN chain {m(chain, 'mean step'):.3f}",
+        ratio=f"{m(shipped_rows, 'mean step') / m(rand, 'mean step'):.2f}× random",
+    )
+    rep.add(
+        f"{n} songs: journey longest step",
+        m(shipped_rows, "longest step"),
+        metric,
+        baseline=f"random order {m(rand, 'longest step'):.3f}, NN chain {m(chain, 'longest step'):.3f}",
+        ratio=f"{m(shipped_rows, 'longest step') / m(rand, 'longest step'):.2f}× random",
+    )
 
-    radio_table: dict[str, list[dict[str, float]]] = {"radio, album/artist rule (shipped)": [],
-                                                      "radio, no album/artist rule": []}
+    radio_table: dict[str, list[dict[str, float]]] = {
+        "radio, album/artist rule (shipped)": [],
+        "radio, no album/artist rule": [],
+    }
     for a, _ in pairs[: args.radio]:
-        for name, kw in (("radio, album/artist rule (shipped)", {"albums": tag_albums, "artists": artists}),
-                         ("radio, no album/artist rule", {})):
+        for name, kw in (
+            ("radio, album/artist rule (shipped)", {"albums": tag_albums, "artists": artists}),
+            ("radio, no album/artist rule", {}),
+        ):
             t = time.perf_counter()
             rows = pl.radio(index, a, 20, metric=metric, **kw).rows
             f = figures(index, rows, int(rows[-1]), metric, folder_album)
             f["ms"] = (time.perf_counter() - t) * 1e3
             radio_table[name].append(f)
         radio_table.setdefault("baseline: nearest-neighbour chain, 20 songs", []).append(
-            figures(index, nn_chain(index, a, 20, metric), 0, metric, folder_album))
-    print_table(f"radio of 20 songs from {args.radio} of those A ('closer'/'largest fall' do not apply)",
-                radio_table)
+            figures(index, nn_chain(index, a, 20, metric), 0, metric, folder_album)
+        )
+    print_table(
+        f"radio of 20 songs from {args.radio} of those A ('closer'/'largest fall' do not apply)", radio_table
+    )
 
 
 def speed(args, rep: Report) -> None:
@@ -267,13 +298,17 @@ def speed(args, rep: Report) -> None:
                     times.append(time.perf_counter() - t)
                     means.append(j.mean_step)
                 p50, worst = percentile(times, 50), max(times)
-                rep.add(f"{n:,} songs, {what}: journey of {steps} steps", p50 * 1e3, "ms",
-                        goal=f"< {JOURNEY_GOAL_S_100K:g} s" if n == 100_000 else "",
-                        baseline=f"one top-10 query {percentile(q_ms, 50):.1f} ms",
-                        ratio=f"{p50 * 1e3 / percentile(q_ms, 50):.0f} queries",
-                        note=f"p95 {percentile(times, 95) * 1e3:.0f} ms, worst {worst * 1e3:.0f} ms; "
-                             f"mean step {np.mean(means):.3f}; index {build:.1f} s once",
-                        ok=(worst < JOURNEY_GOAL_S_100K) if n == 100_000 else None)
+                rep.add(
+                    f"{n:,} songs, {what}: journey of {steps} steps",
+                    p50 * 1e3,
+                    "ms",
+                    goal=f"< {JOURNEY_GOAL_S_100K:g} s" if n == 100_000 else "",
+                    baseline=f"one top-10 query {percentile(q_ms, 50):.1f} ms",
+                    ratio=f"{p50 * 1e3 / percentile(q_ms, 50):.0f} queries",
+                    note=f"p95 {percentile(times, 95) * 1e3:.0f} ms, worst {worst * 1e3:.0f} ms; "
+                    f"mean step {np.mean(means):.3f}; index {build:.1f} s once",
+                    ok=(worst < JOURNEY_GOAL_S_100K) if n == 100_000 else None,
+                )
             if not index.use_ann:  # the candidates' share of the optimum: against 4x as many candidates
                 ours, more = [], []
                 saved = pl.POOL_SIZE
@@ -283,26 +318,35 @@ def speed(args, rep: Report) -> None:
                     more.append(pl.journey(index, a, b, 10).steps)
                     pl.POOL_SIZE = saved
                 cost = [np.sum(x**2) / np.sum(y**2) for x, y in zip(ours, more, strict=True)]
-                rep.add(f"{n:,} songs: journey cost (sum of step²) vs {4 * saved:,} candidates",
-                        float(np.mean(cost)), "×",
-                        note=f"mean step {np.mean([x.mean() for x in ours]):.4f} vs "
-                             f"{np.mean([y.mean() for y in more]):.4f}, longest "
-                             f"{np.mean([x.max() for x in ours]):.4f} vs {np.mean([y.max() for y in more]):.4f}; "
-                             f"{pl.POOL_SIZE:,} candidates as shipped")
+                rep.add(
+                    f"{n:,} songs: journey cost (sum of step²) vs {4 * saved:,} candidates",
+                    float(np.mean(cost)),
+                    "×",
+                    note=f"mean step {np.mean([x.mean() for x in ours]):.4f} vs "
+                    f"{np.mean([y.mean() for y in more]):.4f}, longest "
+                    f"{np.mean([x.max() for x in ours]):.4f} vs {np.mean([y.max() for y in more]):.4f}; "
+                    f"{pl.POOL_SIZE:,} candidates as shipped",
+                )
             times = []
             for a, _ in pairs[: max(3, args.journeys // 4)]:
                 t = time.perf_counter()
                 pl.radio(index, a, 20)
                 times.append(time.perf_counter() - t)
-            rep.add(f"{n:,} songs, {what}: radio of 20 songs", percentile(times, 50) * 1e3, "ms",
-                    baseline=f"one top-10 query {percentile(q_ms, 50):.1f} ms",
-                    note=f"worst {max(times) * 1e3:.0f} ms")
+            rep.add(
+                f"{n:,} songs, {what}: radio of 20 songs",
+                percentile(times, 50) * 1e3,
+                "ms",
+                baseline=f"one top-10 query {percentile(q_ms, 50):.1f} ms",
+                note=f"worst {max(times) * 1e3:.0f} ms",
+            )
         rep.log(f"the app answers exactly up to ANN_THRESHOLD = {ANN_THRESHOLD:,} songs")
 
 
 def main() -> int:
     p = base_parser(__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default="100000", help="synthetic library sizes for the speed figures ('' for none)")
+    p.add_argument(
+        "--sizes", default="100000", help="synthetic library sizes for the speed figures ('' for none)"
+    )
     p.add_argument("--journeys", type=int, default=20, help="timed journeys per size")
     p.add_argument("--ann", action="store_true", help="also time journeys on the HNSW index at each size")
     p.add_argument("--home", help="MusicSim home holding the indexed --library folders")

@@ -106,8 +106,9 @@ def main() -> int:
     rep = Report("bench_startup: first launch on the demo library", args)
     base = Path(tempfile.mkdtemp(prefix="bench_startup_"))
     try:
-        bare = shutil.copytree(demo_library_dir(), base / "demo-without-embeddings",
-                               ignore=shutil.ignore_patterns(FILE_NAME))
+        bare = shutil.copytree(
+            demo_library_dir(), base / "demo-without-embeddings", ignore=shutil.ignore_patterns(FILE_NAME)
+        )
         runs: dict[str, list[dict[str, float]]] = {"shipped": [], "without": []}
         for i in range(args.repeat):
             for variant, library in (("shipped", None), ("without", bare)):
@@ -119,14 +120,31 @@ def main() -> int:
 
         w, r, q = med("shipped", "window"), med("shipped", "ready"), med("shipped", "query")
         w0, r0 = med("without", "window"), med("without", "ready")
-        rep.add("window up", w, "s", goal=f"< {GOAL_WINDOW_S:g} s",
-                baseline=f"import torch alone {torch_s:.2f} s", ok=w < GOAL_WINDOW_S,
-                note="process start to the event loop; torch is imported later, on a worker")
-        rep.add("demo listed and embedded (shipped embeddings)", r, "s", goal=f"< {GOAL_READY_S:g} s",
-                baseline=f"without them {r0:.2f} s", ratio=f"{r0 / r:.1f}× sooner", ok=r < GOAL_READY_S)
+        rep.add(
+            "window up",
+            w,
+            "s",
+            goal=f"< {GOAL_WINDOW_S:g} s",
+            baseline=f"import torch alone {torch_s:.2f} s",
+            ok=w < GOAL_WINDOW_S,
+            note="process start to the event loop; torch is imported later, on a worker",
+        )
+        rep.add(
+            "demo listed and embedded (shipped embeddings)",
+            r,
+            "s",
+            goal=f"< {GOAL_READY_S:g} s",
+            baseline=f"without them {r0:.2f} s",
+            ratio=f"{r0 / r:.1f}× sooner",
+            ok=r < GOAL_READY_S,
+        )
         rep.add("window up (demo without embeddings)", w0, "s")
-        rep.add(f"first query, {args.click_after:g} s after ready (GUI thread)", q, "s",
-                note=f"{int(med('shipped', 'results'))} results")
+        rep.add(
+            f"first query, {args.click_after:g} s after ready (GUI thread)",
+            q,
+            "s",
+            note=f"{int(med('shipped', 'results'))} results",
+        )
         rep.extra.update({"runs": runs, "import_torch_s": torch_s})
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -37,13 +37,17 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
     "supertuxkart-data": [("supertuxkart", "usr/share/games/supertuxkart/data/music")],
     "widelands-data": [("widelands", "usr/share/games/widelands/data/music")],
     "freedroidrpg-data": [("freedroidrpg", "usr/share/freedroidrpg/data/sound/music")],
-    "warmux-data": [("warmux", "usr/share/games/warmux/music/ingame"),
-                    ("warmux", "usr/share/games/warmux/music/menu")],
+    "warmux-data": [
+        ("warmux", "usr/share/games/warmux/music/ingame"),
+        ("warmux", "usr/share/games/warmux/music/menu"),
+    ],
     "redeclipse-data": [("redeclipse", "usr/share/games/redeclipse/data/sounds/music")],
     "extremetuxracer-data": [("extremetuxracer", "usr/share/games/etr/music")],
     "megaglest-data": [("megaglest", "usr/share/games/megaglest/data/core/menu/music")]
-    + [("megaglest", f"usr/share/games/megaglest/techs/megapack/factions/{f}/music")
-       for f in ("egypt", "indian", "magic", "norsemen", "persian", "romans", "tech")],
+    + [
+        ("megaglest", f"usr/share/games/megaglest/techs/megapack/factions/{f}/music")
+        for f in ("egypt", "indian", "magic", "norsemen", "persian", "romans", "tech")
+    ],
     "openclonk-data": [("openclonk", "usr/share/games/openclonk/Music.ocg")],
     "xmoto-data": [("xmoto", "usr/share/games/xmoto/Textures/Musics")],
     "blobwars-data": [("blobwars", "usr/share/games/blobwars/music")],
@@ -51,8 +55,10 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
 }
 #: Test-only games (``--test-pool``): same format as SOURCES.
 TEST_POOL: dict[str, list[tuple[str, str]]] = {
-    "enigma-data": [("enigma", "usr/share/games/enigma/music/game"),
-                    ("enigma", "usr/share/games/enigma/music/menu")],
+    "enigma-data": [
+        ("enigma", "usr/share/games/enigma/music/game"),
+        ("enigma", "usr/share/games/enigma/music/menu"),
+    ],
     "flare-game": [("flare", "usr/share/games/flare/mods/fantasycore/music")],
     "lugaru-data": [("lugaru", "usr/share/games/lugaru/Sounds")],
     "naev-data": [("naev", "usr/share/naev/dat/snd/music")],
@@ -86,8 +92,11 @@ def _members(root: Path, src: str) -> list[tuple[str, bytes]]:
     if src.startswith("zip:"):
         _, archive, prefix = src.split(":")
         with zipfile.ZipFile(root / archive) as z:
-            return [(Path(m).name, z.read(m)) for m in sorted(z.namelist())
-                    if m.startswith(prefix) and not m.endswith("/")]
+            return [
+                (Path(m).name, z.read(m))
+                for m in sorted(z.namelist())
+                if m.startswith(prefix) and not m.endswith("/")
+            ]
     folder = root / src
     if not folder.is_dir():
         return []
@@ -108,8 +117,11 @@ def main() -> None:
         sys.exit(__doc__)
     sources = TEST_POOL if test_pool else SOURCES
     dest = Path(args[0]).resolve()
-    credits = ["# Credits\n\n" + ("Test-only music" if test_pool else "Training music")
-               + " from these Debian packages; each package's copyright file follows.\n"]
+    credits = [
+        "# Credits\n\n"
+        + ("Test-only music" if test_pool else "Training music")
+        + " from these Debian packages; each package's copyright file follows.\n"
+    ]
     total = 0
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["apt-get", "download", *sources], cwd=tmp, check=True)
@@ -120,13 +132,15 @@ def main() -> None:
             tracks: dict[str, list[tuple[str, bytes]]] = {}
             for game, src in sources[pkg]:
                 tracks.setdefault(game, []).extend(
-                    (name, data) for name, data in _members(root, src)
-                    if name not in NOT_MUSIC and _keep(data, name))
+                    (name, data)
+                    for name, data in _members(root, src)
+                    if name not in NOT_MUSIC and _keep(data, name)
+                )
             kept = 0
             for game, found in tracks.items():
                 out = dest / game / "music"
                 out.mkdir(parents=True, exist_ok=True)
-                for name, data in (_evenly(found, TEST_POOL_CAP) if test_pool else found):
+                for name, data in _evenly(found, TEST_POOL_CAP) if test_pool else found:
                     stem = name[:-4] if name.lower().endswith(".ogg") else name
                     (out / f"{stem}.ogg").write_bytes(data)
                     kept += 1

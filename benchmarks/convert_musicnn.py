@@ -49,19 +49,39 @@ PATCHES_PER_CLIP = 1
 def _tf_to_torch_names() -> list[tuple[str, str]]:
     """``(TensorFlow variable, PyTorch key)`` in the order ``musicnn.models.build_musicnn``
     creates its variables (each layer's kernel/bias, each batch norm's four tensors)."""
+
     def bn(tf_name: str, torch_name: str) -> list[tuple[str, str]]:
-        return [(f"{tf_name}/gamma", f"{torch_name}.weight"), (f"{tf_name}/beta", f"{torch_name}.bias"),
-                (f"{tf_name}/moving_mean", f"{torch_name}.running_mean"),
-                (f"{tf_name}/moving_variance", f"{torch_name}.running_var")]
+        return [
+            (f"{tf_name}/gamma", f"{torch_name}.weight"),
+            (f"{tf_name}/beta", f"{torch_name}.bias"),
+            (f"{tf_name}/moving_mean", f"{torch_name}.running_mean"),
+            (f"{tf_name}/moving_variance", f"{torch_name}.running_var"),
+        ]
 
     def layer(tf_name: str, torch_name: str) -> list[tuple[str, str]]:
         return [(f"{tf_name}/kernel", f"{torch_name}.weight"), (f"{tf_name}/bias", f"{torch_name}.bias")]
 
     names = bn("batch_normalization", "input_bn")
-    torch_convs = ["timbral.0", "timbral.1", "temporal.0", "temporal.1", "temporal.2",
-                   "midend.0", "midend.1", "midend.2"]
-    torch_bns = ["timbral_bn.0", "timbral_bn.1", "temporal_bn.0", "temporal_bn.1", "temporal_bn.2",
-                 "midend_bn.0", "midend_bn.1", "midend_bn.2"]
+    torch_convs = [
+        "timbral.0",
+        "timbral.1",
+        "temporal.0",
+        "temporal.1",
+        "temporal.2",
+        "midend.0",
+        "midend.1",
+        "midend.2",
+    ]
+    torch_bns = [
+        "timbral_bn.0",
+        "timbral_bn.1",
+        "temporal_bn.0",
+        "temporal_bn.1",
+        "temporal_bn.2",
+        "midend_bn.0",
+        "midend_bn.1",
+        "midend_bn.2",
+    ]
     for k, (conv, norm) in enumerate(zip(torch_convs, torch_bns)):
         names += layer("conv2d" if k == 0 else f"conv2d_{k}", conv) + bn(f"batch_normalization_{k + 1}", norm)
     names += bn("batch_normalization_9", "pool_bn") + layer("dense", "dense")
@@ -106,7 +126,8 @@ def inside(out: Path, fixture: Path) -> None:
         x = tf.compat.v1.placeholder(tf.float32, [None, n_frames, mcfg.N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
         y, _t, _tp, _c1, _c2, _c3, mean_pool, max_pool, penultimate = models.define_model(
-            x, is_training, MODEL, len(mcfg.MSD_LABELS))
+            x, is_training, MODEL, len(mcfg.MSD_LABELS)
+        )
         taggram = tf.nn.sigmoid(y)
     sess = tf.compat.v1.Session()
     tf.compat.v1.train.Saver().restore(sess, str(ckpt) + "/")  # musicnn's own way of loading it
@@ -126,13 +147,19 @@ def inside(out: Path, fixture: Path) -> None:
         "authors": "Jordi Pons and Xavier Serra, Music Technology Group, Universitat Pompeu Fabra",
         "licence": "ISC (LICENSE.md, copied from the wheel)",
         "paper": "Pons & Serra, musicnn: pre-trained convolutional neural networks for music audio "
-                 "tagging, ISMIR 2019 late-breaking/demo",
+        "tagging, ISMIR 2019 late-breaking/demo",
         "checkpoint_sha256": {p.name: _sha256(p) for p in sorted(ckpt.iterdir()) if p.name.startswith(".")},
         "converted_by": "benchmarks/convert_musicnn.py with " + ", ".join(PINNED),
-        "input": {"sample_rate": mcfg.SR, "n_fft": mcfg.FFT_SIZE, "hop_length": mcfg.FFT_HOP,
-                  "n_mels": mcfg.N_MELS, "patch_frames": int(n_frames),
-                  "compression": "log10(1 + 10000 * mel)", "mel": "librosa defaults (Slaney scale and norm, "
-                  "fmin 0, fmax sr/2, power 2, hann window, centred frames)"},
+        "input": {
+            "sample_rate": mcfg.SR,
+            "n_fft": mcfg.FFT_SIZE,
+            "hop_length": mcfg.FFT_HOP,
+            "n_mels": mcfg.N_MELS,
+            "patch_frames": int(n_frames),
+            "compression": "log10(1 + 10000 * mel)",
+            "mel": "librosa defaults (Slaney scale and norm, "
+            "fmin 0, fmax sr/2, power 2, hann window, centred frames)",
+        },
         "tags": list(mcfg.MSD_LABELS),
         "variables": {torch_key: tf_name for tf_name, torch_key in names},
         "weights_sha256": _sha256(out / f"{MODEL}.safetensors"),
@@ -144,37 +171,62 @@ def inside(out: Path, fixture: Path) -> None:
     for rel, offset in CLIPS:
         # musicnn's extractor.batch_data, on a clip of the file: librosa at 16 kHz, its mel, the
         # float16 cast, log10(1 + 10000 mel), patches of 187 frames.
-        audio, sr = librosa.load(str(demo / rel), sr=mcfg.SR, offset=offset,
-                                 duration=(PATCHES_PER_CLIP * n_frames + 1) * mcfg.FFT_HOP / mcfg.SR)
+        audio, sr = librosa.load(
+            str(demo / rel),
+            sr=mcfg.SR,
+            offset=offset,
+            duration=(PATCHES_PER_CLIP * n_frames + 1) * mcfg.FFT_HOP / mcfg.SR,
+        )
         clips.append(audio.astype(np.float32))
         batch, _spec = _batch_from_audio(audio, sr, n_frames, librosa, mcfg)
         patches.append(batch[:PATCHES_PER_CLIP])
     patches_arr = np.concatenate(patches).astype(np.float32)
-    outputs = sess.run([taggram, max_pool, mean_pool, penultimate],
-                       feed_dict={x: patches_arr, is_training: False})
-    mel_power = np.stack([
-        librosa.feature.melspectrogram(y=c, sr=mcfg.SR, hop_length=mcfg.FFT_HOP, n_fft=mcfg.FFT_SIZE,
-                                       n_mels=mcfg.N_MELS, pad_mode="reflect").T for c in clips])
+    outputs = sess.run(
+        [taggram, max_pool, mean_pool, penultimate], feed_dict={x: patches_arr, is_training: False}
+    )
+    mel_power = np.stack(
+        [
+            librosa.feature.melspectrogram(
+                y=c,
+                sr=mcfg.SR,
+                hop_length=mcfg.FFT_HOP,
+                n_fft=mcfg.FFT_SIZE,
+                n_mels=mcfg.N_MELS,
+                pad_mode="reflect",
+            ).T
+            for c in clips
+        ]
+    )
     fixture.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        fixture, clips=np.stack(clips), mel_power=mel_power.astype(np.float32), patches=patches_arr,
-        taggram=outputs[0], max_pool=outputs[1], mean_pool=outputs[2], penultimate=outputs[3],
-        clip_names=np.array([rel for rel, _ in CLIPS]), clip_offsets=np.array([o for _, o in CLIPS]),
+        fixture,
+        clips=np.stack(clips),
+        mel_power=mel_power.astype(np.float32),
+        patches=patches_arr,
+        taggram=outputs[0],
+        max_pool=outputs[1],
+        mean_pool=outputs[2],
+        penultimate=outputs[3],
+        clip_names=np.array([rel for rel, _ in CLIPS]),
+        clip_offsets=np.array([o for _, o in CLIPS]),
         tags=np.array(mcfg.MSD_LABELS),
     )
-    print(f"wrote {out / (MODEL + '.safetensors')} ({len(tensors)} tensors, "
-          f"{sum(t.size for t in tensors.values()):,} values) and {fixture}")
+    print(
+        f"wrote {out / (MODEL + '.safetensors')} ({len(tensors)} tensors, "
+        f"{sum(t.size for t in tensors.values()):,} values) and {fixture}"
+    )
 
 
 def _batch_from_audio(audio, sr, n_frames, librosa, mcfg):
     """``musicnn.extractor.batch_data`` after its ``librosa.load`` (which takes a path)."""
     import numpy as np
 
-    rep = librosa.feature.melspectrogram(y=audio, sr=sr, hop_length=mcfg.FFT_HOP, n_fft=mcfg.FFT_SIZE,
-                                         n_mels=mcfg.N_MELS).T
+    rep = librosa.feature.melspectrogram(
+        y=audio, sr=sr, hop_length=mcfg.FFT_HOP, n_fft=mcfg.FFT_SIZE, n_mels=mcfg.N_MELS
+    ).T
     rep = np.log10(10000 * rep.astype(np.float16) + 1)
     starts = range(0, rep.shape[0] - n_frames + 1, n_frames)
-    return np.stack([rep[s:s + n_frames] for s in starts]), rep
+    return np.stack([rep[s : s + n_frames] for s in starts]), rep
 
 
 def outside(venv: Path, out: Path, fixture: Path) -> None:
@@ -184,8 +236,9 @@ def outside(venv: Path, out: Path, fixture: Path) -> None:
         subprocess.run([str(python), "-m", "pip", "install", "-q", *PINNED], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", WHEEL], check=True)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    subprocess.run([str(python), __file__, "--inside", "--out", str(out), "--fixture", str(fixture)],
-                   check=True, env=env)
+    subprocess.run(
+        [str(python), __file__, "--inside", "--out", str(out), "--fixture", str(fixture)], check=True, env=env
+    )
 
 
 def main() -> None:

@@ -145,8 +145,10 @@ GAMES: dict[str, GameSource] = {
         "usr/share/games/redeclipse/data/sounds/music",
         "CC-BY-SA-3.0",
         'Derek "JoJo" Stegall',
-        (r'Files: data/sounds/music/track_\*\.ogg\nCopyright: Derek "JoJo" Stegall\n'
-         r"License: CC-BY-SA-3.0\n",),
+        (
+            r'Files: data/sounds/music/track_\*\.ogg\nCopyright: Derek "JoJo" Stegall\n'
+            r"License: CC-BY-SA-3.0\n",
+        ),
         "The copyright file has a stanza for data/sounds/music/track_*.ogg naming the composer.",
         corpus="extra",
         composer='Derek "JoJo" Stegall',
@@ -196,9 +198,7 @@ PLAN: list[tuple[str, str, str, int]] = [
 ]
 
 #: Tracks whose licence differs from their game's (relative to their corpus).
-FILE_LICENCES: dict[str, str] = {
-    f"widelands/music/ingame_{n}.ogg": "CC-BY-SA-3.0" for n in (24, 25, 26)
-}
+FILE_LICENCES: dict[str, str] = {f"widelands/music/ingame_{n}.ogg": "CC-BY-SA-3.0" for n in (24, 25, 26)}
 
 #: Tracks never used, with the reason (relative to CORPUS_DIR).
 SKIP: dict[str, str] = {
@@ -575,7 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("corpus", type=Path, help="corpus folder from build_dev_corpus.py (with CREDITS.md)")
     ap.add_argument(
-        "--extra", type=Path, required=True,
+        "--extra",
+        type=Path,
+        required=True,
         help="folder from benchmarks/build_extra_corpus.py (with CREDITS.md): 0 A.D. and Red Eclipse",
     )
     ap.add_argument("out", type=Path, help="output folder, e.g. resources/demo")
@@ -590,8 +592,10 @@ def main(argv: list[str] | None = None) -> int:
     corpora = {"dev": args.corpus, "extra": args.extra}
     for name, root in corpora.items():
         if not (root / "CREDITS.md").is_file():
-            ap.error(f"{root} has no CREDITS.md; build it with "
-                     + ("build_dev_corpus.py" if name == "dev" else "benchmarks/build_extra_corpus.py"))
+            ap.error(
+                f"{root} has no CREDITS.md; build it with "
+                + ("build_dev_corpus.py" if name == "dev" else "benchmarks/build_extra_corpus.py")
+            )
     tracks = build(corpora, args.out, args.sample_rate, args.quality_level)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file()) / 1e6
     print(

@@ -139,8 +139,10 @@ def main() -> None:
     def more(batch: torch.Tensor) -> dict[str, torch.Tensor]:
         return candidate_blocks(batch[:, 0] * cfg.norm_scale_db - cfg.norm_offset_db)
 
-    feats = {name: {k: v.double() for k, v in excerpt_features(model, mels, cfg, more).items()}
-             for name, (mels, _) in sets.items()}
+    feats = {
+        name: {k: v.double() for k, v in excerpt_features(model, mels, cfg, more).items()}
+        for name, (mels, _) in sets.items()
+    }
     fit = feats["training games"]
     shipped = list(ExcerptStatistics(cfg)(torch.zeros(1, 1, cfg.n_mels, 8)))
     candidates = list(CandidateBlocks(cfg.n_mels)(torch.zeros(1, cfg.n_mels, 8)))
@@ -154,8 +156,10 @@ def main() -> None:
             names = candidates if name == "all six" else [name]
             projections = {n: fit_pca(fit[n], k) for n in names}
             variants[f"+ {name}"] = lambda f, pr=projections: song_embeddings(
-                default_parts(f) + [pr[n](f[n]) for n in pr])
+                default_parts(f) + [pr[n](f[n]) for n in pr]
+            )
     if a.part in ("projections", "both"):
+
         def per_block(fitter: Callable[[torch.Tensor, int], Projection]) -> Callable[..., np.ndarray]:
             pr = {n: fitter(fit[n], k) for n in shipped}
             return lambda f: song_embeddings(default_parts(f)[:1] + [pr[n](f[n]) for n in shipped])
@@ -164,7 +168,8 @@ def main() -> None:
         variants["PCA per block (as shipped, refit)"] = per_block(fit_pca)
         variants["song-discriminant per block"] = per_block(fit_song_discriminant)
         variants[f"song-discriminant of all {N_STATS}"] = lambda f: song_embeddings(
-            [f["model"][..., :LEARNT_DIM], together(torch.cat([f[n] for n in shipped], -1))], [1.0, 2.0])
+            [f["model"][..., :LEARNT_DIM], together(torch.cat([f[n] for n in shipped], -1))], [1.0, 2.0]
+        )
 
     print(f"python benchmarks/probe_candidates.py --corpus {a.corpus} --extra {a.extra} --part {a.part}")
     for set_name, (_, labels) in sets.items():

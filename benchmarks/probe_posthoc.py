@@ -97,8 +97,11 @@ def ranked(D: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     order = np.argsort(D, axis=1)
     same = labels[order] == labels[:, None]
     r = (labels[:, None] == labels[None, :]).sum(1) - 1
-    aps = [float(np.sum(s[:k] * np.cumsum(s[:k]) / np.arange(1, k + 1)) / k)
-           for s, k in zip(same, r, strict=True) if k]
+    aps = [
+        float(np.sum(s[:k] * np.cumsum(s[:k]) / np.arange(1, k + 1)) / k)
+        for s, k in zip(same, r, strict=True)
+        if k
+    ]
     return 100.0 * same[:, 0].mean(), 100.0 * float(np.mean(aps))
 
 
@@ -115,7 +118,7 @@ def mutual_proximity_empirical(D: np.ndarray) -> np.ndarray:
     out = np.zeros_like(D)
     for i in range(n):
         further_i = D[i][None, :] > D[i][:, None]  # [j, k]: is k further from i than j is?
-        further_j = D > D[i][:, None]               # [j, k]: is k further from j than i is?
+        further_j = D > D[i][:, None]  # [j, k]: is k further from j than i is?
         both = further_i & further_j
         both[:, i] = False
         both[np.arange(n), np.arange(n)] = False
@@ -125,7 +128,7 @@ def mutual_proximity_empirical(D: np.ndarray) -> np.ndarray:
 
 def local_scaling(D: np.ndarray, k: int = 5) -> np.ndarray:
     sigma = np.sort(D + np.eye(len(D)) * 1e9, axis=1)[:, k - 1]
-    return 1.0 - np.exp(-D ** 2 / np.outer(sigma, sigma))
+    return 1.0 - np.exp(-(D**2) / np.outer(sigma, sigma))
 
 
 def csls(D: np.ndarray, k: int) -> np.ndarray:
@@ -140,17 +143,27 @@ def part_hubness(sets: dict[str, LibrarySet]) -> None:
         for model, X in (("default", s.default), ("classic", s.classic)):
             D = cdist(unit(X), unit(X), "cosine")
             variants: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-                "cosine": lambda d: d, "MP-gauss": mutual_proximity_gaussian,
-                "MP-emp": mutual_proximity_empirical, "LS-5": local_scaling,
-                "CSLS-5": lambda d: csls(d, 5), "CSLS-10": lambda d: csls(d, 10)}
-            cells = "  ".join(f"{k} {'/'.join(f'{x:5.1f}' for x in ranked(f(D), s.labels))}"
-                              for k, f in variants.items())
+                "cosine": lambda d: d,
+                "MP-gauss": mutual_proximity_gaussian,
+                "MP-emp": mutual_proximity_empirical,
+                "LS-5": local_scaling,
+                "CSLS-5": lambda d: csls(d, 5),
+                "CSLS-10": lambda d: csls(d, 10),
+            }
+            cells = "  ".join(
+                f"{k} {'/'.join(f'{x:5.1f}' for x in ranked(f(D), s.labels))}" for k, f in variants.items()
+            )
             print(f"{name:9} {model:8} {cells}", flush=True)
 
 
 # -- a block appended to the default ------------------------------------------------------------
-def appended(sets: dict[str, LibrarySet], fit_on: str, block: Callable[[LibrarySet], np.ndarray],
-             title: str, weights: tuple[float, ...] = (0.3, 0.5, 0.7)) -> None:
+def appended(
+    sets: dict[str, LibrarySet],
+    fit_on: str,
+    block: Callable[[LibrarySet], np.ndarray],
+    title: str,
+    weights: tuple[float, ...] = (0.3, 0.5, 0.7),
+) -> None:
     """The block standardised and reduced to 16 directions on ``fit_on``, appended with each weight."""
     fitted = block(sets[fit_on])
     mu, sd = fitted.mean(0), fitted.std(0) + 1e-6
@@ -160,7 +173,8 @@ def appended(sets: dict[str, LibrarySet], fit_on: str, block: Callable[[LibraryS
         raw = (block(s) - mu) / sd
         z = unit(pca.transform(raw))
         cols = [s.score(unit(s.default)), s.score(unit(raw))] + [
-            s.score(np.hstack([unit(s.default), w * z])) for w in weights]
+            s.score(np.hstack([unit(s.default), w * z])) for w in weights
+        ]
         print(f"{name:9} " + "  ".join(figures(c) for c in cols), flush=True)
 
 
@@ -172,8 +186,10 @@ def part_weights(sets: dict[str, LibrarySet], select: list[str]) -> None:
         gain = {n: s.score(s.default * scale) - base[n] for n, s in sets.items()}
         rows.append((float(np.mean([gain[n].mean() for n in select])), w, gain))
     rows.sort(key=lambda r: -r[0])
-    print("\n== part weights (CNN, timbre, motion, envelope, modulation): change from the shipped "
-          "equal weights, ranked by the mean change over the selection sets")
+    print(
+        "\n== part weights (CNN, timbre, motion, envelope, modulation): change from the shipped "
+        "equal weights, ranked by the mean change over the selection sets"
+    )
     for sel, w, gain in rows[:8]:
         changes = "  ".join(f"{n} {'/'.join(f'{x:+.1f}' for x in g)}" for n, g in gain.items())
         print(f"{w} {sel:+.2f}  {changes}")
@@ -212,8 +228,9 @@ class StereoFeatures:
         rows: dict[str, list[np.ndarray]] = {}
         eps = 1e-10
         for wave in self.excerpts(path):
-            Z = torch.stft(torch.from_numpy(wave), N_FFT, HOP, window=torch.hann_window(N_FFT),
-                           return_complex=True)
+            Z = torch.stft(
+                torch.from_numpy(wave), N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True
+            )
             left, right = Z[0], Z[1]
             mid, side = (left + right) / 2, (left - right) / 2
 
@@ -249,13 +266,26 @@ class StereoFeatures:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--home", type=Path, default=Path("probe-posthoc-home"),
-                   help="home whose index holds the sets' embeddings (indexed on first use)")
-    p.add_argument("--set", action="append", required=True, metavar="NAME=FOLDER",
-                   help="a labelled library (album = the two folders above each file)")
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=Path("probe-posthoc-home"),
+        help="home whose index holds the sets' embeddings (indexed on first use)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        required=True,
+        metavar="NAME=FOLDER",
+        help="a labelled library (album = the two folders above each file)",
+    )
     p.add_argument("--select", action="append", default=[], help="a set to choose by (the first fits)")
-    p.add_argument("--part", nargs="+", default=["hubness", "fusion", "weights", "stereo"],
-                   choices=["hubness", "fusion", "weights", "stereo"])
+    p.add_argument(
+        "--part",
+        nargs="+",
+        default=["hubness", "fusion", "weights", "stereo"],
+        choices=["hubness", "fusion", "weights", "stereo"],
+    )
     args = p.parse_args()
     print("command:", command_line())
     print("machine:", machine(), flush=True)
@@ -277,8 +307,13 @@ def main() -> None:
         blocks = ("side", "side_spread", "coherence")
         appended(sets, select[0], lambda s: stereo.block(s, blocks), "stereo image, 32 bands", (0.3, 0.5))
         for hz in (2000.0, 4000.0, 6000.0):
-            appended(sets, select[0], lambda s, hz=hz: stereo.block(s, blocks, hz),
-                     f"stereo image, bands below {hz:.0f} Hz", (0.3, 0.5))
+            appended(
+                sets,
+                select[0],
+                lambda s, hz=hz: stereo.block(s, blocks, hz),
+                f"stereo image, bands below {hz:.0f} Hz",
+                (0.3, 0.5),
+            )
         appended(sets, select[0], lambda s: stereo.block(s, ("chroma",)), "key-invariant chroma", (0.3, 0.5))
 
 

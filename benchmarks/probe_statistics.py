@@ -56,9 +56,12 @@ def library_sets(corpus: Path, extra: Path, cache: Path) -> dict[str, tuple[np.n
 
 
 @torch.no_grad()
-def excerpt_features(model: torch.nn.Module, mels: np.ndarray, cfg: FeatureConfig,
-                     more: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None
-                     ) -> dict[str, torch.Tensor]:
+def excerpt_features(
+    model: torch.nn.Module,
+    mels: np.ndarray,
+    cfg: FeatureConfig,
+    more: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,
+) -> dict[str, torch.Tensor]:
     """block name → (songs, excerpts, size); "model" is the model's normalised embedding, and
     ``more(batch)`` adds blocks of its own (probe_candidates.py)."""
     stats = ExcerptStatistics(cfg)
@@ -93,8 +96,9 @@ def main() -> None:
     fit = {k: v.flatten(0, 1) for k, v in feats["training games"].items() if k != "model"}
     centre = {k: v.mean(0) for k, v in fit.items()}
     scale = {k: v.std(0) + 1e-6 for k, v in fit.items()}
-    directions = {k: torch.linalg.svd((v - centre[k]) / scale[k], full_matrices=False)[2]
-                  for k, v in fit.items()}
+    directions = {
+        k: torch.linalg.svd((v - centre[k]) / scale[k], full_matrices=False)[2] for k, v in fit.items()
+    }
 
     def embed(f: dict[str, torch.Tensor], blocks: tuple[str, ...], components: int | None) -> np.ndarray:
         parts = [f["model"]]

@@ -58,7 +58,7 @@ def song_embeddings(model: torch.nn.Module, mels: np.ndarray, batch: int = 256) 
     model.eval()
     n, e = mels.shape[:2]
     flat = torch.from_numpy(mels.reshape(n * e, 1, *mels.shape[2:]).astype(np.float32))
-    out = torch.cat([F.normalize(model(flat[i:i + batch]), dim=1) for i in range(0, len(flat), batch)])
+    out = torch.cat([F.normalize(model(flat[i : i + batch]), dim=1) for i in range(0, len(flat), batch)])
     return out.reshape(n, e, -1).mean(1).numpy()
 
 
@@ -67,8 +67,11 @@ def report(tag: str, X: np.ndarray, labels: np.ndarray, idx: np.ndarray, odd: np
     cos_n = next(r.score_percent for r in rows if (r.distance, r.scaler) == ("cosine", "Normalizer"))
     best = max(rows, key=lambda r: r.score_percent)
     p1, mapr = retrieval_scores(X, labels)
-    print(f"{tag:12s} cosine-Normalizer {cos_n:5.1f} %  best {best.score_percent:5.1f} % "
-          f"({best.distance}-{best.scaler})  P@1 {100 * p1:5.1f} %  MAP@R {100 * mapr:5.1f} %", flush=True)
+    print(
+        f"{tag:12s} cosine-Normalizer {cos_n:5.1f} %  best {best.score_percent:5.1f} % "
+        f"({best.distance}-{best.scaler})  P@1 {100 * p1:5.1f} %  MAP@R {100 * mapr:5.1f} %",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -76,10 +79,16 @@ def main() -> None:
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--held-out", default="warzone2100,nexuiz", help="games (top folders) never trained on")
     p.add_argument("--extra", type=Path, help="more training music (never evaluated)")
-    p.add_argument("--extra-held-out", default="",
-                   help="games of --extra never trained on, scored as a second held-out set")
-    p.add_argument("--no-extra-training", action="store_true",
-                   help="train on none of --extra (a baseline for --extra-held-out)")
+    p.add_argument(
+        "--extra-held-out",
+        default="",
+        help="games of --extra never trained on, scored as a second held-out set",
+    )
+    p.add_argument(
+        "--no-extra-training",
+        action="store_true",
+        help="train on none of --extra (a baseline for --extra-held-out)",
+    )
     p.add_argument("--excerpts", type=int, default=32)
     p.add_argument("--cache-dir", type=Path, default=Path("quality-lab-cache"))
     p.add_argument("--arch", default="musicnet-hybrid-small")
@@ -124,14 +133,15 @@ def main() -> None:
     model = load_model(a.init).model if a.init else build_model(a.arch, FeatureConfig())
     trainable = ~held & ~held2
     if a.no_extra_training:
-        trainable[len(paths):] = False
+        trainable[len(paths) :] = False
     train_ids = np.flatnonzero(held if a.train_on == "held-out" else trainable)
     _, album_id = np.unique(albums, return_inverse=True)
     augment = Augmenter(replace(LIGHT, pitch_shift_bins=a.pitch_shift))
     supcon = SupConLoss(temperature=0.1)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * a.steps,
-                                                pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=a.lr, total_steps=a.epochs * a.steps, pct_start=0.1
+    )
     evaluate("start")
     started = time.perf_counter()
     for epoch in range(1, a.epochs + 1):
@@ -147,7 +157,7 @@ def main() -> None:
             picks = np.stack([rng.choice(mels.shape[1], 2 * a.set_size, replace=False) for _ in songs])
             source = np.repeat(songs[:, None], 2 * a.set_size, 1)
             swap = rng.random(len(songs)) < a.neighbours
-            source[swap, a.set_size:] = np.array([partner[int(s)] for s in songs[swap]])[:, None]
+            source[swap, a.set_size :] = np.array([partner[int(s)] for s in songs[swap]])[:, None]
             x = torch.from_numpy(mels[source, picks].astype(np.float32)).reshape(-1, 1, *mels.shape[2:])
             x = augment(x)
             z = F.normalize(model(x), dim=1).reshape(len(songs), 2, a.set_size, -1).mean(2)

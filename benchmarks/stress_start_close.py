@@ -63,8 +63,13 @@ def main() -> int:
     try:
         for i in range(args.runs):
             with tempfile.TemporaryDirectory() as home:
-                done = subprocess.run([*prefix, sys.executable, "-c", RUN, home, str(args.close_after)],
-                                      env=env, capture_output=True, text=True, timeout=300)
+                done = subprocess.run(
+                    [*prefix, sys.executable, "-c", RUN, home, str(args.close_after)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
             bad = done.returncode != 0 or "Fatal Python error" in done.stderr
             print(f"run {i + 1}: exit {done.returncode}{'  <- crashed' if bad else ''}", flush=True)
             if bad:
@@ -72,10 +77,14 @@ def main() -> int:
     finally:
         for proc in load:
             proc.kill()
-    print(f"\n{len(failed)} of {args.runs} runs crashed "
-          f"({'xcb under xvfb-run' if xvfb else 'offscreen'}, {args.load} busy processes)")
-    print(f"command: python benchmarks/{Path(__file__).name} --runs {args.runs} --load {args.load} "
-          f"--close-after {args.close_after}")
+    print(
+        f"\n{len(failed)} of {args.runs} runs crashed "
+        f"({'xcb under xvfb-run' if xvfb else 'offscreen'}, {args.load} busy processes)"
+    )
+    print(
+        f"command: python benchmarks/{Path(__file__).name} --runs {args.runs} --load {args.load} "
+        f"--close-after {args.close_after}"
+    )
     for text in failed[:1]:
         print("\nfirst crash, end of its stderr:\n" + text)
     return 1 if failed else 0

@@ -35,14 +35,17 @@ def display_problem(environ=None, platform: str = sys.platform) -> str | None:
         return None
     if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
         return None
-    wanted = [name.split(":")[0].strip() for name in env.get("QT_QPA_PLATFORM", "").split(";")
-              if name.strip()]
+    wanted = [
+        name.split(":")[0].strip() for name in env.get("QT_QPA_PLATFORM", "").split(";") if name.strip()
+    ]
     if any(not name.startswith(("xcb", "wayland")) for name in wanted):  # offscreen, vnc, eglfs…
         return None
-    return ("the window needs a display, and there is none (DISPLAY and WAYLAND_DISPLAY are not set): "
-            "run it in a desktop session, or headless with 'xvfb-run musicsim' or "
-            "'QT_QPA_PLATFORM=offscreen musicsim' (no window to see); the commands in "
-            "'musicsim --help' need no display")
+    return (
+        "the window needs a display, and there is none (DISPLAY and WAYLAND_DISPLAY are not set): "
+        "run it in a desktop session, or headless with 'xvfb-run musicsim' or "
+        "'QT_QPA_PLATFORM=offscreen musicsim' (no window to see); the commands in "
+        "'musicsim --help' need no display"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -123,8 +126,11 @@ def main(
     try:
         log_path = setup_logging(home_path)
     except OSError as exc:  # a read-only home: the index, models and settings could not be written
-        print(f"musicsim: error: cannot write to the MusicSim home '{home_path}' ({exc.strerror or exc}); "
-              "make it writable or pick another with --home or MUSICSIM_HOME", file=sys.stderr)
+        print(
+            f"musicsim: error: cannot write to the MusicSim home '{home_path}' ({exc.strerror or exc}); "
+            "make it writable or pick another with --home or MUSICSIM_HOME",
+            file=sys.stderr,
+        )
         return 2
     for problem in check_binding():  # checked on import already; here it is logged
         from PySide6 import __version__ as pyside_version

@@ -171,8 +171,9 @@ def make_backend(kind: str = "auto") -> tuple[object, str]:
     try:
         return SoundDeviceBackend(), ""
     except (OSError, ImportError) as exc:
-        reason = ("the PortAudio library is not installed (on Debian/Ubuntu: apt-get install "
-                  f"libportaudio2; {exc})")
+        reason = (
+            f"the PortAudio library is not installed (on Debian/Ubuntu: apt-get install libportaudio2; {exc})"
+        )
     except Exception as exc:  # noqa: BLE001 - sounddevice.PortAudioError, ValueError: no device
         reason = f"this computer has no sound output device, or none that PortAudio can open ({exc})"
     log.warning("no audio output: %s", reason)

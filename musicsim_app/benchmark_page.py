@@ -35,7 +35,8 @@ from .workers import Worker
 TIE_RULE = (
     "A triplet counts as right when its two similar songs are closer to each other than to the odd one; "
     "where pairs tie for closest it counts ½ or ⅓ (a random pick among them). On real-valued embeddings "
-    "hamming and kulsinski tie every pair, so they read about 33 %, as in the thesis's Appendix A (35 %).")
+    "hamming and kulsinski tie every pair, so they read about 33 %, as in the thesis's Appendix A (35 %)."
+)
 
 
 class _NumberItem(QTableWidgetItem):
@@ -72,14 +73,20 @@ def _interval_texts(intervals: dict) -> list[str]:
     albums resampled, where the run had enough albums for that."""
     texts = []
     names = (("cosine_normalizer", "cosine-Normalizer"), ("p_at_1", "P@1"))
-    spans = [f"{label} {intervals[key][0]:.1f}–{intervals[key][1]:.1f} %"
-             for key, label in names if intervals.get(key)]
+    spans = [
+        f"{label} {intervals[key][0]:.1f}–{intervals[key][1]:.1f} %"
+        for key, label in names
+        if intervals.get(key)
+    ]
     if spans:
         texts.append("95 % interval: " + ", ".join(spans))
     diff = intervals.get("first_minus_this")
     if diff:
-        cells = [f"{label} {diff[key][0]:+.1f} [{diff[key][1]:+.1f}, {diff[key][2]:+.1f}]"
-                 for key, label in names if diff.get(key)]
+        cells = [
+            f"{label} {diff[key][0]:+.1f} [{diff[key][1]:+.1f}, {diff[key][2]:+.1f}]"
+            for key, label in names
+            if diff.get(key)
+        ]
         texts.append(f"{diff['first']} minus this: " + ", ".join(cells))
     if intervals.get("albums"):
         texts.extend(f"albums resampled, {text}" for text in _interval_texts(intervals["albums"]))
@@ -193,7 +200,8 @@ class BenchmarkPage(QWidget):
         self.models_list.setMinimumWidth(140)
         self.library_combo.setMinimumContentsLength(12)
         self.library_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.progress.setMaximumWidth(220)
         self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         run_box = QGroupBox("Run")
@@ -201,12 +209,22 @@ class BenchmarkPage(QWidget):
         bar.addWidget(QLabel("Models"), 0, 0, Qt.AlignmentFlag.AlignTop)
         bar.addWidget(self.models_list, 0, 1, 2, 1)
         source_row = QHBoxLayout()
-        for widget, stretch in ((QLabel("Library"), 0), (self.library_combo, 3), (QLabel("Triplets"), 0),
-                                (self.source_combo, 0), (self.csv_edit, 2), (self.csv_button, 0)):
+        for widget, stretch in (
+            (QLabel("Library"), 0),
+            (self.library_combo, 3),
+            (QLabel("Triplets"), 0),
+            (self.source_combo, 0),
+            (self.csv_edit, 2),
+            (self.csv_button, 0),
+        ):
             source_row.addWidget(widget, stretch)
         run_row = QHBoxLayout()
-        for widget, stretch in ((self.run_button, 0), (self.cancel_button, 0), (self.progress, 1),
-                                (self.progress_label, 2)):
+        for widget, stretch in (
+            (self.run_button, 0),
+            (self.cancel_button, 0),
+            (self.progress, 1),
+            (self.progress_label, 2),
+        ):
             run_row.addWidget(widget, stretch)
         bar.addLayout(source_row, 0, 2)
         bar.addLayout(run_row, 1, 2)
@@ -225,7 +243,8 @@ class BenchmarkPage(QWidget):
         # every figure a percentage, as in the thesis
         self.model_table = QTableWidget(0, 6)
         self.model_table.setHorizontalHeaderLabels(
-            ["Model", "cosine-Normalizer %", "Best of 27 %", "Best cell", "P@1 %", "MAP@R %"])
+            ["Model", "cosine-Normalizer %", "Best of 27 %", "Best cell", "P@1 %", "MAP@R %"]
+        )
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Model", "Distance", "Scaler", "Score %"])
         for table in (self.model_table, self.table):
@@ -453,9 +472,12 @@ class BenchmarkPage(QWidget):
         for i, res in enumerate(self.results.values()):
             rows = {(r.distance, r.scaler): r.score_percent for r in res.rows}
             best = max(res.rows, key=lambda r: r.score_percent) if res.rows else None
-            values = (rows.get(("cosine", "Normalizer")), best.score_percent if best else None,
-                      None if res.p_at_1 is None else 100 * res.p_at_1,
-                      None if res.map_at_r is None else 100 * res.map_at_r)
+            values = (
+                rows.get(("cosine", "Normalizer")),
+                best.score_percent if best else None,
+                None if res.p_at_1 is None else 100 * res.p_at_1,
+                None if res.map_at_r is None else 100 * res.map_at_r,
+            )
             cells = [QTableWidgetItem(res.model)]
             cells += [_number(v) for v in values[:2]]
             cells.append(QTableWidgetItem(f"{best.distance}-{best.scaler}" if best else "–"))
@@ -467,8 +489,12 @@ class BenchmarkPage(QWidget):
         rows = [(res, r) for res in self.results.values() for r in res.sorted_rows()]
         self.table.setRowCount(len(rows))
         for i, (res, r) in enumerate(rows):
-            cells = [QTableWidgetItem(res.model), QTableWidgetItem(r.distance), QTableWidgetItem(r.scaler),
-                     _number(r.score_percent)]
+            cells = [
+                QTableWidgetItem(res.model),
+                QTableWidgetItem(r.distance),
+                QTableWidgetItem(r.scaler),
+                _number(r.score_percent),
+            ]
             for col, item in enumerate(cells):
                 self.table.setItem(i, col, item)
         self.table.setSortingEnabled(True)

@@ -146,8 +146,9 @@ def warm_up_search() -> None:
     import sklearn.preprocessing  # noqa: F401
 
 
-def prepare_search(matrix: np.ndarray, scaler: str, metric: str, index=None, *, progress=None,
-                   should_stop=None):
+def prepare_search(
+    matrix: np.ndarray, scaler: str, metric: str, index=None, *, progress=None, should_stop=None
+):
     """A ``SearchIndex`` of ``matrix`` under ``scaler`` (or ``index``, already built) that can answer
     ``metric`` at once: scaled rows, and for a big library the HNSW graph of that metric.  Seconds
     to a minute at a million songs, so never on the GUI thread."""

@@ -22,6 +22,7 @@ def cell_color(value: float, lo: float, hi: float) -> QColor:
 
 def luminance(color: QColor) -> float:
     """WCAG 2 relative luminance (0 black … 1 white)."""
+
     def linear(v: float) -> float:
         return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
 
@@ -72,8 +73,10 @@ class ScoreHeatmap(QTableWidget):
         for header in (self.horizontalHeader(), self.verticalHeader()):
             header.setFont(small)
         titles = QFontMetrics(small)
-        self._column = max(max(titles.horizontalAdvance(t) for t in SCALER_TITLES.values()) + 8,
-                           QFontMetrics(bold).horizontalAdvance("★ 100.00") + 8)
+        self._column = max(
+            max(titles.horizontalAdvance(t) for t in SCALER_TITLES.values()) + 8,
+            QFontMetrics(bold).horizontalAdvance("★ 100.00") + 8,
+        )
         self._rows = max(titles.horizontalAdvance(d) for d in self.distances) + 10
         self.horizontalHeader().setMinimumSectionSize(self._column)
 
@@ -81,8 +84,9 @@ class ScoreHeatmap(QTableWidget):
         """Never so narrow that a column title or a cell is cut: the window stops shrinking first."""
         hint = super().minimumSizeHint()
         rows = max(self._rows, self.verticalHeader().sizeHint().width())
-        return QSize(max(hint.width(), rows + self.columnCount() * self._column + 2 * self.frameWidth()),
-                     hint.height())
+        return QSize(
+            max(hint.width(), rows + self.columnCount() * self._column + 2 * self.frameWidth()), hint.height()
+        )
 
     def clear_scores(self) -> None:
         self.best = None

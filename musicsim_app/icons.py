@@ -61,7 +61,9 @@ def skip_icon(forward: bool = True, color: str = COLOR, size: int = 64) -> QIcon
     if not forward:
         p.translate(s, 0)
         p.scale(-1, 1)
-    p.drawPolygon(QPolygonF([QPointF(0.2 * s, 0.2 * s), QPointF(0.68 * s, 0.5 * s), QPointF(0.2 * s, 0.8 * s)]))
+    p.drawPolygon(
+        QPolygonF([QPointF(0.2 * s, 0.2 * s), QPointF(0.68 * s, 0.5 * s), QPointF(0.2 * s, 0.8 * s)])
+    )
     p.drawRoundedRect(QRectF(0.68 * s, 0.2 * s, 0.12 * s, 0.6 * s), 2, 2)
     p.end()
     return QIcon(pm)

@@ -31,8 +31,14 @@ class JourneyDialog(QDialog):
     """From (the query song, or what plays, unless given), To and the number of steps; type to find a
     song.  ``chosen()`` gives ``(from_id, to_id, steps)`` once accepted."""
 
-    def __init__(self, session: LibrarySession, to_id: int | None, from_id: int | None = None,
-                 steps: int = DEFAULT_STEPS, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: LibrarySession,
+        to_id: int | None,
+        from_id: int | None = None,
+        steps: int = DEFAULT_STEPS,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Journey")
         self.session = session
@@ -61,8 +67,12 @@ class JourneyDialog(QDialog):
         form.addRow("To", self.to_edit)
         form.addRow("Length", self.steps_spin)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Songs from one to the other, each a short step on and closer to the last, "
-                                f"by {session.model_name} and {session.distance}:"))
+        layout.addWidget(
+            QLabel(
+                "Songs from one to the other, each a short step on and closer to the last, "
+                f"by {session.model_name} and {session.distance}:"
+            )
+        )
         layout.addLayout(form)
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)

@@ -53,9 +53,12 @@ class UnusableDialog(QDialog):
         self.resize(760, 360)
 
     def fill(self, rows: list[tuple[Path, str]]) -> None:
-        self.summary.setText(f"{len(rows)} file{'s' if len(rows) != 1 else ''} of the library could not "
-                             "be used; fix or replace them and press Rescan." if rows
-                             else "Every file of the library could be used.")
+        self.summary.setText(
+            f"{len(rows)} file{'s' if len(rows) != 1 else ''} of the library could not "
+            "be used; fix or replace them and press Rescan."
+            if rows
+            else "Every file of the library could be used."
+        )
         self.table.setRowCount(len(rows))
         for i, (path, reason) in enumerate(rows):
             for col, text in enumerate((str(path), reason)):
@@ -83,19 +86,23 @@ class LibraryView(QWidget):
         self.proxy = SongFilterProxy(self)
         self.proxy.setSourceModel(self.model)
 
-        self.search = QLineEdit(placeholderText="Search songs…  (Ctrl+F)",
-                                toolTip="Finds songs by title, artist, album or file name; Esc clears")
+        self.search = QLineEdit(
+            placeholderText="Search songs…  (Ctrl+F)",
+            toolTip="Finds songs by title, artist, album or file name; Esc clears",
+        )
         self.search.setClearButtonEnabled(True)
         self.add_button = QPushButton(
-            "Add folder…", toolTip="Add a music folder to the library (Ctrl+O); the folders already in it "
-            "stay (File ▸ Remove folder takes one out). You can also drop folders here."
+            "Add folder…",
+            toolTip="Add a music folder to the library (Ctrl+O); the folders already in it "
+            "stay (File ▸ Remove folder takes one out). You can also drop folders here.",
         )
         self.rescan_button = QPushButton("Rescan", toolTip="Look for new, changed and removed files")
         self.count_label = QLabel()
         self.count_label.setObjectName("Dim")
         self.count_label.setTextFormat(Qt.TextFormat.RichText)  # "3 could not be used" opens the list
-        self.count_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
-                                                 | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.count_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
         self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.count_label.linkActivated.connect(lambda _link: self.show_unusable())
         self.unusable_dialog: UnusableDialog | None = None

@@ -160,7 +160,8 @@ class MainWindow(QMainWindow):
         if self.player.unavailable_reason:  # said once, plainly; the play buttons say it too
             self.audio_banner = Banner(
                 f"<b>No audio output</b>: {self.player.unavailable_reason}. Play buttons still run the "
-                "clock and the playhead, but nothing is heard.")
+                "clock and the playhead, but nothing is heard."
+            )
             outer.addWidget(self.audio_banner)
         outer.addLayout(body, 1)
         outer.addWidget(self.transport)
@@ -169,7 +170,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._connect()
-        self.playlists = PlaylistActions(self)  # play queue, radio, journeys (before the dock state is restored)
+        self.playlists = PlaylistActions(
+            self
+        )  # play queue, radio, journeys (before the dock state is restored)
         self._mark_play_buttons_silent()
         self.session.watch_models()
         self._restore_window()
@@ -180,8 +183,10 @@ class MainWindow(QMainWindow):
             from trainer.paths import demo_library_dir
 
             roots = [demo_library_dir()]
-            self.session.message.emit("Showing the demo library: add your own music with File ▸ Add folder "
-                                      "(File ▸ Remove folder takes the demo out)")
+            self.session.message.emit(
+                "Showing the demo library: add your own music with File ▸ Add folder "
+                "(File ▸ Remove folder takes the demo out)"
+            )
         QTimer.singleShot(0, self, lambda: self.session.open_library(roots))
         self.session.embeddingsChanged.connect(self._warm_up_search)
         QTimer.singleShot(WARM_UP_DELAY_MS, self, lambda: self._warm_up_engine(device))
@@ -200,8 +205,9 @@ class MainWindow(QMainWindow):
         self.session.embeddingsChanged.disconnect(self._warm_up_search)
         if self._shut_down:
             return
-        run_task(engine_jobs.warm_up_search, lambda _r: None,
-                 lambda msg: log.warning("warm-up failed: %s", msg))
+        run_task(
+            engine_jobs.warm_up_search, lambda _r: None, lambda msg: log.warning("warm-up failed: %s", msg)
+        )
 
     def _warm_up_engine(self, device: str) -> None:
         """Import torch (and what training needs) and detect the device, off the GUI thread.
@@ -275,8 +281,9 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.add_folder_action = QAction("&Add folder to library…", self,
-                                         shortcut=QKeySequence.StandardKey.Open)
+        self.add_folder_action = QAction(
+            "&Add folder to library…", self, shortcut=QKeySequence.StandardKey.Open
+        )
         self.add_folder_action.setToolTip("Add a music folder; the folders already open stay")
         self.add_folder_action.triggered.connect(self.add_folder_dialog)
         file_menu.addAction(self.add_folder_action)
@@ -380,9 +387,11 @@ class MainWindow(QMainWindow):
         from . import version
 
         reason = self.player.unavailable_reason
-        return (f"<b>MusicSim {version()}</b><br>Find songs that sound alike with deep metric learning."
-                f"<br><br>Home: {self.home}<br>Audio: "
-                + (f"none ({reason})" if reason else self.player.backend_name))
+        return (
+            f"<b>MusicSim {version()}</b><br>Find songs that sound alike with deep metric learning."
+            f"<br><br>Home: {self.home}<br>Audio: "
+            + (f"none ({reason})" if reason else self.player.backend_name)
+        )
 
     def _about(self) -> None:
         QMessageBox.about(self, "About MusicSim", self.about_text())

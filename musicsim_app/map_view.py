@@ -52,13 +52,23 @@ class MapPlot(pg.PlotWidget):
             pxMode=True, size=20, symbol="star", brush=pg.mkBrush("#ffd166"), pen=pg.mkPen("#000000", width=1)
         )
         #: a journey (trainer.playlists) as a line through its songs, drawn under the query star
-        self.journey_item = pg.PlotDataItem(pen=pg.mkPen("#ffd166", width=2), symbol="o", symbolSize=8,
-                                            symbolBrush=pg.mkBrush("#ffd166"), symbolPen=pg.mkPen("#000000"))
+        self.journey_item = pg.PlotDataItem(
+            pen=pg.mkPen("#ffd166", width=2),
+            symbol="o",
+            symbolSize=8,
+            symbolBrush=pg.mkBrush("#ffd166"),
+            symbolPen=pg.mkPen("#000000"),
+        )
         self.journey_ends = [pg.TextItem(text, color="#ffd166", anchor=(0.5, 1.3)) for text in ("A", "B")]
         for item in (self.scatter, self.results_item, self.journey_item, *self.journey_ends, self.query_item):
             self.addItem(item)
-        self.legend = pg.LegendItem(offset=(6, 6), brush=pg.mkBrush(18, 20, 26, 170),
-                                    pen=pg.mkPen("#3b4252"), labelTextColor="#d8dee9", labelTextSize="8pt")
+        self.legend = pg.LegendItem(
+            offset=(6, 6),
+            brush=pg.mkBrush(18, 20, 26, 170),
+            pen=pg.mkPen("#3b4252"),
+            labelTextColor="#d8dee9",
+            labelTextSize="8pt",
+        )
         self.legend.setParentItem(self.plotItem.vb)  # anchored to the view: stays put while panning
         self.pos = np.zeros((0, 2), np.float32)
         self.tooltips: list[str] = []
@@ -276,16 +286,21 @@ class MapView(QWidget):
         self.color_combo.currentTextChanged.connect(self.colorByChanged)
         self.plot.pointClicked.connect(self._on_point_clicked)
         self.plot.pointMenuRequested.connect(
-            lambda row, at: self.songMenuRequested.emit(int(self.song_ids[row]), at)
-            if 0 <= row < len(self.song_ids) else None)
+            lambda row, at: (
+                self.songMenuRequested.emit(int(self.song_ids[row]), at)
+                if 0 <= row < len(self.song_ids)
+                else None
+            )
+        )
         self.journey_ids: list[int] = []
 
     def set_map(self, song_ids: np.ndarray, pos: np.ndarray, groups: list[str], tooltips: list[str]) -> None:
         """Show ``pos (n, 2)`` for ``song_ids (n,)``, coloured by the group name of each point."""
         self.song_ids = np.asarray(song_ids)
         self._row_of = {int(s): i for i, s in enumerate(self.song_ids)}
-        names, color_index, counts = np.unique(np.asarray(groups, dtype=object).astype(str),
-                                               return_inverse=True, return_counts=True)
+        names, color_index, counts = np.unique(
+            np.asarray(groups, dtype=object).astype(str), return_inverse=True, return_counts=True
+        )
         colors = palette(len(names))
         self.plot.set_legend(names.tolist(), colors, counts.tolist())  # first: the view makes room for it
         self.plot.set_points(pos, color_index, colors, tooltips)

@@ -59,8 +59,9 @@ class OddOneOutDialog(QDialog):
         self.show_titles = QCheckBox("Show titles (may bias you)")
         # without audio output the songs cannot be heard: say so here too, not only in the window
         silent = player.unavailable_reason
-        self.silent_label = QLabel(f"No audio output: {silent}. The songs play silently." if silent else "",
-                                   wordWrap=True)
+        self.silent_label = QLabel(
+            f"No audio output: {silent}. The songs play silently." if silent else "", wordWrap=True
+        )
         self.silent_label.setObjectName("Warning")
         self.silent_label.setVisible(bool(silent))
         self.group = QButtonGroup(self)
@@ -68,8 +69,10 @@ class OddOneOutDialog(QDialog):
         self.title_labels, self.play_buttons, self.choices = [], [], []
         for i, name in enumerate(NAMES):
             play = QPushButton(play_icon(), f"Play {name} (silent)" if silent else f"Play {name}")
-            play.setToolTip(f"Play song {name} from its middle"
-                            + (f" — silent: no audio output ({silent})" if silent else ""))
+            play.setToolTip(
+                f"Play song {name} from its middle"
+                + (f" — silent: no audio output ({silent})" if silent else "")
+            )
             choice = QRadioButton(f"{name} is the odd one")
             title = QLabel()
             title.setObjectName("Dim")
@@ -149,7 +152,8 @@ class OddOneOutDialog(QDialog):
             ids, _ = self.session.embeddings()
             preparing = len(ids) >= 3 and self.session.ready_search_index() is None
             self.count_label.setText(
-                f"Preparing search over {len(ids):,} songs…" if preparing
+                f"Preparing search over {len(ids):,} songs…"
+                if preparing
                 else "Index at least three songs of one folder with the current model first"
             )
         self._update_titles()

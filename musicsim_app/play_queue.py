@@ -58,8 +58,15 @@ class PlayQueue(QObject):
         session.searchReady.connect(self._on_search_ready)
 
     # -- filling ----------------------------------------------------------------------------------
-    def play_songs(self, song_ids: list[int], title: str = "Queue", *, mode: str = PLAIN,
-                   notes: dict[int, str] | None = None, start: int = 0) -> None:
+    def play_songs(
+        self,
+        song_ids: list[int],
+        title: str = "Queue",
+        *,
+        mode: str = PLAIN,
+        notes: dict[int, str] | None = None,
+        start: int = 0,
+    ) -> None:
         """Replace the queue with these songs and play the one at ``start``."""
         self.songs = [int(s) for s in song_ids if self.session.song(int(s)) is not None]
         self.title, self.mode, self.notes = title, mode, dict(notes or {})
@@ -80,13 +87,15 @@ class PlayQueue(QObject):
         self.session.message.emit(f"Added to the queue: {song_text.title(self.session.song(song_id))}")
 
     def start_radio(self, song_id: int) -> None:
-        """"Play similar": the queue starts with this song and keeps adding the nearest unplayed."""
+        """ "Play similar": the queue starts with this song and keeps adding the nearest unplayed."""
         song = self.session.song(song_id)
         if song is None:
             return
         if self._row(song_id) is None:
-            self.session.errorOccurred.emit(f"'{song_text.title(song)}' is not indexed with "
-                                            f"{self.session.model_name}: no radio from it yet")
+            self.session.errorOccurred.emit(
+                f"'{song_text.title(song)}' is not indexed with "
+                f"{self.session.model_name}: no radio from it yet"
+            )
             return
         self.play_songs([song_id], f"Radio from {song_text.title(song)}", mode=RADIO)
         self._extend_radio()
@@ -98,8 +107,10 @@ class PlayQueue(QObject):
             return
         if self._row(from_id) is None or self._row(to_id) is None:
             missing = a if self._row(from_id) is None else b
-            self.session.errorOccurred.emit(f"'{song_text.title(missing)}' is not indexed with "
-                                            f"{self.session.model_name}: no journey from or to it yet")
+            self.session.errorOccurred.emit(
+                f"'{song_text.title(missing)}' is not indexed with "
+                f"{self.session.model_name}: no journey from or to it yet"
+            )
             return
         self._with_index(lambda index: self._compute_journey(index, from_id, to_id, steps))
 
@@ -119,12 +130,16 @@ class PlayQueue(QObject):
         def done(playlist) -> None:
             self._set_busy(False)
             song_ids = [int(ids[r]) for r in playlist.rows]
-            notes = {sid: f"step {s:.3f} · to the end {e:.3f}" for sid, s, e in
-                     zip(song_ids[1:], playlist.steps, playlist.to_end[1:], strict=True)}
+            notes = {
+                sid: f"step {s:.3f} · to the end {e:.3f}"
+                for sid, s, e in zip(song_ids[1:], playlist.steps, playlist.to_end[1:], strict=True)
+            }
             self.play_songs(song_ids, f"{title} · {len(song_ids) - 1} steps", mode=JOURNEY, notes=notes)
             self.session.message.emit(
-                playlist.note or f"Journey of {len(song_ids) - 1} steps: mean step {playlist.mean_step:.3f}, "
-                f"longest {playlist.longest_step:.3f} ({metric})")
+                playlist.note
+                or f"Journey of {len(song_ids) - 1} steps: mean step {playlist.mean_step:.3f}, "
+                f"longest {playlist.longest_step:.3f} ({metric})"
+            )
 
         def failed(message: str) -> None:
             self._set_busy(False)
@@ -324,5 +339,10 @@ class PlayQueue(QObject):
         from trainer.playlists import write_m3u
 
         songs = [s for s in (self.session.song(i) for i in self.songs) if s is not None]
-        write_m3u(path, [(s.path, s.duration_s,
-                          f"{song_text.artist(s) or 'Unknown'} - {song_text.title(s)}") for s in songs])
+        write_m3u(
+            path,
+            [
+                (s.path, s.duration_s, f"{song_text.artist(s) or 'Unknown'} - {song_text.title(s)}")
+                for s in songs
+            ],
+        )

@@ -53,12 +53,21 @@ class PlaylistActions(QObject):
         self.journey_action = QAction("Journey from the query to…", self, shortcut=QKeySequence("Ctrl+J"))
         menu = self._playback_menu()
         menu.addSeparator()
-        for action in (self.previous_action, self.next_action, self.queue_action, self.radio_action,
-                       self.journey_action):
+        for action in (
+            self.previous_action,
+            self.next_action,
+            self.queue_action,
+            self.radio_action,
+            self.journey_action,
+        ):
             menu.addAction(action)
             window.addAction(action)  # the keys work wherever the focus is in the window
-        for key, slot in ((Qt.Key.Key_MediaPlay, player.toggle), (Qt.Key.Key_MediaTogglePlayPause, player.toggle),
-                          (Qt.Key.Key_MediaPause, player.pause), (Qt.Key.Key_MediaStop, player.stop)):
+        for key, slot in (
+            (Qt.Key.Key_MediaPlay, player.toggle),
+            (Qt.Key.Key_MediaTogglePlayPause, player.toggle),
+            (Qt.Key.Key_MediaPause, player.pause),
+            (Qt.Key.Key_MediaStop, player.stop),
+        ):
             QShortcut(QKeySequence(key), window, slot)
 
         self.previous_button.clicked.connect(self.queue.previous)
@@ -68,7 +77,8 @@ class PlaylistActions(QObject):
         self.queue_button.toggled.connect(self.dock.setVisible)
         self.dock.visibilityChanged.connect(self._sync_queue_button)
         self.radio_action.triggered.connect(
-            lambda: self.play_similar(session.query_id) if session.query_id is not None else None)
+            lambda: self.play_similar(session.query_id) if session.query_id is not None else None
+        )
         self.journey_action.triggered.connect(lambda: self.ask_journey(None, from_id=session.query_id))
         page = window.library_page
         for view in (page.library_view, page.results_view):

@@ -81,5 +81,7 @@ def binding_warning() -> str | None:
         return None
     from PySide6 import __version__ as version
 
-    return (f"PySide6 {version} has a reference-counting bug that can crash MusicSim; install "
-            f"{KNOWN_GOOD}: pip install PySide6-Essentials=={KNOWN_GOOD}")
+    return (
+        f"PySide6 {version} has a reference-counting bug that can crash MusicSim; install "
+        f"{KNOWN_GOOD}: pip install PySide6-Essentials=={KNOWN_GOOD}"
+    )

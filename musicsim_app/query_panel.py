@@ -23,14 +23,14 @@ DISTANCE_TIPS = {
     "euclidean": "Straight-line distance",
     "minkowski": "Minkowski distance with p = 2 (the same ranking as euclidean)",
     "hamming": "The share of coordinates that differ. Only meaningful on binarised vectors: real-valued "
-               "embeddings differ in every coordinate, so every song is at distance 1 and nothing is ranked",
+    "embeddings differ in every coordinate, so every song is at distance 1 and nothing is ranked",
     "cosine": "1 − cosine of the angle between the vectors: direction, not length (the default)",
     "cityblock": "The sum of the differences in each coordinate (Manhattan distance)",
     "seuclidean": "Euclidean distance with each coordinate divided by its variance over the library",
     "correlation": "1 − correlation of the two vectors: cosine after subtracting each vector's mean",
     "kulsinski": "A dissimilarity of binary vectors (which coordinates are nonzero). Only meaningful on "
-                 "binarised vectors: in real-valued embeddings every coordinate is nonzero, so every song "
-                 "is at the same distance and nothing is ranked",
+    "binarised vectors: in real-valued embeddings every coordinate is nonzero, so every song "
+    "is at the same distance and nothing is ranked",
 }
 SCALER_TIPS = {
     "MinMaxScaler": "Each coordinate scaled to 0–1 over the library",
@@ -59,8 +59,7 @@ class QueryPanel(QWidget):
         self.model_combo = QComboBox(toolTip="Embedding model (trained models appear here)")
         # a long model name may be cut in the closed picker (its tooltip and the list show it all);
         # distance and scaler names are known and always fit
-        self.model_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(10)
         self.distance_combo = QComboBox(toolTip="Distance between embeddings")
         self.distance_combo.addItems(list(DISTANCES))
@@ -84,9 +83,13 @@ class QueryPanel(QWidget):
         grid.addWidget(self.play_button, 0, 0, 2, 1)
         grid.addWidget(self.title_label, 0, 1, 1, 3)
         grid.addWidget(self.detail_label, 1, 1, 1, 3)
-        for row, pair in enumerate(((("Model", self.model_combo), ("k", self.k_spin)),
-                                    (("Distance", self.distance_combo), ("Scaler", self.scaler_combo))),
-                                   start=2):
+        for row, pair in enumerate(
+            (
+                (("Model", self.model_combo), ("k", self.k_spin)),
+                (("Distance", self.distance_combo), ("Scaler", self.scaler_combo)),
+            ),
+            start=2,
+        ):
             for col, (label, widget) in enumerate(pair):
                 lab = QLabel(label)
                 lab.setObjectName("Dim")
@@ -143,8 +146,11 @@ class QueryPanel(QWidget):
         by_part = s.alike_in is not None
         for combo in (self.distance_combo, self.scaler_combo):
             combo.setEnabled(not by_part)
-            combo.setToolTip(f"Off while ranking by {s.alike_in} alone ('all parts' under the results)"
-                             if by_part else self._tips[combo])
+            combo.setToolTip(
+                f"Off while ranking by {s.alike_in} alone ('all parts' under the results)"
+                if by_part
+                else self._tips[combo]
+            )
 
     def _on_model_picked(self, index: int) -> None:
         name = self.model_combo.itemData(index)
@@ -155,8 +161,10 @@ class QueryPanel(QWidget):
         self.play_button.setEnabled(song is not None)
         if song is None:
             self.title_label.setText("No query song")
-            self.detail_label.setText("Double-click a song in the library (or select it and press Enter), "
-                                      "or click a point on the map")
+            self.detail_label.setText(
+                "Double-click a song in the library (or select it and press Enter), "
+                "or click a point on the map"
+            )
             return
         self.title_label.setText(song_text.title(song))
         rest = " — ".join(p for p in (song_text.artist(song), song_text.album(song)) if p)

@@ -86,7 +86,9 @@ class QueueView(QWidget):
         self.status_label.setObjectName("Dim")
         self.list = QueueList(queue)
         self.list.setToolTip("Double-click to play; drag to reorder; Delete removes; Alt+Up/Down moves")
-        self.remove_button = QPushButton("Remove", toolTip="Take the selected songs out of the queue (Delete)")
+        self.remove_button = QPushButton(
+            "Remove", toolTip="Take the selected songs out of the queue (Delete)"
+        )
         self.clear_button = QPushButton("Clear", toolTip="Empty the queue")
         self.export_button = QPushButton("Export M3U…", toolTip="Save the queue as a playlist")
         buttons = QHBoxLayout()
@@ -107,13 +109,17 @@ class QueueView(QWidget):
         self.remove_button.clicked.connect(self.remove_selected)
         self.clear_button.clicked.connect(queue.clear)
         self.export_button.clicked.connect(self._on_export)
-        for key, slot in ((QKeySequence.StandardKey.Delete, self.remove_selected),
-                          (QKeySequence("Alt+Up"), lambda: self._move_selected(-1)),
-                          (QKeySequence("Alt+Down"), lambda: self._move_selected(+1))):
+        for key, slot in (
+            (QKeySequence.StandardKey.Delete, self.remove_selected),
+            (QKeySequence("Alt+Up"), lambda: self._move_selected(-1)),
+            (QKeySequence("Alt+Down"), lambda: self._move_selected(+1)),
+        ):
             QShortcut(key, self.list, slot, context=Qt.ShortcutContext.WidgetShortcut)
         queue.changed.connect(self._refill)
         queue.currentChanged.connect(lambda _row: self._mark_current())
-        queue.busyChanged.connect(lambda busy: self.status_label.setText("Finding a journey…" if busy else ""))
+        queue.busyChanged.connect(
+            lambda busy: self.status_label.setText("Finding a journey…" if busy else "")
+        )
         self._refill()
 
     def rows_text(self) -> list[str]:
@@ -137,8 +143,10 @@ class QueueView(QWidget):
             song = q.session.song(song_id)
             if song is None:
                 continue
-            item = QListWidgetItem(f"{n}. {song_text.title(song)}"
-                                   + (f" — {song_text.artist(song)}" if song_text.artist(song) else ""))
+            item = QListWidgetItem(
+                f"{n}. {song_text.title(song)}"
+                + (f" — {song_text.artist(song)}" if song_text.artist(song) else "")
+            )
             note = q.notes.get(song_id)
             item.setToolTip(str(song.path) + (f"\n{note}" if note else ""))
             item.setData(Qt.ItemDataRole.UserRole, song_id)
@@ -150,9 +158,12 @@ class QueueView(QWidget):
         self.title_label.setText(f"<b>{q.title}</b>" if count else "<b>Queue</b>")
         self.title_label.setToolTip(q.title)
         if not q.busy:
-            self.status_label.setText(f"{count} song{'s' if count != 1 else ''}"
-                                      + (" · radio adds more as it plays" if q.mode == "radio" else "")
-                                      if count else "Empty: “Play similar” or “Journey to…” on any song")
+            self.status_label.setText(
+                f"{count} song{'s' if count != 1 else ''}"
+                + (" · radio adds more as it plays" if q.mode == "radio" else "")
+                if count
+                else "Empty: “Play similar” or “Journey to…” on any song"
+            )
         self._mark_current()
         self._update_buttons()
 
@@ -178,8 +189,9 @@ class QueueView(QWidget):
 
     def _on_export(self) -> None:
         suggested = (self.queue.title.split(" · ")[0].replace("→", "to").replace(":", "") or "queue") + ".m3u"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the queue", str(Path.home() / suggested),
-                                              "M3U playlist (*.m3u *.m3u8)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the queue", str(Path.home() / suggested), "M3U playlist (*.m3u *.m3u8)"
+        )
         if path:
             try:
                 self.export_m3u(Path(path))

@@ -144,8 +144,9 @@ class ResultsView(QWidget):
         self.why_label = QLabel()  # which parts of the vector the selected result is alike in
         self.why_label.setVisible(False)
         self.why_label.setTextFormat(Qt.TextFormat.RichText)  # each part is a link: rank by it alone
-        self.why_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
-                                               | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.why_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
         # its text must not hold the panel wider than the splitter leaves it: it wraps instead
         self.why_label.setWordWrap(True)
         self.why_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -165,7 +166,8 @@ class ResultsView(QWidget):
         self.table.customContextMenuRequested.connect(self._on_context_menu)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.why_label.linkActivated.connect(
-            lambda part: self.session.set_alike_in(None if part == ALL_PARTS else part))
+            lambda part: self.session.set_alike_in(None if part == ALL_PARTS else part)
+        )
         self.walk_button.clicked.connect(self._on_walk)
         self.export_button.clicked.connect(self._on_export)
         session.resultsChanged.connect(self._on_results)
@@ -179,7 +181,7 @@ class ResultsView(QWidget):
         self.currentSongChanged.emit(self._song_id(current.row()))
 
     def _show_why(self, result: Result) -> None:
-        """"Alike in: timbre (top 2 %) · rhythm (top 9 %) · …": the parts of the model's vector
+        """ "Alike in: timbre (top 2 %) · rhythm (top 9 %) · …": the parts of the model's vector
         where the selected result is nearest the query, as its place among the library's songs
         ("2nd of 35" in a small library).  While the results are ranked by one part alone, that
         part comes first, in bold and marked ▸, with "all parts" to go back."""
@@ -195,20 +197,28 @@ class ResultsView(QWidget):
             return place_text(share, others)
 
         ranked = sorted(result.alike, key=lambda a: (a[0] != active, -a[1]))
-        shown = [f"<b>▸ {escape(name)}</b> ({place(share)})" if name == active
-                 else f'<a href="{escape(name)}">{escape(name)}</a> ({place(share)})'
-                 for name, share in ranked[:WHY_SHOWN]]
+        shown = [
+            f"<b>▸ {escape(name)}</b> ({place(share)})"
+            if name == active
+            else f'<a href="{escape(name)}">{escape(name)}</a> ({place(share)})'
+            for name, share in ranked[:WHY_SHOWN]
+        ]
         if active:
-            self.why_label.setText(f"Ranked by {escape(active)} alone: " + " · ".join(shown)
-                                   + f' · <a href="{ALL_PARTS}">all parts</a>')
+            self.why_label.setText(
+                f"Ranked by {escape(active)} alone: "
+                + " · ".join(shown)
+                + f' · <a href="{ALL_PARTS}">all parts</a>'
+            )
         else:
             self.why_label.setText("Alike in: " + " · ".join(shown))
         self.why_label.setToolTip(
             f"Where “{escape(song_text.title(result.song))}” ranks among the library's {others} other "
             "songs by closeness to the query, in each part of the model's vector:<br>"
-            + "<br>".join(f"{'▸ ' if name == active else ''}{escape(name)}: {place(share)}"
-                          for name, share in ranked)
-            + "<br><br>Click a part to rank the whole library by that part alone.")
+            + "<br>".join(
+                f"{'▸ ' if name == active else ''}{escape(name)}: {place(share)}" for name, share in ranked
+            )
+            + "<br><br>Click a part to rank the whole library by that part alone."
+        )
 
     def _song_id(self, row: int) -> int:
         return self.model.results[row].song.id
@@ -228,8 +238,11 @@ class ResultsView(QWidget):
         if has:
             self.table.selectRow(0)
             self._show_why(self.session.results[0])
-            by = (f"in {self.session.alike_in} alone" if self.session.alike_in
-                  else f"by {self.session.distance}")
+            by = (
+                f"in {self.session.alike_in} alone"
+                if self.session.alike_in
+                else f"by {self.session.distance}"
+            )
             self.empty_label.setText(f"{len(self.session.results)} nearest {by}")
         elif self.session.query_song is None:
             self.empty_label.setText("Double-click a song to find similar ones")

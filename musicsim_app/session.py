@@ -33,10 +33,9 @@ MODELS_SETTLE_MS = 400
 
 #: Why a distance gives every song the same distance from a query, where we know.
 BINARY_DISTANCES = {
-    "hamming": "hamming counts the coordinates that differ, and real-valued embeddings differ in all "
-               "of them",
+    "hamming": "hamming counts the coordinates that differ, and real-valued embeddings differ in all of them",
     "kulsinski": "kulsinski compares which coordinates are nonzero, and in real-valued embeddings all "
-                 "of them are",
+    "of them are",
 }
 
 
@@ -104,8 +103,11 @@ class LibrarySession(QObject):
         self._indexes: dict[tuple[str, str], Any] = {}
         self._preparing: set[tuple[str, str, str]] = set()  # (model key, scaler, distance) on a worker
         # (label, fn, args, kwargs, on_done, on_end) of the jobs waiting for the one running
-        self._queue: list[tuple[str, Callable[..., Any], tuple, dict, Callable[[Any], None] | None,
-                                Callable[[], None] | None]] = []
+        self._queue: list[
+            tuple[
+                str, Callable[..., Any], tuple, dict, Callable[[Any], None] | None, Callable[[], None] | None
+            ]
+        ] = []
         self._current: Worker | None = None
         self._loading_generation = 0
         self.refresh_models()
@@ -231,8 +233,10 @@ class LibrarySession(QObject):
         new = sum(r.new + r.changed for r in reports)
         removed = sum(r.removed for r in reports)
         self.skipped_files = [(Path(p), reason) for r in reports for p, reason in r.skipped]
-        self._reload(then_index=True, then_say=lambda: (
-            f"Scan finished: {new} new or changed, {removed} removed" + self.unusable_text()))
+        self._reload(
+            then_index=True,
+            then_say=lambda: f"Scan finished: {new} new or changed, {removed} removed" + self.unusable_text(),
+        )
 
     def ensure_index(self) -> None:
         """Embed the songs the current model has not seen yet (background job with progress)."""
@@ -257,18 +261,24 @@ class LibrarySession(QObject):
         self._emb.pop(self.model_key, None)
         self._drop_indexes(self.model_key)
         # said once the table shows the same songs, so that both give the same count
-        self._reload(then_say=lambda: (
-            f"Indexed {indexed} songs with {model}"
-            + (f", {precomputed} of them precomputed" if precomputed else "")
-            + self.unusable_text()
-            + (f" ({notes[0]})" if notes else "")))
+        self._reload(
+            then_say=lambda: (
+                f"Indexed {indexed} songs with {model}"
+                + (f", {precomputed} of them precomputed" if precomputed else "")
+                + self.unusable_text()
+                + (f" ({notes[0]})" if notes else "")
+            )
+        )
 
     def unusable(self) -> list[tuple[Path, str]]:
         """Every file of the open folders that cannot be searched, with why: the songs that
         failed to decode (red rows of the table) and the files the scan could not take (no row:
         an empty or unreadable file).  The table's count, the status bar and the list all read this."""
-        rows = [(s.path, self.failures.get(s.id) or s.error) for s in self.songs
-                if self.failures.get(s.id) or s.error]
+        rows = [
+            (s.path, self.failures.get(s.id) or s.error)
+            for s in self.songs
+            if self.failures.get(s.id) or s.error
+        ]
         seen = {p for p, _ in rows}
         return rows + [(p, reason) for p, reason in self.skipped_files if p not in seen]
 
@@ -277,8 +287,13 @@ class LibrarySession(QObject):
         return f"; {n} could not be used (listed under the library)" if n else ""
 
     # -- loading snapshots ------------------------------------------------------------------------
-    def _reload(self, *, then_update: bool = False, then_index: bool = False,
-                then_say: Callable[[], str] | None = None) -> None:
+    def _reload(
+        self,
+        *,
+        then_update: bool = False,
+        then_index: bool = False,
+        then_say: Callable[[], str] | None = None,
+    ) -> None:
         """Load the songs and embeddings on a worker; then rescan (``then_update``), index what is
         missing (``then_index``), or else say ``then_say()`` in the status bar."""
         self._loading_generation += 1
@@ -291,8 +306,14 @@ class LibrarySession(QObject):
             owner=self,
         )
 
-    def _on_snapshot(self, gen: int, snap: Snapshot, then_update: bool, then_index: bool,
-                     then_say: Callable[[], str] | None = None) -> None:
+    def _on_snapshot(
+        self,
+        gen: int,
+        snap: Snapshot,
+        then_update: bool,
+        then_index: bool,
+        then_say: Callable[[], str] | None = None,
+    ) -> None:
         if gen != self._loading_generation:
             return
         self.apply_snapshot(snap)
@@ -310,8 +331,9 @@ class LibrarySession(QObject):
         self.failures = snap.failures
         self.known_roots = list(snap.known_roots)
         # a removed folder's skipped files are no longer the library's
-        self.skipped_files = [(p, r) for p, r in self.skipped_files
-                              if any(p.is_relative_to(root) for root in self.roots)]
+        self.skipped_files = [
+            (p, r) for p, r in self.skipped_files if any(p.is_relative_to(root) for root in self.roots)
+        ]
         self.songsChanged.emit()
         if snap.model_key:
             self._emb[snap.model_key] = _Embeddings(
@@ -503,9 +525,13 @@ class LibrarySession(QObject):
             self._rerank()  # a stale result starts a build for the new embeddings
 
         self.message.emit(f"Preparing search over {len(emb.ids):,} songs…")
-        self.enqueue(f"Preparing search over {len(emb.ids):,} songs", engine_jobs.prepare_search,
-                     (emb.matrix, job[1], job[2], index), on_done=finished,
-                     on_end=lambda: self._preparing.discard(job))
+        self.enqueue(
+            f"Preparing search over {len(emb.ids):,} songs",
+            engine_jobs.prepare_search,
+            (emb.matrix, job[1], job[2], index),
+            on_done=finished,
+            on_end=lambda: self._preparing.discard(job),
+        )
 
     def _drop_indexes(self, model_key: str) -> None:
         for key in [k for k in self._indexes if k[0] == model_key]:
@@ -543,12 +569,16 @@ class LibrarySession(QObject):
             except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
                 self.errorOccurred.emit(f"search failed: {exc}")
                 return []
-        found = [(int(i), float(d), self._song_by_id.get(int(emb.ids[int(i)])))
-                 for i, d in zip(idx, dist, strict=True)]
+        found = [
+            (int(i), float(d), self._song_by_id.get(int(emb.ids[int(i)])))
+            for i, d in zip(idx, dist, strict=True)
+        ]
         found = [(i, d, s) for i, d, s in found if s is not None]
         alike = self._alike(emb, row, [i for i, _, _ in found]) or [()] * len(found)
-        return [Result(rank, s, d, why)
-                for rank, ((_, d, s), why) in enumerate(zip(found, alike, strict=True), start=1)]
+        return [
+            Result(rank, s, d, why)
+            for rank, ((_, d, s), why) in enumerate(zip(found, alike, strict=True), start=1)
+        ]
 
     def _cannot_separate(self, index, emb: _Embeddings, row: int, dist: np.ndarray) -> bool:
         """Whether every song is at the same distance from the query (hamming and kulsinski on
@@ -563,19 +593,21 @@ class LibrarySession(QObject):
         why = BINARY_DISTANCES.get(self.distance, "")
         self.unseparated = (
             f"{self.distance} puts every song at the same distance ({dist[0]:.4g}) from this query, so "
-            f"it cannot tell them apart" + (f": {why}" if why else "")
-            + ". Pick another distance.")
+            f"it cannot tell them apart" + (f": {why}" if why else "") + ". Pick another distance."
+        )
         return True
 
-    def _alike(self, emb: _Embeddings, query_row: int,
-               rows: list[int]) -> list[tuple[tuple[str, float], ...]]:
+    def _alike(
+        self, emb: _Embeddings, query_row: int, rows: list[int]
+    ) -> list[tuple[tuple[str, float], ...]]:
         """Per result, how it ranks in the library in each named part of the embedding (the "why");
         empty for models whose vector is one opaque code."""
         ranker = self._ranker(emb) if rows else None
         if ranker is None or not ranker.aspects:
             return []
-        return [tuple(zip(ranker.labels, map(float, p), strict=True))
-                for p in ranker.percentiles(query_row, rows)]
+        return [
+            tuple(zip(ranker.labels, map(float, p), strict=True)) for p in ranker.percentiles(query_row, rows)
+        ]
 
     def _ranker(self, emb: _Embeddings):
         """The current model's ``AspectRanker`` over these embeddings, built at first use."""

@@ -79,7 +79,7 @@ def rate_text(value: float) -> str:
     exp = math.floor(math.log10(value))
     if exp >= -3:
         return f"{value:.4g}"
-    mantissa = f"{value / 10 ** exp:.3g}"
+    mantissa = f"{value / 10**exp:.3g}"
     if float(mantissa) >= 10:  # 9.9999e-6 rounds up
         mantissa, exp = "1", exp + 1
     return f"{mantissa}e{exp}"
@@ -88,7 +88,7 @@ def rate_text(value: float) -> str:
 def _rate_steps(value: float, up: bool) -> float:
     """The next learning rate of the 1, 2, 5, 10, 20, … series above (or below) ``value``."""
     exp = math.floor(math.log10(value))
-    series = [m * 10.0 ** e for e in range(exp - 1, exp + 2) for m in (1, 2, 5)]
+    series = [m * 10.0**e for e in range(exp - 1, exp + 2) for m in (1, 2, 5)]
     if up:
         return next(v for v in series if v > value * (1 + 1e-9))
     return [v for v in series if v < value * (1 - 1e-9)][-1]
@@ -139,8 +139,9 @@ def format_eta(seconds: float) -> str:
 class TrainingPage(QWidget):
     modelTrained = Signal(str)  #: the new model's name
 
-    def __init__(self, session: LibrarySession, settings: AppSettings | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: LibrarySession, settings: AppSettings | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         from trainer.config import DEVICE_CHOICES, LOSSES
 
@@ -158,8 +159,11 @@ class TrainingPage(QWidget):
         self._phase_start = 0.0
         self._phase_done0 = 0
 
-        self.library_combo = QComboBox(editable=True, toolTip="Folder of songs to train on: the library's "
-                                       "folders are listed, or type or choose another")
+        self.library_combo = QComboBox(
+            editable=True,
+            toolTip="Folder of songs to train on: the library's "
+            "folders are listed, or type or choose another",
+        )
         browse_lib = QPushButton("…", maximumWidth=32, toolTip="Choose a folder")
         self.arch_combo = QComboBox()
         self.arch_info = QLabel(wordWrap=True)
@@ -316,11 +320,16 @@ class TrainingPage(QWidget):
         if not self.specs:  # never shown nor used: what was saved still stands
             return dict(self._saved_form)
         return {
-            "library": self.library_combo.currentText(), "init_from": self.init_combo.currentData(),
-            "arch": self.arch_combo.currentData(), "loss": self.loss_combo.currentText(),
-            "source": self.source_combo.currentData(), "csv": self.csv_edit.text(),
-            "neighbours": self.neighbours_spin.value(), "epochs": self.epochs_spin.value(),
-            "batch_size": self.batch_spin.value(), "lr": self.lr_spin.value(),
+            "library": self.library_combo.currentText(),
+            "init_from": self.init_combo.currentData(),
+            "arch": self.arch_combo.currentData(),
+            "loss": self.loss_combo.currentText(),
+            "source": self.source_combo.currentData(),
+            "csv": self.csv_edit.text(),
+            "neighbours": self.neighbours_spin.value(),
+            "epochs": self.epochs_spin.value(),
+            "batch_size": self.batch_spin.value(),
+            "lr": self.lr_spin.value(),
             "device": self.device_combo.currentText(),
         }
 
@@ -351,8 +360,12 @@ class TrainingPage(QWidget):
         if source >= 0:
             self.source_combo.setCurrentIndex(source)
         self.csv_edit.setText(str(form.get("csv") or ""))
-        for spin, key in ((self.neighbours_spin, "neighbours"), (self.epochs_spin, "epochs"),
-                          (self.batch_spin, "batch_size"), (self.lr_spin, "lr")):
+        for spin, key in (
+            (self.neighbours_spin, "neighbours"),
+            (self.epochs_spin, "epochs"),
+            (self.batch_spin, "batch_size"),
+            (self.lr_spin, "lr"),
+        ):
             if isinstance(form.get(key), (int, float)):
                 spin.setValue(form[key])
         name = self.init_combo.currentData()

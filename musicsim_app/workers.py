@@ -218,8 +218,11 @@ _live_tasks: set[_TaskSignals] = set()
 
 
 def run_task(
-    fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[str], None] | None = None,
-    *, owner: QObject | None = None,
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[str], None] | None = None,
+    *,
+    owner: QObject | None = None,
 ) -> None:
     """Run a short job on the global pool; ``on_done``/``on_error`` run on the GUI thread, and not at
     all when ``owner`` (the object they touch) was deleted meanwhile, e.g. a window closed early."""

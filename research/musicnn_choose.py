@@ -36,7 +36,7 @@ def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def subset(feats: np.ndarray, n: int) -> np.ndarray:
     step = feats.shape[1] // n
-    return feats[:, step // 2::step][:, :n]
+    return feats[:, step // 2 :: step][:, :n]
 
 
 def song_vectors(excerpt_vectors: np.ndarray) -> np.ndarray:
@@ -57,8 +57,16 @@ def score(X: np.ndarray, albums: np.ndarray, best: bool = True) -> str:
     return text + f"  P@1 {100 * r.p_at_1:5.1f}  MAP@R {100 * r.map_at_r:5.1f}"
 
 
-def train_head(train: np.ndarray, albums: np.ndarray, loss: str, epochs: int, dim: int, lr: float,
-               seed: int = 0, hidden: int = 512) -> MusicnnHead:
+def train_head(
+    train: np.ndarray,
+    albums: np.ndarray,
+    loss: str,
+    epochs: int,
+    dim: int,
+    lr: float,
+    seed: int = 0,
+    hidden: int = 512,
+) -> MusicnnHead:
     """``train`` is ``(songs, crops, 1506)``; batches of P albums × K songs (triplet) or of songs
     × 2 crops (contrastive), as the app's sources draw them."""
     torch.manual_seed(seed)
@@ -129,17 +137,28 @@ def main() -> None:
                 with torch.no_grad():
                     z = std(torch.from_numpy(f.reshape(-1, f.shape[-1]))).numpy().reshape(f.shape[0], n, -1)
                 print(f"{n:2d} excerpts  {name:9s} raw mean      {score(raw, albums)}")
-                print(f"{n:2d} excerpts  {name:9s} standardised  {score(song_vectors(z), albums)}", flush=True)
+                print(
+                    f"{n:2d} excerpts  {name:9s} standardised  {score(song_vectors(z), albums)}", flush=True
+                )
         return
     for loss in args.losses.split(","):
         if args.epochs == 0 and loss != args.losses.split(",")[0]:
             break
-        model = train_head(subset(train, 16) if train.shape[1] >= 16 else train, train_albums, loss,
-                           args.epochs, args.dim, args.lr, hidden=args.hidden)
+        model = train_head(
+            subset(train, 16) if train.shape[1] >= 16 else train,
+            train_albums,
+            loss,
+            args.epochs,
+            args.dim,
+            args.lr,
+            hidden=args.hidden,
+        )
         for name, (feats, albums) in sets.items():
             X = head_vectors(model, subset(feats, args.excerpts))
-            print(f"head {loss:11s} {args.epochs:3d} ep dim {args.dim}  {name:9s} {score(X, albums, best=False)}",
-                  flush=True)
+            print(
+                f"head {loss:11s} {args.epochs:3d} ep dim {args.dim}  {name:9s} {score(X, albums, best=False)}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ NOT_AUDIO = r"not a decodable audio file|no audio frames|no decodable audio|deco
 
 @dataclass(frozen=True)
 class Case:
-    rel: str          # path relative to the corpus root (may hold surrogate-escaped bytes)
-    what: str         # one line for the "what happens when..." table
-    expect: str       # OK, or a regex the skip reason must match
+    rel: str  # path relative to the corpus root (may hold surrogate-escaped bytes)
+    what: str  # one line for the "what happens when..." table
+    expect: str  # OK, or a regex the skip reason must match
 
     @property
     def ok(self) -> bool:
@@ -49,8 +49,9 @@ def write_long_flac(path: Path, minutes: float = 60.0, sr: int = 8000) -> Path:
     chunk = np.zeros(block, np.float32)
     chunk[: burst.size] = burst
     n_blocks = int(minutes * 60 * sr) // block
-    with sf.SoundFile(os.fsencode(path), "w", samplerate=sr, channels=1, format="FLAC",
-                      subtype="PCM_16") as f:
+    with sf.SoundFile(
+        os.fsencode(path), "w", samplerate=sr, channels=1, format="FLAC", subtype="PCM_16"
+    ) as f:
         for _ in range(n_blocks):
             f.write(chunk)
     return path
@@ -101,8 +102,9 @@ def build_corpus(root: Path, *, long_track: bool = True, huge: bool = True) -> l
     add("bad/random.mp3", "random bytes named .mp3", NOT_AUDIO).write_bytes(rng.bytes(20_000))
     add("bad/random.ogg", "random bytes named .ogg", NOT_AUDIO).write_bytes(rng.bytes(20_000))
     add("bad/text.flac", "a text file named .flac", NOT_AUDIO).write_text("these are my liner notes\n" * 200)
-    add("bad/" + os.fsdecode(b"\xe9t\xe9 \xff.mp3"), "random bytes under a non-UTF-8 name",
-        NOT_AUDIO).write_bytes(rng.bytes(5_000))
+    add(
+        "bad/" + os.fsdecode(b"\xe9t\xe9 \xff.mp3"), "random bytes under a non-UTF-8 name", NOT_AUDIO
+    ).write_bytes(rng.bytes(5_000))
     add("bad/header-only.flac", "a FLAC cut after 100 bytes", NOT_AUDIO)
     _truncate(write(root / "bad/header-only.flac", _music(3.0, 20), format="FLAC"), 100)
     folder = add("bad/x.ogg", "a folder named x.ogg", r"is a folder, not a file")
@@ -115,9 +117,12 @@ def build_corpus(root: Path, *, long_track: bool = True, huge: bool = True) -> l
     os.mkfifo(add("bad/fifo.wav", "a named pipe named .wav (opening it would block)", r"not a regular file"))
 
     # --- truncated files: the part that is there is used, or the file is skipped; never a crash ---
-    for ext, kw in (("ogg", {"format": "OGG", "subtype": "VORBIS"}),
-                    ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"}),
-                    ("flac", {"format": "FLAC"}), ("wav", {})):
+    for ext, kw in (
+        ("ogg", {"format": "OGG", "subtype": "VORBIS"}),
+        ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"}),
+        ("flac", {"format": "FLAC"}),
+        ("wav", {}),
+    ):
         p = add(f"truncated/half.{ext}", f"a {ext.upper()} cut in half", OK)
         _truncate(write(p, _music(6.0, 30), **kw), 0.5)
 
@@ -126,8 +131,13 @@ def build_corpus(root: Path, *, long_track: bool = True, huge: bool = True) -> l
     write(add("odd/clip-0.5s.wav", "a 0.5-second clip (tiled to an excerpt)", OK), _music(0.5, 40))
     write(add("odd/clip-0.1s.wav", "a 0.1-second clip", r"too short"), _music(0.1, 41))
     write(add("odd/sr-8k.wav", "8 kHz", OK), _music(3.0, 42, sr=8000), sr=8000)
-    write(add("odd/sr-96k.flac", "96 kHz, 24-bit FLAC", OK), _music(2.0, 43, sr=96000), sr=96000,
-          format="FLAC", subtype="PCM_24")
+    write(
+        add("odd/sr-96k.flac", "96 kHz, 24-bit FLAC", OK),
+        _music(2.0, 43, sr=96000),
+        sr=96000,
+        format="FLAC",
+        subtype="PCM_24",
+    )
     six = np.stack([_music(2.0, 44 + c) for c in range(6)], axis=1)
     write(add("odd/six-channels.wav", "6 channels (5.1)", OK), six)
     write(add("odd/pcm24.wav", "24-bit WAV", OK), _music(2.0, 50), subtype="PCM_24")
@@ -135,16 +145,27 @@ def build_corpus(root: Path, *, long_track: bool = True, huge: bool = True) -> l
     nan[::97] = np.nan
     nan[::89] = np.inf
     write(add("odd/nan-float.wav", "32-bit float WAV with NaN and inf samples", OK), nan, subtype="FLOAT")
-    write(add("odd/ogg-named.mp3", "an Ogg Vorbis file named .mp3", OK), _music(2.0, 52),
-          format="OGG", subtype="VORBIS")
+    write(
+        add("odd/ogg-named.mp3", "an Ogg Vorbis file named .mp3", OK),
+        _music(2.0, 52),
+        format="OGG",
+        subtype="VORBIS",
+    )
     write(add("odd/LOUD.WAV", "an upper-case extension", OK), _music(2.0, 53))
 
     # --- names ---
     write(add("names/" + non_utf8_name(), "a name that is not valid UTF-8", OK), _music(2.0, 60))
-    write(add("names/with spaces, 'single' & \"double\" quotes.flac", "spaces and quotes in the name", OK),
-          _music(2.0, 61), format="FLAC")
-    write(add("names/emoji 🎵🎸 ünïcödé.ogg", "emoji and accents in the name", OK), _music(2.0, 62),
-          format="OGG", subtype="VORBIS")
+    write(
+        add("names/with spaces, 'single' & \"double\" quotes.flac", "spaces and quotes in the name", OK),
+        _music(2.0, 61),
+        format="FLAC",
+    )
+    write(
+        add("names/emoji 🎵🎸 ünïcödé.ogg", "emoji and accents in the name", OK),
+        _music(2.0, 62),
+        format="OGG",
+        subtype="VORBIS",
+    )
     write(add("names/-leading dash.wav", "a name starting with '-'", OK), _music(2.0, 63))
 
     # --- big ones (memory and time must stay bounded) ---

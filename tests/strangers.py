@@ -68,8 +68,12 @@ def embedding_rows(db: Path) -> dict[str, bytes]:
     """``{relative-ish path: vector bytes}`` of every stored embedding (paths as stored)."""
     con = sqlite3.connect(db)
     try:
-        return {bytes(p).decode("utf-8", "surrogateescape"): v for p, v in con.execute(
-            "SELECT s.path, e.vector FROM embeddings e JOIN songs s ON s.id = e.song_id")}
+        return {
+            bytes(p).decode("utf-8", "surrogateescape"): v
+            for p, v in con.execute(
+                "SELECT s.path, e.vector FROM embeddings e JOIN songs s ON s.id = e.song_id"
+            )
+        }
     finally:
         con.close()
 
@@ -78,8 +82,10 @@ def set_vector(db: Path, path: Path, vector: bytes) -> None:
     con = sqlite3.connect(db)
     try:
         with con:
-            n = con.execute("UPDATE embeddings SET vector = ? WHERE song_id = (SELECT id FROM songs WHERE path = ?)",
-                            (vector, bytes(path))).rowcount
+            n = con.execute(
+                "UPDATE embeddings SET vector = ? WHERE song_id = (SELECT id FROM songs WHERE path = ?)",
+                (vector, bytes(path)),
+            ).rowcount
         assert n == 1, path
     finally:
         con.close()
@@ -116,12 +122,12 @@ def damage_table(db: Path, table: str) -> int:
     data = bytearray(db.read_bytes())
 
     def page(n: int) -> bytes:
-        return bytes(data[(n - 1) * page_size: n * page_size])
+        return bytes(data[(n - 1) * page_size : n * page_size])
 
     target = root
     while page(target)[0] == 0x05:  # an interior table page: follow its right-most child
         target = struct.unpack(">I", page(target)[8:12])[0]
     offset = (target - 1) * page_size
-    data[offset: offset + page_size] = np.random.default_rng(target).bytes(page_size)
+    data[offset : offset + page_size] = np.random.default_rng(target).bytes(page_size)
     db.write_bytes(bytes(data))
     return target

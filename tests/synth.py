@@ -48,8 +48,9 @@ ALBUMS = {
 }
 
 
-def write_library(root: Path, *, songs_per_album: int = 4, seconds: float = 4.0, fmt: str = "wav",
-                  artist: str = "synth") -> list[Path]:
+def write_library(
+    root: Path, *, songs_per_album: int = 4, seconds: float = 4.0, fmt: str = "wav", artist: str = "synth"
+) -> list[Path]:
     """``root/<artist>/<album>/<album>-<i>.<fmt>``; returns the paths written."""
     paths = []
     for album, make in ALBUMS.items():
@@ -68,5 +69,5 @@ def write(path: Path, y: np.ndarray, sr: int = SR, **kwargs: object) -> Path:
     channels = 1 if y.ndim == 1 else y.shape[1]
     with sf.SoundFile(os.fsencode(path), "w", samplerate=sr, channels=channels, **kwargs) as f:  # type: ignore[arg-type]
         for start in range(0, len(y), 65536):
-            f.write(y[start:start + 65536])
+            f.write(y[start : start + 65536])
     return path

@@ -9,8 +9,9 @@ from trainer.aspects import STATS_ASPECTS, AspectRanker, aspects_for, top_text
 from trainer.classic_names import N_FEATURES
 
 
-@pytest.mark.parametrize(("arch", "dim"), [("musicnet-stats-small", 128), ("musicnet-stats-small", 96),
-                                           ("classic", N_FEATURES)])
+@pytest.mark.parametrize(
+    ("arch", "dim"), [("musicnet-stats-small", 128), ("musicnet-stats-small", 96), ("classic", N_FEATURES)]
+)
 def test_aspects_cover_every_column_once(arch, dim):
     aspects = aspects_for(arch, dim)
     columns = sorted(c for a in aspects for c in a.columns)
@@ -103,7 +104,18 @@ def test_a_small_library_reads_places_not_percentages():
     from trainer.aspects import ordinal, place_text
 
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "101st",
+        "111th",
+    ]
     # 35 songs besides the query: the share is of the 34 besides the result
     assert place_text(1.0, 35) == "1st of 35" and place_text(33 / 34, 35) == "2nd of 35"
     assert place_text(0.0, 35) == "35th of 35"

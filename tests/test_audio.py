@@ -10,9 +10,16 @@ from trainer.errors import AudioError
 CFG = FeatureConfig()
 
 
-@pytest.mark.parametrize("fmt,kwargs", [("wav", {}), ("flac", {}), ("ogg", {"format": "OGG", "subtype": "VORBIS"}),
-                                        ("opus", {"format": "OGG", "subtype": "OPUS"}),
-                                        ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"})])
+@pytest.mark.parametrize(
+    "fmt,kwargs",
+    [
+        ("wav", {}),
+        ("flac", {}),
+        ("ogg", {"format": "OGG", "subtype": "VORBIS"}),
+        ("opus", {"format": "OGG", "subtype": "OPUS"}),
+        ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"}),
+    ],
+)
 def test_formats_decode_to_mono_at_model_rate(tmp_path, fmt, kwargs):
     y = tone(440, 5.0, sr=48000)
     stereo = np.stack([y, 0.5 * y], axis=1)
@@ -43,8 +50,14 @@ def test_short_clip_is_tiled_not_rejected(tmp_path):
     assert np.abs(ex.waves[:, -1000:]).max() > 0.01  # tiled, not zero-padded
 
 
-@pytest.mark.parametrize("content,reason", [(b"", "empty"), (b"not audio at all" * 100, "not a decodable|not audio"),
-                                            (np.random.default_rng(0).bytes(5000), "not a decodable|not audio")])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"", "empty"),
+        (b"not audio at all" * 100, "not a decodable|not audio"),
+        (np.random.default_rng(0).bytes(5000), "not a decodable|not audio"),
+    ],
+)
 def test_bad_files_raise_audio_error_with_reason(tmp_path, content, reason):
     path = tmp_path / "bad.flac"
     path.write_bytes(content)

@@ -4,8 +4,9 @@ import torch
 from trainer.augment import LIGHT, THESIS_CONTRASTIVE, AugmentConfig, Augmenter
 
 
-@pytest.mark.parametrize("cfg", [LIGHT, THESIS_CONTRASTIVE,
-                                 AugmentConfig(pitch_shift_bins=3, time_stretch=0.2)])
+@pytest.mark.parametrize(
+    "cfg", [LIGHT, THESIS_CONTRASTIVE, AugmentConfig(pitch_shift_bins=3, time_stretch=0.2)]
+)
 def test_augmentations_keep_shape_and_change_the_input(cfg):
     torch.manual_seed(0)
     x = torch.randn(4, 1, 96, 130)

@@ -26,8 +26,12 @@ from trainer.modelstore import ModelInfo, save_model
 
 pytestmark = pytest.mark.usefixtures("_one_torch_thread")
 
-SONGS = ["synth/tones/tones-0.wav", "synth/tones/tones-1.wav", "synth/squares/squares-0.wav",
-         "synth/noise/noise-0.wav"]
+SONGS = [
+    "synth/tones/tones-0.wav",
+    "synth/tones/tones-1.wav",
+    "synth/squares/squares-0.wav",
+    "synth/noise/noise-0.wav",
+]
 HEADER = "song1,song2,song3,odd\n"
 
 
@@ -70,23 +74,36 @@ def no_gpu(monkeypatch):
 
 
 # -- names that do not exist ---------------------------------------------------------------------
-@pytest.mark.parametrize("args,pattern", [
-    (["index", "{lib}", "--model", "no-such-model"], r"unknown model 'no-such-model'; available: .*classic"),
-    (["bench", "--library", "{lib}", "--labels", "folders", "--model", "nope"], r"unknown model 'nope'"),
-    (["train", "--library", "{lib}", "--name", "x", "--init-from", "nope"], r"unknown model 'nope'"),
-    (["train", "--library", "{lib}", "--name", "x", "--arch", "resnet999"],
-     r"(--arch: invalid choice: |unknown model )'resnet999'"),
-    (["query", "{song}", "--distance", "manhatan"], r"--distance: invalid choice: 'manhatan'"),
-    (["query", "{song}", "--scaler", "MinMax"], r"--scaler: invalid choice: 'MinMax'"),
-    (["index", "{lib}", "--device", "tpu"], r"--device: invalid choice: 'tpu'"),
-    (["train", "--library", "{lib}", "--name", "x", "--loss", "hinge"], r"--loss: invalid choice: 'hinge'"),
-    (["query", "{song}", "--k", "0"], r"--k: must be at least 1, found 0"),
-    (["train", "--library", "{lib}", "--name", "x", "--epochs", "0"], r"epochs must be >= 1"),
-    (["train", "--library", "{lib}", "--name", "classic"], r"invalid model name 'classic'"),
-    (["train", "--library", "{lib}", "--name", "x", "--triplets", "{song}", "--self-supervised"],
-     r"--self-supervised goes with --labels folders or alone, not with --triplets"),
-    (["index", "{lib}", "--workers", "many"], r"--workers: invalid int value: 'many'"),
-])
+@pytest.mark.parametrize(
+    "args,pattern",
+    [
+        (
+            ["index", "{lib}", "--model", "no-such-model"],
+            r"unknown model 'no-such-model'; available: .*classic",
+        ),
+        (["bench", "--library", "{lib}", "--labels", "folders", "--model", "nope"], r"unknown model 'nope'"),
+        (["train", "--library", "{lib}", "--name", "x", "--init-from", "nope"], r"unknown model 'nope'"),
+        (
+            ["train", "--library", "{lib}", "--name", "x", "--arch", "resnet999"],
+            r"(--arch: invalid choice: |unknown model )'resnet999'",
+        ),
+        (["query", "{song}", "--distance", "manhatan"], r"--distance: invalid choice: 'manhatan'"),
+        (["query", "{song}", "--scaler", "MinMax"], r"--scaler: invalid choice: 'MinMax'"),
+        (["index", "{lib}", "--device", "tpu"], r"--device: invalid choice: 'tpu'"),
+        (
+            ["train", "--library", "{lib}", "--name", "x", "--loss", "hinge"],
+            r"--loss: invalid choice: 'hinge'",
+        ),
+        (["query", "{song}", "--k", "0"], r"--k: must be at least 1, found 0"),
+        (["train", "--library", "{lib}", "--name", "x", "--epochs", "0"], r"epochs must be >= 1"),
+        (["train", "--library", "{lib}", "--name", "classic"], r"invalid model name 'classic'"),
+        (
+            ["train", "--library", "{lib}", "--name", "x", "--triplets", "{song}", "--self-supervised"],
+            r"--self-supervised goes with --labels folders or alone, not with --triplets",
+        ),
+        (["index", "{lib}", "--workers", "many"], r"--workers: invalid int value: 'many'"),
+    ],
+)
 def test_unknown_names_and_bad_values(capsys, cli_home, synth_library, args, pattern):
     song = synth_library / SONGS[0]
     argv = ["--home", cli_home] + [a.format(lib=synth_library, song=song) for a in args]
@@ -95,12 +112,15 @@ def test_unknown_names_and_bad_values(capsys, cli_home, synth_library, args, pat
 
 
 @pytest.mark.parametrize("device", ["cuda", "mps"])
-@pytest.mark.parametrize("command", [
-    ["index", "{lib}", "--model", "classic"],
-    ["train", "--library", "{lib}", "--name", "x", "--epochs", "1"],
-    ["bench", "--library", "{lib}", "--labels", "folders", "--model", "classic"],
-    ["embed", "{lib}", "--out", "{tmp}/e.npz", "--model", "classic"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["index", "{lib}", "--model", "classic"],
+        ["train", "--library", "{lib}", "--name", "x", "--epochs", "1"],
+        ["bench", "--library", "{lib}", "--labels", "folders", "--model", "classic"],
+        ["embed", "{lib}", "--out", "{tmp}/e.npz", "--model", "classic"],
+    ],
+)
 def test_a_gpu_that_is_not_there(capsys, cli_home, synth_library, tmp_path, no_gpu, device, command):
     argv = ["--home", cli_home] + [a.format(lib=synth_library, tmp=tmp_path) for a in command]
     rc, _, err = run_cli(capsys, *argv, "--device", device)
@@ -108,9 +128,15 @@ def test_a_gpu_that_is_not_there(capsys, cli_home, synth_library, tmp_path, no_g
 
 
 # -- paths ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("command", [["index", "{p}"], ["embed", "{p}", "--out", "x.npz"],
-                                     ["train", "--library", "{p}", "--name", "x"],
-                                     ["bench", "--library", "{p}", "--labels", "folders"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["index", "{p}"],
+        ["embed", "{p}", "--out", "x.npz"],
+        ["train", "--library", "{p}", "--name", "x"],
+        ["bench", "--library", "{p}", "--labels", "folders"],
+    ],
+)
 @pytest.mark.parametrize("kind", ["missing", "file"])
 def test_library_path_missing_or_a_file(capsys, cli_home, tmp_path, command, kind):
     p = tmp_path / "music"
@@ -139,37 +165,66 @@ def test_library_path_errors_in_the_engine(cli_home, tmp_path):
         library_songs(tmp_path / "f.ogg")
 
 
-@pytest.mark.parametrize("make,pattern", [
-    (lambda t: (t / "f").write_text("x") and t / "f", r"home '.*' exists and is not a folder"),
-    (lambda t: (t / "g").write_text("x") and t / "g" / "sub",
-     r"cannot create MusicSim home '.*': Not a directory"),
-])
+@pytest.mark.parametrize(
+    "make,pattern",
+    [
+        (lambda t: (t / "f").write_text("x") and t / "f", r"home '.*' exists and is not a folder"),
+        (
+            lambda t: (t / "g").write_text("x") and t / "g" / "sub",
+            r"cannot create MusicSim home '.*': Not a directory",
+        ),
+    ],
+)
 def test_home_that_cannot_be_a_folder(capsys, synth_library, tmp_path, make, pattern):
     rc, _, err = run_cli(capsys, "--home", make(tmp_path), "index", synth_library, "--model", "classic")
     assert_one_line_error(rc, err, pattern)
 
 
 def test_output_folder_that_does_not_exist(capsys, cli_home, synth_library, tmp_path):
-    rc, _, err = run_cli(capsys, "--home", cli_home, "embed", synth_library, "--model", "classic",
-                         "--workers", "0", "--out", tmp_path / "no" / "such" / "dir" / "e.npz")
+    rc, _, err = run_cli(
+        capsys,
+        "--home",
+        cli_home,
+        "embed",
+        synth_library,
+        "--model",
+        "classic",
+        "--workers",
+        "0",
+        "--out",
+        tmp_path / "no" / "such" / "dir" / "e.npz",
+    )
     assert_one_line_error(rc, err, r"--out '.*no/such/dir/e.npz': the folder '.*no/such/dir' does not exist")
 
 
 # -- triplet CSVs ----------------------------------------------------------------------------------
 BAD_CSVS = {
-    "missing-column": ("song1,song2,odd\n" + f"{SONGS[0]},{SONGS[1]},1\n",
-                       r"line 1: missing column\(s\) song3"),
-    "unknown-song": (HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n{SONGS[0]},{SONGS[1]},nope.wav,3\n",
-                     r"line 3: unknown song 'nope.wav'"),
+    "missing-column": (
+        "song1,song2,odd\n" + f"{SONGS[0]},{SONGS[1]},1\n",
+        r"line 1: missing column\(s\) song3",
+    ),
+    "unknown-song": (
+        HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n{SONGS[0]},{SONGS[1]},nope.wav,3\n",
+        r"line 3: unknown song 'nope.wav'",
+    ),
     "odd-0": (HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},0\n", r"line 2: odd must be 1, 2 or 3, found 0"),
-    "odd-4": (HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n{SONGS[0]},{SONGS[1]},{SONGS[3]},4\n",
-              r"line 3: odd must be 1, 2 or 3, found 4"),
-    "odd-text": (HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},third\n",
-                 r"line 2: odd must be 1, 2 or 3, found 'third'"),
-    "duplicate": (HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n{SONGS[0]},{SONGS[1]},{SONGS[3]},3\n"
-                  f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n", r"lines 2 and 4 are the same triplet"),
-    "latin-1": ((HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n").encode() + b"caf\xe9.wav,a.wav,b.wav,1\n",
-                r"line 3 is not valid UTF-8"),
+    "odd-4": (
+        HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n{SONGS[0]},{SONGS[1]},{SONGS[3]},4\n",
+        r"line 3: odd must be 1, 2 or 3, found 4",
+    ),
+    "odd-text": (
+        HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},third\n",
+        r"line 2: odd must be 1, 2 or 3, found 'third'",
+    ),
+    "duplicate": (
+        HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n{SONGS[0]},{SONGS[1]},{SONGS[3]},3\n"
+        f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n",
+        r"lines 2 and 4 are the same triplet",
+    ),
+    "latin-1": (
+        (HEADER + f"{SONGS[0]},{SONGS[1]},{SONGS[2]},3\n").encode() + b"caf\xe9.wav,a.wav,b.wav,1\n",
+        r"line 3 is not valid UTF-8",
+    ),
     "empty": ("", r"the file is empty"),
 }
 
@@ -183,9 +238,22 @@ def _csv(tmp_path: Path, name: str) -> Path:
 
 @pytest.mark.parametrize("name", sorted(BAD_CSVS))
 def test_bench_with_a_bad_triplets_csv(capsys, cli_home, synth_library, tmp_path, name):
-    rc, _, err = run_cli(capsys, "--home", cli_home, "bench", "--library", synth_library, "--model",
-                         "classic", "--workers", "0", "--triplets", _csv(tmp_path, name),
-                         "--out", tmp_path / "out")
+    rc, _, err = run_cli(
+        capsys,
+        "--home",
+        cli_home,
+        "bench",
+        "--library",
+        synth_library,
+        "--model",
+        "classic",
+        "--workers",
+        "0",
+        "--triplets",
+        _csv(tmp_path, name),
+        "--out",
+        tmp_path / "out",
+    )
     line = assert_one_line_error(rc, err, BAD_CSVS[name][1])
     assert f"{name}.csv" in line
     assert not (tmp_path / "out").exists()
@@ -194,29 +262,71 @@ def test_bench_with_a_bad_triplets_csv(capsys, cli_home, synth_library, tmp_path
 def test_malformed_csv_fails_before_any_audio_is_decoded(capsys, synth_library, tmp_path):
     """A typo in the CSV must not cost a whole indexing or decoding pass first."""
     home = tmp_path / "home"
-    rc, _, err = run_cli(capsys, "--home", home, "bench", "--library", synth_library, "--model", "classic",
-                         "--workers", "0", "--triplets", _csv(tmp_path, "odd-4"))
+    rc, _, err = run_cli(
+        capsys,
+        "--home",
+        home,
+        "bench",
+        "--library",
+        synth_library,
+        "--model",
+        "classic",
+        "--workers",
+        "0",
+        "--triplets",
+        _csv(tmp_path, "odd-4"),
+    )
     assert_one_line_error(rc, err, "line 3: odd must be")
     import sqlite3
 
     db = home / "index.db"
     assert not db.exists() or sqlite3.connect(db).execute("SELECT COUNT(*) FROM songs").fetchone()[0] == 0
-    rc, _, err = run_cli(capsys, "--home", home, "train", "--library", synth_library, "--name", "x",
-                         "--workers", "0", "--triplets", _csv(tmp_path, "duplicate"))
+    rc, _, err = run_cli(
+        capsys,
+        "--home",
+        home,
+        "train",
+        "--library",
+        synth_library,
+        "--name",
+        "x",
+        "--workers",
+        "0",
+        "--triplets",
+        _csv(tmp_path, "duplicate"),
+    )
     assert_one_line_error(rc, err, "lines 2 and 4 are the same triplet")
     assert not (home / "cache").exists() and not (home / "runs" / "x").exists()
 
 
 def test_train_with_a_csv_naming_unknown_songs(capsys, cli_home, synth_library, tmp_path):
-    rc, _, err = run_cli(capsys, "--home", cli_home, "train", "--library", synth_library, "--name", "csv-x",
-                         "--arch", "musicnet-small", "--epochs", "1", "--workers", "0", "--segments", "2",
-                         "--triplets", _csv(tmp_path, "unknown-song"))
+    rc, _, err = run_cli(
+        capsys,
+        "--home",
+        cli_home,
+        "train",
+        "--library",
+        synth_library,
+        "--name",
+        "csv-x",
+        "--arch",
+        "musicnet-small",
+        "--epochs",
+        "1",
+        "--workers",
+        "0",
+        "--segments",
+        "2",
+        "--triplets",
+        _csv(tmp_path, "unknown-song"),
+    )
     assert_one_line_error(rc, err, r"unknown-song.csv: line 3: unknown song 'nope.wav'")
 
 
 def test_missing_csv_file(capsys, cli_home, synth_library, tmp_path):
-    rc, _, err = run_cli(capsys, "--home", cli_home, "bench", "--library", synth_library,
-                         "--triplets", tmp_path / "nope.csv")
+    rc, _, err = run_cli(
+        capsys, "--home", cli_home, "bench", "--library", synth_library, "--triplets", tmp_path / "nope.csv"
+    )
     assert_one_line_error(rc, err, r"--triplets: '.*nope.csv' does not exist or is not a file")
 
 
@@ -240,7 +350,9 @@ def _claim_weights(folder: Path) -> None:
     """What a stranger does after swapping the weights: make config.json name their hash."""
     import hashlib
 
-    _edit_config(folder, weights_sha256=hashlib.sha256((folder / "weights.safetensors").read_bytes()).hexdigest())
+    _edit_config(
+        folder, weights_sha256=hashlib.sha256((folder / "weights.safetensors").read_bytes()).hexdigest()
+    )
 
 
 class _Boom:
@@ -248,15 +360,19 @@ class _Boom:
         return (os.system, (f"touch {os.environ['BOOM_MARKER']}",))
 
 
-@pytest.mark.parametrize("kind,pattern", [
-    ("unknown-arch", r"names an unknown architecture 'evil-net'"),
-    ("wrong-weights", r"weights do not match architecture 'musicnet-small'"),
-    ("pickle", r"not a valid safetensors file"),
-    ("newer-format", r"written by a newer MusicSim"),
-    ("replaced-weights", r"weights.safetensors is not the file its config.json names"),
-])
-def test_index_refuses_a_strangers_model(capsys, cli_home, synth_library, tmp_path, monkeypatch, kind,
-                                        pattern):
+@pytest.mark.parametrize(
+    "kind,pattern",
+    [
+        ("unknown-arch", r"names an unknown architecture 'evil-net'"),
+        ("wrong-weights", r"weights do not match architecture 'musicnet-small'"),
+        ("pickle", r"not a valid safetensors file"),
+        ("newer-format", r"written by a newer MusicSim"),
+        ("replaced-weights", r"weights.safetensors is not the file its config.json names"),
+    ],
+)
+def test_index_refuses_a_strangers_model(
+    capsys, cli_home, synth_library, tmp_path, monkeypatch, kind, pattern
+):
     folder = _stranger(tmp_path)
     marker = tmp_path / "pwned"
     monkeypatch.setenv("BOOM_MARKER", str(marker))
@@ -270,12 +386,15 @@ def test_index_refuses_a_strangers_model(capsys, cli_home, synth_library, tmp_pa
         _claim_weights(folder)
     elif kind == "replaced-weights":  # other weights that fit, under the config of the first ones
         torch.manual_seed(7)
-        save_file(build_model("musicnet-small", FeatureConfig(), embedding_dim=16).state_dict(),
-                  str(folder / "weights.safetensors"))
+        save_file(
+            build_model("musicnet-small", FeatureConfig(), embedding_dim=16).state_dict(),
+            str(folder / "weights.safetensors"),
+        )
     else:
         _edit_config(folder, format_version=99)
-    rc, _, err = run_cli(capsys, "--home", cli_home, "index", synth_library, "--model", folder,
-                         "--workers", "0")
+    rc, _, err = run_cli(
+        capsys, "--home", cli_home, "index", synth_library, "--model", folder, "--workers", "0"
+    )
     assert_one_line_error(rc, err, pattern)
     assert not marker.exists()
 
@@ -291,23 +410,29 @@ def test_model_whose_representation_differs_from_the_index(capsys, tmp_path, syn
 
     home = tmp_path / "home"
     folder = _stranger(tmp_path)
-    rc, out, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder,
-                           "--workers", "0")
+    rc, out, err = run_cli(
+        capsys, "--home", home, "index", synth_library, "--model", folder, "--workers", "0"
+    )
     assert rc == 0 and out.startswith("indexed 12,"), err
     first_key = load_model_folder(folder).info.key
     _edit_config(folder, features={"hop_length": 256})
     edited = load_model_folder(folder)
     assert edited.info.key.startswith(first_key + "+")
-    rc, out, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder,
-                           "--workers", "0")
+    rc, out, err = run_cli(
+        capsys, "--home", home, "index", synth_library, "--model", folder, "--workers", "0"
+    )
     assert rc == 0 and out.startswith("indexed 12,"), err
     with Library(home) as lib:
         assert len(lib.embeddings(first_key)[0]) == len(lib.embeddings(edited.info.key)[0]) == 12
     with sqlite3.connect(home / "index.db") as db:
         db.execute("UPDATE models SET features = '{}' WHERE key = ?", (edited.info.key,))
     rc, _, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", folder)
-    assert_one_line_error(rc, err, r"model 'stranger' does not match the embeddings already in this index "
-                                   r"\(representation differs in: .*hop_length")
+    assert_one_line_error(
+        rc,
+        err,
+        r"model 'stranger' does not match the embeddings already in this index "
+        r"\(representation differs in: .*hop_length",
+    )
 
 
 # == issue 19: models, arguments and files from strangers ==========================================
@@ -334,14 +459,27 @@ def _bad_folder(home: Path, name: str, edit) -> Path:  # type: ignore[no-untyped
 #: config edits a stranger might ship, and the reason every command gives
 MALFORMED_CONFIGS = {
     "format_version [2]": ({"format_version": [2]}, r"format_version must be a number, found list"),
-    "embedding_dim 1e400": ('{"name": "x", "arch": "musicnet-small", "embedding_dim": 1e400}',
-                            r"embedding_dim must be a finite number, found inf"),
-    "embedding_dim 1e9": ({"embedding_dim": 10**9}, r"embedding_dim must be between 1 and 8192, found 1e\+09"),
-    "deep JSON": ('{"name": "x", "arch": "musicnet-small", "embedding_dim": 16, "training": '
-                  + "[" * 100_000 + "]" * 100_000 + "}", r"JSON nested too deeply"),
+    "embedding_dim 1e400": (
+        '{"name": "x", "arch": "musicnet-small", "embedding_dim": 1e400}',
+        r"embedding_dim must be a finite number, found inf",
+    ),
+    "embedding_dim 1e9": (
+        {"embedding_dim": 10**9},
+        r"embedding_dim must be between 1 and 8192, found 1e\+09",
+    ),
+    "deep JSON": (
+        '{"name": "x", "arch": "musicnet-small", "embedding_dim": 16, "training": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",
+        r"JSON nested too deeply",
+    ),
     "n_mels 'many'": ({"features": {"n_mels": "many"}}, r"features.n_mels must be a number, found str"),
     "n_mels 1e7": ({"features": {"n_mels": 10**7}}, r"features.n_mels must be between 1 and 512"),
-    "hop_length 0": ({"features": {"hop_length": 0}}, r"features.hop_length must be between 1 and 65536, found 0"),
+    "hop_length 0": (
+        {"features": {"hop_length": 0}},
+        r"features.hop_length must be between 1 and 65536, found 0",
+    ),
     "hop_length 1": ({"features": {"hop_length": 1}}, r"mel bands x 66151 frames exceed"),
     "n_fft -1": ({"features": {"n_fft": -1}}, r"features.n_fft must be between 16 and 65536, found -1"),
     "n_excerpts 1e8": ({"features": {"n_excerpts": 1e8}}, r"features.n_excerpts must be between 1 and 256"),
@@ -410,9 +548,12 @@ def test_an_impostor_cannot_take_the_default_models_key(tmp_path, default_clean,
     home = tmp_path / "home"
     rc, out, err = index(home, lib, str(impostor))
     if claims_hash:
-        assert rc == 2 and re.fullmatch(r"musicsim: error: model 'default': weights.safetensors is not the file "
-                                        r"its config.json names \(SHA-256 [0-9a-f]{12}…, config says "
-                                        r"[0-9a-f]{12}…\): the weights were replaced or edited\n", err), err
+        assert rc == 2 and re.fullmatch(
+            r"musicsim: error: model 'default': weights.safetensors is not the file "
+            r"its config.json names \(SHA-256 [0-9a-f]{12}…, config says "
+            r"[0-9a-f]{12}…\): the weights were replaced or edited\n",
+            err,
+        ), err
     else:
         assert rc == 0 and out.startswith("indexed 9,"), out + err
     rc, out, err = index(home, lib, "default")
@@ -437,7 +578,9 @@ def _nan_model(folder: Path) -> Path:
 def test_a_model_whose_output_is_not_finite_stores_nothing(capsys, tmp_path, synth_library):
     folder = _nan_model(tmp_path / "nan-model")
     home = tmp_path / "home"
-    rc, out, err = run_cli(capsys, "--home", home, "index", synth_library, "--model", folder, "--workers", "0")
+    rc, out, err = run_cli(
+        capsys, "--home", home, "index", synth_library, "--model", folder, "--workers", "0"
+    )
     assert rc == 0 and out.startswith("indexed 0, unchanged 0, removed 0, skipped 12 "), out + err
     assert out.count("the model gave an unusable embedding (") == 12
     rc, _, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", folder)
@@ -449,29 +592,71 @@ def test_training_that_diverges_stops_and_saves_nothing(capsys, tmp_path, synth_
     line and no model (nor a checkpoint of the diverged epoch) is written."""
     start = _nan_model(tmp_path / "nan-start")
     home = tmp_path / "home"
-    rc, _, err = run_cli(capsys, "--home", home, "--quiet", "train", "--library", synth_library, "--name", "x",
-                         "--init-from", start, "--epochs", "1", "--batch-size", "4", "--segments", "2",
-                         "--workers", "0", "--device", "cpu")
-    assert_one_line_error(rc, err, r"training diverged at epoch 1, step 1: the loss is nan; nothing of it was "
-                                   r"saved \(try a lower --lr")
+    rc, _, err = run_cli(
+        capsys,
+        "--home",
+        home,
+        "--quiet",
+        "train",
+        "--library",
+        synth_library,
+        "--name",
+        "x",
+        "--init-from",
+        start,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--segments",
+        "2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    )
+    assert_one_line_error(
+        rc,
+        err,
+        r"training diverged at epoch 1, step 1: the loss is nan; nothing of it was "
+        r"saved \(try a lower --lr",
+    )
     assert not (home / "models" / "x").exists()
     assert not (home / "runs" / "x" / "checkpoint.safetensors").exists()
 
 
-@pytest.mark.parametrize("args,pattern", [
-    (["bench", "--library", "{lib}", "--labels", "folders", "--n-triplets", "1000000000"],
-     r"--n-triplets: must be between 1 and 1,000,000, found 1000000000"),
-    (["train", "--library", "{lib}", "--name", "x", "--lr", "inf"], r"lr must be a finite number, found inf"),
-    (["train", "--library", "{lib}", "--name", "x", "--lr", "nan"], r"learning rate > 0"),
-    (["train", "--library", "{lib}", "--name", "x", "--temperature", "0"],
-     r"temperature must be between 0.001 and 100, found 0"),
-    (["train", "--library", "{lib}", "--name", "x", "--margin=-inf"], r"margin must be a finite number"),
-    (["train", "--library", "{lib}", "--name", "x", "--seed", "-1"], r"--seed: must be at least 0, found -1"),
-    (["train", "--library", "{lib}", "--name", "x", "--segments", "0"], r"--segments: must be between 1 and 64"),
-    (["train", "--library", "{lib}", "--name", "x", "--batch-size", "100000000"],
-     r"batch size must be between 2 and 4096"),
-    (["index", "{lib}", "--workers", "-3"], r"--workers: must be between 0 and 64, found -3"),
-])
+@pytest.mark.parametrize(
+    "args,pattern",
+    [
+        (
+            ["bench", "--library", "{lib}", "--labels", "folders", "--n-triplets", "1000000000"],
+            r"--n-triplets: must be between 1 and 1,000,000, found 1000000000",
+        ),
+        (
+            ["train", "--library", "{lib}", "--name", "x", "--lr", "inf"],
+            r"lr must be a finite number, found inf",
+        ),
+        (["train", "--library", "{lib}", "--name", "x", "--lr", "nan"], r"learning rate > 0"),
+        (
+            ["train", "--library", "{lib}", "--name", "x", "--temperature", "0"],
+            r"temperature must be between 0.001 and 100, found 0",
+        ),
+        (["train", "--library", "{lib}", "--name", "x", "--margin=-inf"], r"margin must be a finite number"),
+        (
+            ["train", "--library", "{lib}", "--name", "x", "--seed", "-1"],
+            r"--seed: must be at least 0, found -1",
+        ),
+        (
+            ["train", "--library", "{lib}", "--name", "x", "--segments", "0"],
+            r"--segments: must be between 1 and 64",
+        ),
+        (
+            ["train", "--library", "{lib}", "--name", "x", "--batch-size", "100000000"],
+            r"batch size must be between 2 and 4096",
+        ),
+        (["index", "{lib}", "--workers", "-3"], r"--workers: must be between 0 and 64, found -3"),
+    ],
+)
 def test_absurd_numbers_are_one_line(capsys, cli_home, synth_library, args, pattern):
     started = time.perf_counter()
     rc, _, err = run_cli(capsys, "--home", cli_home, *[a.format(lib=synth_library) for a in args])
@@ -484,8 +669,14 @@ def test_training_engine_refuses_absurd_settings(tmp_path, synth_library):
     from trainer.errors import ParameterError
     from trainer.train import TrainConfig, train
 
-    for field_, value in (("seed", -1), ("lr", float("inf")), ("temperature", 0.0), ("segments_per_song", 0),
-                          ("time_stretch", 5.0), ("embedding_dim", 10**9)):
+    for field_, value in (
+        ("seed", -1),
+        ("lr", float("inf")),
+        ("temperature", 0.0),
+        ("segments_per_song", 0),
+        ("time_stretch", 5.0),
+        ("embedding_dim", 10**9),
+    ):
         with pytest.raises(ParameterError, match=field_.replace("_", " ").split()[0]):
             train(TrainConfig(library=synth_library, name="x", **{field_: value}), home=tmp_path / "h")
     assert not (tmp_path / "h" / "cache").exists()
@@ -495,15 +686,38 @@ def test_rerunning_a_finished_training_says_so(capsys, tmp_path, synth_library):
     """A finished run is not retrained silently: the second 'train --name x' is refused (nothing
     decoded, the model kept), '--restart' trains it again and replaces it."""
     home = tmp_path / "home"
-    argv = ["--home", home, "--quiet", "train", "--library", synth_library, "--name", "x", "--arch",
-            "musicnet-small", "--epochs", "1", "--batch-size", "8", "--segments", "2", "--workers", "0",
-            "--device", "cpu"]
+    argv = [
+        "--home",
+        home,
+        "--quiet",
+        "train",
+        "--library",
+        synth_library,
+        "--name",
+        "x",
+        "--arch",
+        "musicnet-small",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--segments",
+        "2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
     rc, out, err = run_cli(capsys, *argv)
     assert rc == 0, err
     before = (home / "models" / "x" / "config.json").read_bytes()
     rc, _, err = run_cli(capsys, *argv)
-    assert_one_line_error(rc, err, r"a model named 'x' is trained already \(.*models/x\); train it again with "
-                                   r"--restart \(it is replaced when the run ends\) or pick another name")
+    assert_one_line_error(
+        rc,
+        err,
+        r"a model named 'x' is trained already \(.*models/x\); train it again with "
+        r"--restart \(it is replaced when the run ends\) or pick another name",
+    )
     assert (home / "models" / "x" / "config.json").read_bytes() == before
     rc, out, err = run_cli(capsys, *argv, "--restart")
     assert rc == 0 and out.startswith("epoch 1/1"), err
@@ -516,27 +730,45 @@ def test_empty_home_is_refused(capsys, synth_library):
 
 
 def test_output_paths_are_checked_before_any_work(capsys, cli_home, synth_library, tmp_path):
-    rc, _, err = run_cli(capsys, "--home", cli_home, "embed", synth_library, "--model", "classic", "--out",
-                         "/dev/null")
+    rc, _, err = run_cli(
+        capsys, "--home", cli_home, "embed", synth_library, "--model", "classic", "--out", "/dev/null"
+    )
     assert_one_line_error(rc, err, r"--out '/dev/null' exists and is not a regular file")
     assert not Path("/dev/null.npz").exists()
     missing = tmp_path / "nonexistent"
-    rc, _, err = run_cli(capsys, "--home", cli_home, "bench", "--library", synth_library, "--labels", "folders",
-                         "--model", "classic", "--out", missing / "x")
+    rc, _, err = run_cli(
+        capsys,
+        "--home",
+        cli_home,
+        "bench",
+        "--library",
+        synth_library,
+        "--labels",
+        "folders",
+        "--model",
+        "classic",
+        "--out",
+        missing / "x",
+    )
     assert_one_line_error(rc, err, r"--out '.*nonexistent/x': the folder '.*nonexistent' does not exist")
     assert not missing.exists()
 
 
 def test_query_says_how_many_it_found_and_checks_the_device(capsys, tmp_path, synth_library, no_gpu):
     home = tmp_path / "home"
-    assert run_cli(capsys, "--home", home, "index", synth_library, "--model", "classic", "--workers", "0")[0] == 0
-    rc, out, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", "classic",
-                           "--k", "10000000")
+    assert (
+        run_cli(capsys, "--home", home, "index", synth_library, "--model", "classic", "--workers", "0")[0]
+        == 0
+    )
+    rc, out, err = run_cli(
+        capsys, "--home", home, "query", synth_library / SONGS[0], "--model", "classic", "--k", "10000000"
+    )
     lines = out.splitlines()
     assert rc == 0 and lines[0].startswith("11 nearest to ") and len(lines) == 12, out + err
     assert lines[0].endswith("; 10000000 asked for, the index has 12 songs):")
-    rc, _, err = run_cli(capsys, "--home", home, "query", synth_library / SONGS[0], "--model", "classic",
-                         "--device", "cuda")  # the song is indexed, so no model runs: still an error
+    rc, _, err = run_cli(
+        capsys, "--home", home, "query", synth_library / SONGS[0], "--model", "classic", "--device", "cuda"
+    )  # the song is indexed, so no model runs: still an error
     assert_one_line_error(rc, err, r"device 'cuda' was asked for but no CUDA GPU is available here")
 
 
@@ -550,12 +782,24 @@ def test_triplet_csv_bounds(capsys, cli_home, synth_library, tmp_path):
     with open(big, "wb") as f:
         f.write(HEADER.encode())
         f.truncate(40 << 20)
-    for path, pattern in ((long_line, r"long.csv: line 2: field larger than field limit"),
-                          (rows, r"rows.csv: line 100002: more than 100,000 triplets; split the file"),
-                          (big, r"big.csv: 40 MB is more than a triplets CSV may be \(32 MB\)")):
+    for path, pattern in (
+        (long_line, r"long.csv: line 2: field larger than field limit"),
+        (rows, r"rows.csv: line 100002: more than 100,000 triplets; split the file"),
+        (big, r"big.csv: 40 MB is more than a triplets CSV may be \(32 MB\)"),
+    ):
         started = time.perf_counter()
-        rc, _, err = run_cli(capsys, "--home", cli_home, "bench", "--library", synth_library, "--model", "classic",
-                             "--triplets", path)
+        rc, _, err = run_cli(
+            capsys,
+            "--home",
+            cli_home,
+            "bench",
+            "--library",
+            synth_library,
+            "--model",
+            "classic",
+            "--triplets",
+            path,
+        )
         assert_one_line_error(rc, err, pattern)
         assert time.perf_counter() - started < 20
 
@@ -564,8 +808,15 @@ def test_a_config_whose_width_is_not_its_architectures_is_refused(capsys, tmp_pa
     """config.json says 16 dimensions, the architecture gives 89: refused before anything is stored
     (every vector is also checked against the key's width when it is stored)."""
     classic = build_model("classic", FeatureConfig())
-    folder = save_model(tmp_path / "narrow", classic, ModelInfo(name="narrow", arch="classic", embedding_dim=16))
-    rc, _, err = run_cli(capsys, "--home", tmp_path / "home", "index", synth_library, "--model", folder,
-                         "--workers", "0")
-    assert_one_line_error(rc, err, r"model 'narrow': config.json says embedding_dim 16 but architecture 'classic' "
-                                   r"gives 89")
+    folder = save_model(
+        tmp_path / "narrow", classic, ModelInfo(name="narrow", arch="classic", embedding_dim=16)
+    )
+    rc, _, err = run_cli(
+        capsys, "--home", tmp_path / "home", "index", synth_library, "--model", folder, "--workers", "0"
+    )
+    assert_one_line_error(
+        rc,
+        err,
+        r"model 'narrow': config.json says embedding_dim 16 but architecture 'classic' "
+        r"gives 89",
+    )

@@ -8,8 +8,12 @@ import pytest
 
 
 def musicsim(home, *args, check=True):
-    result = subprocess.run([sys.executable, "-m", "trainer.cli", "--home", str(home), "-q", *map(str, args)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "--home", str(home), "-q", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -31,8 +35,19 @@ def test_index_reports_counts_and_rescan_is_incremental(indexed):
 
 def test_query_lists_same_album_first(indexed):
     home, lib, _ = indexed
-    out = musicsim(home, "query", lib / "synth" / "tones" / "tones-0.wav", "--k", "3", "--model", "classic",
-                   "--distance", "cosine", "--scaler", "StandardScaler").stdout
+    out = musicsim(
+        home,
+        "query",
+        lib / "synth" / "tones" / "tones-0.wav",
+        "--k",
+        "3",
+        "--model",
+        "classic",
+        "--distance",
+        "cosine",
+        "--scaler",
+        "StandardScaler",
+    ).stdout
     lines = [line for line in out.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
     assert len(lines) == 3
     assert all("tones" in line for line in lines), out
@@ -64,11 +79,25 @@ def test_embed_writes_relative_paths(indexed, tmp_path):
 
 def test_bench_prints_the_27_row_table(indexed):
     home, lib, _ = indexed
-    out = musicsim(home, "bench", "--library", lib, "--labels", "folders", "--model", "classic",
-                   "--n-triplets", "200").stdout
-    rows = [line for line in out.splitlines() if line.strip().lstrip("* ").split(" ")[0] in
-            {"chebyshev", "euclidean", "minkowski", "hamming", "cosine", "cityblock", "seuclidean",
-             "correlation", "kulsinski"}]
+    out = musicsim(
+        home, "bench", "--library", lib, "--labels", "folders", "--model", "classic", "--n-triplets", "200"
+    ).stdout
+    rows = [
+        line
+        for line in out.splitlines()
+        if line.strip().lstrip("* ").split(" ")[0]
+        in {
+            "chebyshev",
+            "euclidean",
+            "minkowski",
+            "hamming",
+            "cosine",
+            "cityblock",
+            "seuclidean",
+            "correlation",
+            "kulsinski",
+        }
+    ]
     assert len(rows) == 27
     assert "P@1" in out and "MAP@R" in out and "results saved to" in out
     per_album = out.split("same album first (P@1 per album, cosine-Normalizer):")[1].splitlines()
@@ -84,20 +113,30 @@ def test_bench_prints_the_27_row_table(indexed):
 def test_models_lists_every_architecture(indexed):
     home, _, _ = indexed
     out = musicsim(home, "models").stdout
-    for name in ("model1", "model6", "model7-resnet18", "model8-resnet50", "contrastive-resnet50",
-                 "musicnet", "classic"):
+    for name in (
+        "model1",
+        "model6",
+        "model7-resnet18",
+        "model8-resnet50",
+        "contrastive-resnet50",
+        "musicnet",
+        "classic",
+    ):
         assert name in out
     assert "7.4M" in out  # the thesis's count beside ours
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["index", "/does/not/exist"], "does not exist"),
-    (["query", "/does/not/exist.ogg"], "does not exist"),
-    (["index", "{lib}", "--model", "nope"], "unknown model 'nope'"),
-    (["query", "{song}", "--distance", "manhattan"], "invalid choice: 'manhattan'"),
-    (["query", "{song}", "--scaler", "Robust"], "invalid choice: 'Robust'"),
-    (["index", "{lib}", "--device", "tpu"], "invalid choice: 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["index", "/does/not/exist"], "does not exist"),
+        (["query", "/does/not/exist.ogg"], "does not exist"),
+        (["index", "{lib}", "--model", "nope"], "unknown model 'nope'"),
+        (["query", "{song}", "--distance", "manhattan"], "invalid choice: 'manhattan'"),
+        (["query", "{song}", "--scaler", "Robust"], "invalid choice: 'Robust'"),
+        (["index", "{lib}", "--device", "tpu"], "invalid choice: 'tpu'"),
+    ],
+)
 def test_bad_arguments_give_one_line_and_nonzero_exit(indexed, args, needle):
     home, lib, _ = indexed
     args = [a.format(lib=lib, song=lib / "synth" / "tones" / "tones-0.wav") for a in args]
@@ -132,16 +171,33 @@ def test_bench_of_two_models_says_which_differences_the_library_can_resolve(inde
     import json
 
     home, lib, _ = indexed
-    out = musicsim(home, "bench", "--library", lib, "--labels", "folders", "--model", "default",
-                   "--model", "classic", "--n-triplets", "300", "--out", tmp_path / "b").stdout
+    out = musicsim(
+        home,
+        "bench",
+        "--library",
+        lib,
+        "--labels",
+        "folders",
+        "--model",
+        "default",
+        "--model",
+        "classic",
+        "--n-triplets",
+        "300",
+        "--out",
+        tmp_path / "b",
+    ).stdout
     summary = out.split("MAP@R\n", 1)[1]
     assert "default minus each model (95 % song-bootstrap interval" in summary
     line = next(x for x in summary.splitlines() if x.strip().startswith("default - classic"))
     assert "cosine-Normalizer" in line and "P@1" in line
     for name in ("default", "classic"):
         result = json.loads((tmp_path / "b" / f"{name}.json").read_text())
-        cos_n = next(r["score_percent"] for r in result["rows"]
-                     if (r["distance"], r["scaler"]) == ("cosine", "Normalizer"))
+        cos_n = next(
+            r["score_percent"]
+            for r in result["rows"]
+            if (r["distance"], r["scaler"]) == ("cosine", "Normalizer")
+        )
         low, high = result["extra"]["intervals"]["cosine_normalizer"]
         assert low <= cos_n <= high
         low, high = result["extra"]["intervals"]["p_at_1"]
@@ -154,12 +210,15 @@ def test_bench_of_two_models_says_which_differences_the_library_can_resolve(inde
     assert low <= point <= high
 
 
-@pytest.mark.parametrize("args,says", [
-    (["query", "no-such-song.wav"], "argument song: 'no-such-song.wav' does not exist or is not a file"),
-    (["index"], "the following arguments are required: dir"),
-    (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
-    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
-])
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (["query", "no-such-song.wav"], "argument song: 'no-such-song.wav' does not exist or is not a file"),
+        (["index"], "the following arguments are required: dir"),
+        (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+        (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    ],
+)
 def test_a_bad_command_line_gives_one_error_line_and_exit_2(tmp_path, args, says):
     """What the README promises: one 'musicsim: error: …' line (no usage block above it), exit 2."""
     done = musicsim(tmp_path, *args, check=False)

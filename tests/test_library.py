@@ -88,8 +88,9 @@ def test_other_features_get_their_own_key_and_a_mismatch_is_refused(lib, synth_l
     lib.index(synth_library, model, workers=0)
     other = classic_model(replace(model.info.features, n_mels=64))
     assert other.info.key != model.info.key  # embedded beside, never mixed with, the first ones
-    lib.conn.execute("UPDATE models SET features = ? WHERE key = ?",
-                     ('{"n_mels": 64}', model.info.key))  # an index that says otherwise for this key
+    lib.conn.execute(
+        "UPDATE models SET features = ? WHERE key = ?", ('{"n_mels": 64}', model.info.key)
+    )  # an index that says otherwise for this key
     with pytest.raises(ModelError, match="n_mels"):
         lib.register_model(model)
 

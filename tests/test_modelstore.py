@@ -81,7 +81,7 @@ def test_a_crafted_pickle_is_never_executed(tmp_path, monkeypatch):
     marker.unlink()
     _, folder = _save(tmp_path)
     (folder / "weights.safetensors").write_bytes(payload)  # a pickle disguised as weights
-    (folder / "model.pt").write_bytes(payload)              # and one beside them
+    (folder / "model.pt").write_bytes(payload)  # and one beside them
     _claim_weights(folder)
     with pytest.raises(ModelError, match="not a valid safetensors"):
         load_model_folder(folder)

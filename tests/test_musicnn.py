@@ -67,8 +67,15 @@ def test_log_mel_front_end_matches_librosas_filterbank(reference):
     logmel = LogMel(MUSICNN_FEATURES)
     s = logmel.mel.spectrogram
     clips = torch.from_numpy(reference["clips"])
-    z = torch.stft(clips, n_fft=s.n_fft, hop_length=s.hop_length, window=s.window, center=True,
-                   pad_mode="reflect", return_complex=True)
+    z = torch.stft(
+        clips,
+        n_fft=s.n_fft,
+        hop_length=s.hop_length,
+        window=s.window,
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    )
     mel = logmel.mel.mel_scale(z.real.square() + z.imag.square()).transpose(1, 2).numpy()
     assert mel.shape == reference["mel_power"].shape
     assert _relative_error(mel, reference["mel_power"]) < RELATIVE_TOLERANCE

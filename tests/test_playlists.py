@@ -24,7 +24,9 @@ def assert_journey(index, j, start, end, metric):
     rows = j.rows.tolist()
     assert rows[0] == start and rows[-1] == end
     assert len(set(rows)) == len(rows), "a song twice"
-    to_end = pairwise_distances(index.scaled[rows], index.scaled[[end]], metric, variances=index.variances)[:, 0]
+    to_end = pairwise_distances(index.scaled[rows], index.scaled[[end]], metric, variances=index.variances)[
+        :, 0
+    ]
     to_end[-1] = 0.0  # kulsinski's distance from a song to itself need not be 0; the end is the end
     if "sound the same" in j.note:  # nothing lies between the two (kulsinski: any two dense vectors)
         assert rows == [start, end] and to_end[0] == pytest.approx(0.0, abs=1e-9)
@@ -32,9 +34,13 @@ def assert_journey(index, j, start, end, metric):
     assert np.all(np.diff(to_end) < 0), f"not closer to the end at every step: {to_end}"
     assert np.allclose(j.to_end, to_end, atol=1e-9)
     assert j.steps.shape == (len(rows) - 1,)
-    assert np.allclose(j.steps, [pairwise_distances(index.scaled[[a]], index.scaled[[b]], metric,
-                                                    variances=index.variances)[0, 0]
-                                 for a, b in itertools.pairwise(rows)])
+    assert np.allclose(
+        j.steps,
+        [
+            pairwise_distances(index.scaled[[a]], index.scaled[[b]], metric, variances=index.variances)[0, 0]
+            for a, b in itertools.pairwise(rows)
+        ],
+    )
 
 
 # -- journeys --------------------------------------------------------------------------------------
@@ -73,8 +79,10 @@ def test_journey_steps_are_short_compared_with_random_orders(rng):
     index = SearchIndex(X, "Normalizer")
     j = pl.journey(index, 5, 290, 12)
     assert len(j) == 13
-    shuffled = [pl.step_distances(index, np.r_[j.rows[0], rng.permutation(j.rows[1:-1]), j.rows[-1]], "cosine")
-                for _ in range(50)]
+    shuffled = [
+        pl.step_distances(index, np.r_[j.rows[0], rng.permutation(j.rows[1:-1]), j.rows[-1]], "cosine")
+        for _ in range(50)
+    ]
     assert j.mean_step < np.mean([s.mean() for s in shuffled])
     assert j.longest_step < np.mean([s.max() for s in shuffled])
 
@@ -232,8 +240,9 @@ def test_playlist_stats():
     X = np.array([[0.0], [1.0], [3.0], [6.0]])
     index = SearchIndex(X, "StandardScaler")
     scale = index.scaled[1, 0] - index.scaled[0, 0]
-    stats = pl.playlist_stats(index, [0, 1, 2, 3], "euclidean",
-                              albums=np.array(["a", "a", "b", "b"], dtype=object))
+    stats = pl.playlist_stats(
+        index, [0, 1, 2, 3], "euclidean", albums=np.array(["a", "a", "b", "b"], dtype=object)
+    )
     assert stats.mean_step == pytest.approx(2 * scale)
     assert stats.longest_step == pytest.approx(3 * scale)
     assert stats.closer_share == 1.0 and stats.largest_fall == pytest.approx(0.5)
@@ -246,9 +255,11 @@ class _Song:
 
 
 def test_song_labels_fall_back_to_folders(tmp_path):
-    songs = [_Song(tmp_path / "game" / "music" / "a.ogg", tmp_path),
-             _Song(tmp_path / "other" / "music" / "b.ogg", tmp_path, album="Tagged", artist="Someone"),
-             _Song(tmp_path / "c.ogg", tmp_path)]
+    songs = [
+        _Song(tmp_path / "game" / "music" / "a.ogg", tmp_path),
+        _Song(tmp_path / "other" / "music" / "b.ogg", tmp_path, album="Tagged", artist="Someone"),
+        _Song(tmp_path / "c.ogg", tmp_path),
+    ]
     albums, artists = pl.song_labels(songs)
     assert albums.tolist() == ["game/music", "Tagged", ""]  # not "music": every game has one
     assert artists.tolist() == ["game", "Someone", ""]

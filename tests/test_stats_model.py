@@ -107,7 +107,7 @@ def _low_high_log_covariance(envelope: torch.Tensor) -> float:
     n = 16
     rows, cols = torch.triu_indices(n, n, 1)
     log_cov = torch.zeros(n, n)
-    log_cov[rows, cols] = envelope[0, 2 * n:] / 2**0.5  # after the means and the diagonal
+    log_cov[rows, cols] = envelope[0, 2 * n :] / 2**0.5  # after the means and the diagonal
     return float(log_cov[:3, 10:].mean())
 
 
@@ -148,8 +148,10 @@ def test_model_output_is_five_unit_parts_and_fixed_after_training():
     torch.manual_seed(0)
     model = build_model("musicnet-stats-small", CFG)
     assert model.embedding_dim == 128
-    batches = [torch.cat([_log_mel(_pulsed_noise(3.0, 1.0 + i + j, seed=i * 8 + j)) for j in range(8)])
-               for i in range(3)]
+    batches = [
+        torch.cat([_log_mel(_pulsed_noise(3.0, 1.0 + i + j, seed=i * 8 + j)) for j in range(8)])
+        for i in range(3)
+    ]
     model.train()
     for x in batches:
         learnt = model(x)
@@ -171,8 +173,13 @@ def test_saved_and_loaded_with_its_fitted_statistics(tmp_path):
     model = build_model("musicnet-stats-small", CFG).train()
     model(torch.cat([_log_mel(_noise(3.0, s)) for s in range(4)]))  # fit the projection once
     model.eval()
-    info = ModelInfo(name="stats", arch="musicnet-stats-small", embedding_dim=model.embedding_dim,
-                     loss="contrastive", epochs=1)
+    info = ModelInfo(
+        name="stats",
+        arch="musicnet-stats-small",
+        embedding_dim=model.embedding_dim,
+        loss="contrastive",
+        epochs=1,
+    )
     loaded = load_model_folder(save_model(tmp_path / "stats", model, info))
     x = _log_mel(_noise(6.0, 9))
     torch.testing.assert_close(loaded.model(x), model(x))

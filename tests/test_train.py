@@ -12,19 +12,39 @@ from trainer.train import TrainConfig, train
 
 
 def _cfg(lib, **kw):
-    base = dict(library=lib, arch="musicnet-small", epochs=1, batch_size=8, lr=1e-3, workers=0,
-                segments_per_song=2, segment_seconds=3.5, embedding_dim=16)
+    base = dict(
+        library=lib,
+        arch="musicnet-small",
+        epochs=1,
+        batch_size=8,
+        lr=1e-3,
+        workers=0,
+        segments_per_song=2,
+        segment_seconds=3.5,
+        embedding_dim=16,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
-@pytest.mark.parametrize("loss,source", [("triplet", "folders"), ("contrastive", "self"),
-                                         ("triplet", "self"), ("contrastive", "folders"),
-                                         ("contrastive", "both"), ("triplet", "both")])
+@pytest.mark.parametrize(
+    "loss,source",
+    [
+        ("triplet", "folders"),
+        ("contrastive", "self"),
+        ("triplet", "self"),
+        ("contrastive", "folders"),
+        ("contrastive", "both"),
+        ("triplet", "both"),
+    ],
+)
 def test_one_epoch_each_loss_and_source(synth_library, home, loss, source):
     epochs = []
-    folder = train(_cfg(synth_library, loss=loss, source=source, name=f"m-{loss}-{source}"), home=home,
-                   on_epoch=epochs.append)
+    folder = train(
+        _cfg(synth_library, loss=loss, source=source, name=f"m-{loss}-{source}"),
+        home=home,
+        on_epoch=epochs.append,
+    )
     cfg = json.loads((folder / "config.json").read_text())
     assert cfg["loss"] == loss and cfg["training"]["source"] == source and cfg["epochs"] == 1
     assert cfg["training"]["lr"] == 1e-3 and cfg["metrics"]["history"][0]["train_loss"] > 0
@@ -36,9 +56,11 @@ def test_one_epoch_each_loss_and_source(synth_library, home, loss, source):
 
 def test_triplets_csv_source(synth_library, home, tmp_path):
     csv = tmp_path / "truth.csv"
-    rows = [Triplet("synth/tones/tones-0.wav", "synth/tones/tones-1.wav", "synth/noise/noise-0.wav", 3),
-            Triplet("synth/squares/squares-0.wav", "synth/noise/noise-1.wav", "synth/noise/noise-2.wav", 1),
-            Triplet("synth/tones/tones-2.wav", "synth/squares/squares-1.wav", "synth/squares/squares-2.wav", 1)]
+    rows = [
+        Triplet("synth/tones/tones-0.wav", "synth/tones/tones-1.wav", "synth/noise/noise-0.wav", 3),
+        Triplet("synth/squares/squares-0.wav", "synth/noise/noise-1.wav", "synth/noise/noise-2.wav", 1),
+        Triplet("synth/tones/tones-2.wav", "synth/squares/squares-1.wav", "synth/squares/squares-2.wav", 1),
+    ]
     append_triplets_csv(csv, rows)
     folder = train(_cfg(synth_library, source="csv", triplets_csv=csv, name="from-csv"), home=home)
     assert json.loads((folder / "config.json").read_text())["training"]["source"] == "csv"
@@ -48,8 +70,7 @@ def test_cancel_stops_within_a_batch_and_keeps_the_last_checkpoint(synth_library
     steps = []
     cfg = _cfg(synth_library, epochs=3, name="cancelled")
     with pytest.raises(Cancelled):
-        train(cfg, home=home, on_step=lambda s, loss: steps.append(s),
-              should_stop=lambda: len(steps) >= 7)
+        train(cfg, home=home, on_step=lambda s, loss: steps.append(s), should_stop=lambda: len(steps) >= 7)
     assert steps == list(range(1, 8))  # stopped at the first check after asking
     assert (home / "runs" / "cancelled" / "checkpoint.safetensors").is_file()
     # 12 songs x 2 segments / batch 8 = 3 steps an epoch: epochs 1-2 were saved, epoch 3 was cut
@@ -121,8 +142,18 @@ def test_album_and_song_batches_pair_crops_of_one_song_and_group_them_by_album()
 
 def test_neighbour_fine_tuning_runs_and_is_recorded(synth_library, home):
     base = train(_cfg(synth_library, loss="contrastive", source="self", name="base"), home=home)
-    folder = train(_cfg(synth_library, loss="contrastive", source="self", neighbours=0.5, epochs=2,
-                        init_from=base.name, name="adapted"), home=home)
+    folder = train(
+        _cfg(
+            synth_library,
+            loss="contrastive",
+            source="self",
+            neighbours=0.5,
+            epochs=2,
+            init_from=base.name,
+            name="adapted",
+        ),
+        home=home,
+    )
     cfg = json.loads((folder / "config.json").read_text())
     assert cfg["training"]["neighbours"] == 0.5 and cfg["training"]["init_from"] == "base"
     assert load_model("adapted", home).info.weights_sha256 != load_model("base", home).info.weights_sha256
@@ -161,15 +192,18 @@ def test_a_fine_tune_trains_on_its_start_models_crops_and_keeps_its_indexing_fea
     assert crop == cfg["features"]["excerpt_seconds"]
     cfg["features"]["excerpt_seconds"] = 2 * crop  # index longer excerpts than it was trained on
     cfg_path.write_text(json.dumps(cfg))
-    folder = train(_cfg(synth_library, loss="contrastive", source="self", epochs=1, init_from="base",
-                        name="tuned"), home=home)
+    folder = train(
+        _cfg(synth_library, loss="contrastive", source="self", epochs=1, init_from="base", name="tuned"),
+        home=home,
+    )
     tuned = json.loads((folder / "config.json").read_text())
     assert tuned["features"]["excerpt_seconds"] == 2 * crop
     assert tuned["training"]["crop_seconds"] == crop
 
 
 def test_the_statistics_model_trains_and_a_fine_tune_refits_its_statistics_on_the_new_library(
-        synth_library, home, tmp_path):
+    synth_library, home, tmp_path
+):
     """musicnet-stats-small fits its statistics' projections on the training batches; fine-tuned on
     another library it fits them on that library alone, not on both."""
     kw = dict(arch="musicnet-stats-small", loss="contrastive", source="self", embedding_dim=128)
@@ -191,15 +225,23 @@ def test_the_statistics_model_trains_and_a_fine_tune_refits_its_statistics_on_th
 
 @pytest.mark.slow
 @pytest.mark.parametrize("loss,source", [("triplet", "folders"), ("contrastive", "self")])
-def test_a_head_on_the_frozen_pretrained_front_end_trains_from_cached_vectors(synth_library, home, loss,
-                                                                                source):
+def test_a_head_on_the_frozen_pretrained_front_end_trains_from_cached_vectors(
+    synth_library, home, loss, source
+):
     """musicnn-msd-head: the front end runs once per cached crop (its vectors are saved in the
     home's cache), the head trains, the pretrained weights do not move, and the saved model
     embeds with musicnn's own input."""
     from trainer.models.musicnn import MUSICNN_FEATURES, MusiCNN, load_pretrained
 
-    cfg = _cfg(synth_library, arch="musicnn-msd-head", loss=loss, source=source, epochs=2, embedding_dim=32,
-               name=f"head-{loss}")
+    cfg = _cfg(
+        synth_library,
+        arch="musicnn-msd-head",
+        loss=loss,
+        source=source,
+        epochs=2,
+        embedding_dim=32,
+        name=f"head-{loss}",
+    )
     folder = train(cfg, home=home)
     assert list((home / "cache").glob("frontend-*.safetensors"))  # the front end's outputs, cached
     loaded = load_model(folder.name, home)
@@ -221,8 +263,18 @@ def test_a_head_on_the_frozen_pretrained_front_end_trains_from_cached_vectors(sy
     original = MusiCNN.pooled
     MusiCNN.pooled = lambda self, x: calls.append(len(x)) or original(self, x)
     try:
-        train(_cfg(synth_library, arch="musicnn-msd-head", loss=loss, source=source, epochs=1,
-                   embedding_dim=32, name=f"head-{loss}-again"), home=home)
+        train(
+            _cfg(
+                synth_library,
+                arch="musicnn-msd-head",
+                loss=loss,
+                source=source,
+                epochs=1,
+                embedding_dim=32,
+                name=f"head-{loss}-again",
+            ),
+            home=home,
+        )
     finally:
         MusiCNN.pooled = original
     assert calls == []
@@ -236,8 +288,9 @@ def test_fixed_pretrained_features_only_fit_their_standardisation(synth_library,
 
 
 def test_zero_epochs_fit_a_pretrained_heads_statistics_and_nothing_else(synth_library, home):
-    folder = train(_cfg(synth_library, arch="musicnn-msd-head", epochs=0, embedding_dim=8, name="fitted"),
-                   home=home)
+    folder = train(
+        _cfg(synth_library, arch="musicnn-msd-head", epochs=0, embedding_dim=8, name="fitted"), home=home
+    )
     model = load_model(folder.name, home).model
     assert json.loads((folder / "config.json").read_text())["epochs"] == 0
     weight = model.project.weight.detach()

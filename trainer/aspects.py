@@ -104,8 +104,10 @@ def aspects_for(arch: str, embedding_dim: int) -> list[Aspect]:
         names = feature_names()
         if len(names) != embedding_dim:
             return []
-        return [Aspect(label, tuple(i for i, n in enumerate(names) if n.startswith(prefixes)))
-                for label, prefixes in CLASSIC_ASPECTS]
+        return [
+            Aspect(label, tuple(i for i, n in enumerate(names) if n.startswith(prefixes)))
+            for label, prefixes in CLASSIC_ASPECTS
+        ]
     return []
 
 
@@ -117,15 +119,19 @@ class AspectRanker:
     one small matrix product per aspect and query — against at most ``reference`` songs.
     """
 
-    def __init__(self, X: np.ndarray, aspects: list[Aspect], *, reference: int = REFERENCE_SONGS,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, X: np.ndarray, aspects: list[Aspect], *, reference: int = REFERENCE_SONGS, seed: int = 0
+    ) -> None:
         X = np.asarray(X, dtype=np.float32)
         self.aspects = aspects
         self.labels = [a.label for a in aspects]
         self.X = X
         n = len(X)
-        self.reference_rows = (np.arange(n) if n <= reference
-                               else np.sort(np.random.default_rng(seed).choice(n, reference, replace=False)))
+        self.reference_rows = (
+            np.arange(n)
+            if n <= reference
+            else np.sort(np.random.default_rng(seed).choice(n, reference, replace=False))
+        )
         # the column statistics too come from the sample: a constant cost at any size
         sample = _finite(X[self.reference_rows])
         self.mean = sample.mean(axis=0) if n else np.zeros(X.shape[1], np.float32)
@@ -139,9 +145,9 @@ class AspectRanker:
             cols = _columns(self.aspects[aspect])
             out = np.empty(len(self.X), np.float64)
             for start in range(0, len(self.X), _BLOCK_ROWS):
-                block = _finite(self.X[start:start + _BLOCK_ROWS, cols])
+                block = _finite(self.X[start : start + _BLOCK_ROWS, cols])
                 z = (block - self.mean[cols]) / self.scale[cols]
-                out[start:start + _BLOCK_ROWS] = np.sqrt(np.einsum("ij,ij->i", z, z))
+                out[start : start + _BLOCK_ROWS] = np.sqrt(np.einsum("ij,ij->i", z, z))
             self._norms[aspect] = np.maximum(out, 1e-12)
         return self._norms[aspect]
 

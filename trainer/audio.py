@@ -23,8 +23,22 @@ from .errors import AudioError
 
 #: Extensions considered audio when scanning a folder.
 AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc",
-     ".m4a", ".aac", ".wma", ".mp4", ".webm"}
+    {
+        ".wav",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".mp3",
+        ".aiff",
+        ".aif",
+        ".aifc",
+        ".m4a",
+        ".aac",
+        ".wma",
+        ".mp4",
+        ".webm",
+    }
 )
 #: Shorter than this there is nothing to compare; such files are skipped with a reason.
 MIN_DURATION_S = 0.25
@@ -102,8 +116,9 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
         frames = int(info.frames)
         if frames <= 0 or info.samplerate <= 0:
             raise AudioError("no audio frames (truncated or not audio)")
-        return AudioInfo(frames / info.samplerate, int(info.samplerate), int(info.channels), frames,
-                         str(info.format))
+        return AudioInfo(
+            frames / info.samplerate, int(info.samplerate), int(info.channels), frames, str(info.format)
+        )
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         return _probe_fallback(path, exc)
     except OSError as exc:
@@ -117,8 +132,13 @@ def _probe_fallback(path: Path, first_error: Exception) -> AudioInfo:
         with audioread.audio_open(str(path)) as f:
             if not f.duration or f.duration <= 0:
                 raise AudioError("no audio frames (truncated or not audio)")
-            return AudioInfo(float(f.duration), int(f.samplerate), int(f.channels),
-                             int(f.duration * f.samplerate), "audioread")
+            return AudioInfo(
+                float(f.duration),
+                int(f.samplerate),
+                int(f.channels),
+                int(f.duration * f.samplerate),
+                "audioread",
+            )
     except AudioError:
         raise
     except Exception as exc:  # audioread raises a zoo of backend errors
@@ -173,8 +193,9 @@ def _fit_length(y: np.ndarray, n: int) -> np.ndarray:
     return y[:n]
 
 
-def load_excerpts(path: str | os.PathLike[str], cfg: FeatureConfig, *,
-                  length_s: float | None = None) -> Excerpts:
+def load_excerpts(
+    path: str | os.PathLike[str], cfg: FeatureConfig, *, length_s: float | None = None
+) -> Excerpts:
     """Decode ``cfg.n_excerpts`` excerpts spread over the file (seeking, not reading it all)."""
     path = Path(path)
     info = probe(path)
@@ -198,8 +219,9 @@ def load_excerpts(path: str | os.PathLike[str], cfg: FeatureConfig, *,
     return Excerpts(waves, info.duration_s, info)
 
 
-def _read_segments_sf(path: Path, info: AudioInfo, starts: np.ndarray, length_s: float,
-                      sr_out: int) -> list[np.ndarray]:
+def _read_segments_sf(
+    path: Path, info: AudioInfo, starts: np.ndarray, length_s: float, sr_out: int
+) -> list[np.ndarray]:
     frames_per = int(round(length_s * info.sample_rate))
     out: list[np.ndarray] = []
     try:
@@ -253,8 +275,14 @@ def _read_fallback(path: Path, offset_s: float, duration_s: float | None) -> tup
         raise AudioError(f"decoding failed ({_short(exc)})") from exc
 
 
-def load_audio(path: str | os.PathLike[str], sr: int | None = None, *, mono: bool = True,
-               offset_s: float = 0.0, duration_s: float | None = None) -> tuple[np.ndarray, int]:
+def load_audio(
+    path: str | os.PathLike[str],
+    sr: int | None = None,
+    *,
+    mono: bool = True,
+    offset_s: float = 0.0,
+    duration_s: float | None = None,
+) -> tuple[np.ndarray, int]:
     """Decode a stretch of a file (for playback and display).
 
     Returns ``(y, sr)``: ``y`` is ``(n,)`` when ``mono`` else ``(n, channels)``, float32.  At most
@@ -282,8 +310,11 @@ def load_audio(path: str | os.PathLike[str], sr: int | None = None, *, mono: boo
                         break
                     blocks.append(_to_mono(block) if mono else block)
                     remaining -= len(block)
-                y = (np.concatenate(blocks) if blocks else
-                     np.zeros(0 if mono else (0, info.channels), np.float32))
+                y = (
+                    np.concatenate(blocks)
+                    if blocks
+                    else np.zeros(0 if mono else (0, info.channels), np.float32)
+                )
         except OSError as exc:
             raise AudioError(_os_reason(exc, path)) from exc
         except (sf.LibsndfileError, RuntimeError) as exc:

@@ -17,15 +17,15 @@ import torchaudio
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    noise_strength: float = 0.5      # thesis: additive noise, std = strength * per-sample std
-    mask_probability: float = 0.2    # thesis: random masking, each time-frequency cell dropped with p
+    noise_strength: float = 0.5  # thesis: additive noise, std = strength * per-sample std
+    mask_probability: float = 0.2  # thesis: random masking, each time-frequency cell dropped with p
     time_masks: int = 2
     time_mask_frames: int = 20
     freq_masks: int = 2
     freq_mask_bins: int = 12
-    gain_db: float = 6.0             # uniform in [-gain_db, +gain_db]
-    pitch_shift_bins: int = 0        # 0 = off; otherwise shift along the mel axis by up to this many bins
-    time_stretch: float = 0.0        # 0 = off; otherwise stretch by a factor in [1 - x, 1 + x]
+    gain_db: float = 6.0  # uniform in [-gain_db, +gain_db]
+    pitch_shift_bins: int = 0  # 0 = off; otherwise shift along the mel axis by up to this many bins
+    time_stretch: float = 0.0  # 0 = off; otherwise stretch by a factor in [1 - x, 1 + x]
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -47,8 +47,11 @@ class Augmenter(torch.nn.Module):
             gain = (torch.rand(b, 1, 1, 1, generator=generator, device=dev) * 2 - 1) * cfg.gain_db
             x = x + gain / self.norm_scale_db
         if cfg.pitch_shift_bins > 0:
-            shift = int(torch.randint(-cfg.pitch_shift_bins, cfg.pitch_shift_bins + 1, (1,),
-                                      generator=generator).item())
+            shift = int(
+                torch.randint(
+                    -cfg.pitch_shift_bins, cfg.pitch_shift_bins + 1, (1,), generator=generator
+                ).item()
+            )
             if shift:
                 x = torch.roll(x, shifts=shift, dims=2)
                 if shift > 0:
@@ -58,10 +61,14 @@ class Augmenter(torch.nn.Module):
         if cfg.time_stretch > 0:
             rate = 1.0 + (float(torch.rand(1, generator=generator)) * 2 - 1) * cfg.time_stretch
             frames = x.shape[-1]
-            stretched = F.interpolate(x, size=(x.shape[2], max(2, int(frames * rate))), mode="bilinear",
-                                      align_corners=False)
-            x = stretched[..., :frames] if stretched.shape[-1] >= frames else F.pad(
-                stretched, (0, frames - stretched.shape[-1], 0, 0), mode="replicate")
+            stretched = F.interpolate(
+                x, size=(x.shape[2], max(2, int(frames * rate))), mode="bilinear", align_corners=False
+            )
+            x = (
+                stretched[..., :frames]
+                if stretched.shape[-1] >= frames
+                else F.pad(stretched, (0, frames - stretched.shape[-1], 0, 0), mode="replicate")
+            )
         if cfg.noise_strength > 0:
             std = x.flatten(1).std(dim=1).view(b, 1, 1, 1)
             x = x + cfg.noise_strength * std * torch.randn(x.shape, generator=generator, device=dev)

@@ -31,8 +31,9 @@ from .modelstore import load_model
 from .paths import benchmarks_dir, home_dir
 
 
-def _triplets_for(rels: list[str], labels: np.ndarray, triplets: str | os.PathLike[str], n_triplets: int,
-                  seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+def _triplets_for(
+    rels: list[str], labels: np.ndarray, triplets: str | os.PathLike[str], n_triplets: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, str]:
     if os.fspath(triplets) == "folders":
         idx, odd = album_triplets(labels, n_triplets, seed=seed)
         return idx, odd, "folders"
@@ -43,11 +44,20 @@ def _triplets_for(rels: list[str], labels: np.ndarray, triplets: str | os.PathLi
     return idx, odd, f"csv:{Path(triplets).name}"
 
 
-def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
-                  triplets: str | os.PathLike[str] = "folders", *, home: str | os.PathLike[str] | None = None,
-                  n_triplets: int = 5000, seed: int = 0, device: str = "auto", workers: int | None = None,
-                  out_dir: Path | None = None, progress: ProgressFn | None = None,
-                  should_stop: StopFn | None = None) -> tuple[list[BenchResult], Path]:
+def run_benchmark(
+    library_root: str | os.PathLike[str],
+    model_names: list[str],
+    triplets: str | os.PathLike[str] = "folders",
+    *,
+    home: str | os.PathLike[str] | None = None,
+    n_triplets: int = 5000,
+    seed: int = 0,
+    device: str = "auto",
+    workers: int | None = None,
+    out_dir: Path | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> tuple[list[BenchResult], Path]:
     """Returns the results (one per model, same triplets for all) and the folder they were saved in."""
     from .device import resolve_device  # torch; list_runs (the app's Benchmarks page) needs none
 
@@ -66,8 +76,12 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
             check_stop(should_stop)
 
             def sub(done: int, total: int, msg: str, k: int = k) -> None:
-                report(progress, k * 1000 + (done * 1000 // max(total, 1)), len(loaded) * 1000,
-                       f"{loaded[k].info.name}: {msg}")
+                report(
+                    progress,
+                    k * 1000 + (done * 1000 // max(total, 1)),
+                    len(loaded) * 1000,
+                    f"{loaded[k].info.name}: {msg}",
+                )
 
             lib.index(library_root, lm, device=dev, workers=workers, progress=sub, should_stop=should_stop)
             per_model.append(lib.embeddings(lm.info.key, root=library_root))
@@ -95,25 +109,44 @@ def run_benchmark(library_root: str | os.PathLike[str], model_names: list[str],
         except ParameterError:  # no album with two songs (e.g. a CSV benchmark of a flat folder)
             retrieval, p_at_1, mapr, by_album = None, float("nan"), float("nan"), {}
         correct = triplet_correct(X, idx, odd, "cosine", "Normalizer")
-        queries, hits = ((retrieval.queries, retrieval.hits) if retrieval
-                         else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)))
+        queries, hits = (
+            (retrieval.queries, retrieval.hits)
+            if retrieval
+            else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+        )
         # The same seed gives every model the same resamplings: their differences are paired.
         draws = {"songs": bootstrap_replicates(len(order), idx, correct, queries, hits, seed=seed)}
         if len(set(labels.tolist())) >= MIN_ALBUMS_TO_RESAMPLE:
-            draws["albums"] = bootstrap_replicates(len(order), idx, correct, queries, hits, seed=seed,
-                                                   albums=labels)
-        mine = _Replicates(100.0 * float(correct.mean()), 100.0 * p_at_1 if retrieval else None,
-                           {level: (acc, p1 if retrieval else None) for level, (acc, p1) in draws.items()})
-        results.append(BenchResult(
-            model=lm.info.name, rows=triplet_scores(X, idx, odd),
-            p_at_1=p_at_1, map_at_r=mapr, n_songs=len(order),
-            n_triplets=len(idx), triplet_source=source,
-            created=_dt.datetime.now().replace(microsecond=0).isoformat(),
-            extra={"library": os.fspath(library_root), "model_key": lm.info.key, "arch": lm.info.arch,
-                   "n_albums": int(len(set(labels.tolist()))), "seed": seed,
-                   # album -> [songs whose nearest other song is from it, songs]
-                   "p_at_1_by_album": {a: list(hq) for a, hq in by_album.items()},
-                   "intervals": _intervals(mine, first, loaded[0].info.name)}))
+            draws["albums"] = bootstrap_replicates(
+                len(order), idx, correct, queries, hits, seed=seed, albums=labels
+            )
+        mine = _Replicates(
+            100.0 * float(correct.mean()),
+            100.0 * p_at_1 if retrieval else None,
+            {level: (acc, p1 if retrieval else None) for level, (acc, p1) in draws.items()},
+        )
+        results.append(
+            BenchResult(
+                model=lm.info.name,
+                rows=triplet_scores(X, idx, odd),
+                p_at_1=p_at_1,
+                map_at_r=mapr,
+                n_songs=len(order),
+                n_triplets=len(idx),
+                triplet_source=source,
+                created=_dt.datetime.now().replace(microsecond=0).isoformat(),
+                extra={
+                    "library": os.fspath(library_root),
+                    "model_key": lm.info.key,
+                    "arch": lm.info.arch,
+                    "n_albums": int(len(set(labels.tolist()))),
+                    "seed": seed,
+                    # album -> [songs whose nearest other song is from it, songs]
+                    "p_at_1_by_album": {a: list(hq) for a, hq in by_album.items()},
+                    "intervals": _intervals(mine, first, loaded[0].info.name),
+                },
+            )
+        )
         first = first or mine
     out = out_dir or benchmarks_dir(home_path) / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     save_results(results, out)
@@ -150,8 +183,10 @@ def _level(mine: _Replicates, first: _Replicates | None, first_name: str, level:
         first_cos, first_p1 = first.draws[level]
         diff: dict = {"cosine_normalizer": [first.cos_n - mine.cos_n, *interval95(first_cos - cos_draws)]}
         if p1_draws is not None and first_p1 is not None:  # both have P@1 (not a flat CSV run)
-            diff["p_at_1"] = [first.p_at_1 - mine.p_at_1,  # type: ignore[operator]
-                              *interval95(first_p1 - p1_draws)]
+            diff["p_at_1"] = [
+                first.p_at_1 - mine.p_at_1,  # type: ignore[operator]
+                *interval95(first_p1 - p1_draws),
+            ]
         out["first_minus_this"] = {"first": first_name, **diff}
     return out
 

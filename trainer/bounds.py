@@ -110,18 +110,24 @@ def check_features(data: Any) -> FeatureConfig:
 def features_problem(cfg: FeatureConfig) -> str | None:
     """Why these settings cannot work together (``None`` when they can)."""
     if not cfg.f_min < cfg.f_max <= cfg.sample_rate / 2 + 1e-6:
-        return (f"features: need f_min < f_max <= sample_rate / 2, found {cfg.f_min:g}, {cfg.f_max:g}, "
-                f"{cfg.sample_rate}")
+        return (
+            f"features: need f_min < f_max <= sample_rate / 2, found {cfg.f_min:g}, {cfg.f_max:g}, "
+            f"{cfg.sample_rate}"
+        )
     if cfg.n_mels > cfg.n_fft // 2 + 1:
         return f"features: {cfg.n_mels} mel bands need n_fft >= {2 * (cfg.n_mels - 1)}, found {cfg.n_fft}"
     if cfg.n_fft > cfg.excerpt_samples:
         return f"features: n_fft {cfg.n_fft} is longer than an excerpt ({cfg.excerpt_samples} samples)"
     if cfg.n_excerpts * cfg.excerpt_samples > MAX_SONG_SAMPLES:
-        return (f"features: {cfg.n_excerpts} excerpts of {cfg.excerpt_seconds:g} s at {cfg.sample_rate} Hz "
-                f"exceed {MAX_SONG_SAMPLES} samples per song")
+        return (
+            f"features: {cfg.n_excerpts} excerpts of {cfg.excerpt_seconds:g} s at {cfg.sample_rate} Hz "
+            f"exceed {MAX_SONG_SAMPLES} samples per song"
+        )
     if cfg.n_mels * cfg.n_frames > MAX_EXCERPT_VALUES:
-        return (f"features: {cfg.n_mels} mel bands x {cfg.n_frames} frames exceed {MAX_EXCERPT_VALUES} "
-                "values per excerpt (hop_length too small?)")
+        return (
+            f"features: {cfg.n_mels} mel bands x {cfg.n_frames} frames exceed {MAX_EXCERPT_VALUES} "
+            "values per excerpt (hop_length too small?)"
+        )
     return None
 
 

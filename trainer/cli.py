@@ -102,10 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import MAX_TRIPLETS
     from .search import DISTANCES, SCALERS
 
-    p = _Parser(prog="musicsim", description="Find songs that sound alike. "
-                "Run without a command to open the app.")
-    p.add_argument("--home", help="data folder (index, models, benchmarks); default: $MUSICSIM_HOME or the "
-                   "platform's user data folder")
+    p = _Parser(
+        prog="musicsim", description="Find songs that sound alike. Run without a command to open the app."
+    )
+    p.add_argument(
+        "--home",
+        help="data folder (index, models, benchmarks); default: $MUSICSIM_HOME or the "
+        "platform's user data folder",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -116,8 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", type=_existing_dir)
     s.add_argument("--model", default="default", help="model name or folder (default: the shipped model)")
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None,
-                   help="decoder processes (default: CPU count, max 4)")
+    s.add_argument(
+        "--workers",
+        type=_int_in(0, MAX_WORKERS),
+        default=None,
+        help="decoder processes (default: CPU count, max 4)",
+    )
 
     s = sub.add_parser("embed", help="write a folder's embeddings to an .npz file")
     s.add_argument("dir", type=_existing_dir)
@@ -127,10 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None)
 
     s = sub.add_parser(
-        "precompute", help="ship a folder's embeddings inside it, so opening it needs no indexing",
+        "precompute",
+        help="ship a folder's embeddings inside it, so opening it needs no indexing",
         description="Index DIR and write its embeddings to DIR/musicsim-embeddings.safetensors. Whoever "
         "opens DIR with the same model (same weights) gets them without decoding; songs whose bytes differ "
-        "from the ones written here are embedded as usual.")
+        "from the ones written here are embedded as usual.",
+    )
     s.add_argument("dir", type=_existing_dir)
     s.add_argument("--model", default="default")
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
@@ -138,15 +148,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("query", help="the songs in the index that sound most like SONG")
     s.add_argument("song", type=_existing_file)
-    s.add_argument("--k", type=_int_in(1, MAX_K), default=10,
-                   help="how many results (fewer when the index has fewer songs)")
+    s.add_argument(
+        "--k",
+        type=_int_in(1, MAX_K),
+        default=10,
+        help="how many results (fewer when the index has fewer songs)",
+    )
     s.add_argument("--distance", default="cosine", choices=DISTANCES)
     s.add_argument("--scaler", default="Normalizer", choices=SCALERS)
     s.add_argument("--model", default="default")
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    s.add_argument("--part", metavar="PART",
-                   help="rank by one named part of the model's vector alone, e.g. rhythm or timbre "
-                   "(the list is printed for a model that has parts)")
+    s.add_argument(
+        "--part",
+        metavar="PART",
+        help="rank by one named part of the model's vector alone, e.g. rhythm or timbre "
+        "(the list is printed for a model that has parts)",
+    )
 
     s = sub.add_parser("train", help="train a model on a music folder")
     s.add_argument("--library", required=True, type=_existing_dir)
@@ -154,23 +171,43 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loss", default="triplet", choices=LOSSES)
     src = s.add_mutually_exclusive_group()
     src.add_argument("--triplets", type=_existing_file, help="ground-truth CSV: song1,song2,song3,odd")
-    src.add_argument("--labels", choices=["folders"], help="folder labels (parent = album, grandparent = artist)")
-    s.add_argument("--self-supervised", action="store_true",
-                   help="excerpts of the same song are positives; with --labels folders, both at once")
+    src.add_argument(
+        "--labels", choices=["folders"], help="folder labels (parent = album, grandparent = artist)"
+    )
+    s.add_argument(
+        "--self-supervised",
+        action="store_true",
+        help="excerpts of the same song are positives; with --labels folders, both at once",
+    )
     s.add_argument("--epochs", type=int, default=10)
     s.add_argument("--batch-size", type=int, default=None, help="default: the thesis's for the architecture")
     s.add_argument("--lr", type=float, default=1e-5)
     s.add_argument("--margin", type=float, default=0.2)
     s.add_argument("--temperature", type=float, default=0.1)
     s.add_argument("--augment", default="auto", choices=["auto", "none", "light", "thesis"])
-    s.add_argument("--pitch-shift", type=int, default=0, metavar="BINS",
-                   help="also shift pitch by up to BINS mel bins (augmentation; default off)")
-    s.add_argument("--time-stretch", type=float, default=0.0, metavar="X",
-                   help="also stretch time by a factor in [1-X, 1+X] (augmentation; default off)")
+    s.add_argument(
+        "--pitch-shift",
+        type=int,
+        default=0,
+        metavar="BINS",
+        help="also shift pitch by up to BINS mel bins (augmentation; default off)",
+    )
+    s.add_argument(
+        "--time-stretch",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="also stretch time by a factor in [1-X, 1+X] (augmentation; default off)",
+    )
     s.add_argument("--init-from", help="fine-tune from this model (e.g. 'default')")
-    s.add_argument("--neighbours", type=float, default=0.0, metavar="P",
-                   help="with --self-supervised: chance (0-1) that a song's positive is its nearest "
-                        "neighbour in the library; 0.5 adapts a model to a library (docs/QUALITY.md)")
+    s.add_argument(
+        "--neighbours",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="with --self-supervised: chance (0-1) that a song's positive is its nearest "
+        "neighbour in the library; 0.5 adapts a model to a library (docs/QUALITY.md)",
+    )
     s.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None)
@@ -183,9 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--triplets", type=_existing_file)
     src.add_argument("--labels", choices=["folders"])
-    s.add_argument("--model", action="append", help="model to compare (repeatable); default: default and classic")
-    s.add_argument("--n-triplets", type=_int_in(1, MAX_TRIPLETS), default=5000,
-                   help=f"album triplets to draw with --labels folders (at most {MAX_TRIPLETS:,})")
+    s.add_argument(
+        "--model", action="append", help="model to compare (repeatable); default: default and classic"
+    )
+    s.add_argument(
+        "--n-triplets",
+        type=_int_in(1, MAX_TRIPLETS),
+        default=5000,
+        help=f"album triplets to draw with --labels folders (at most {MAX_TRIPLETS:,})",
+    )
     s.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None)
@@ -194,17 +237,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list architectures and trained models")
 
     s = sub.add_parser("prune", help="delete the index's embeddings of models that are no longer installed")
-    s.add_argument("--keep", action="append", default=[], metavar="MODEL",
-                   help="also keep this model's embeddings (a folder outside the home; repeatable)")
+    s.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="also keep this model's embeddings (a folder outside the home; repeatable)",
+    )
     s.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
 
     s = sub.add_parser(
-        "check", help="check the library index and, with --repair, repair it",
+        "check",
+        help="check the library index and, with --repair, repair it",
         description="Run SQLite's integrity check on the index and look for rows that cannot be used "
         "(embeddings that are NaN, infinite, absurd or the wrong size, unreadable model records, songs "
         "with malformed fields). --repair rebuilds a damaged file from every row that can be read (the "
         "damaged file is kept beside it) and drops or cleans the rest; the next 'musicsim index' embeds "
-        "the songs affected anew. Exit code 1 when problems were found and not repaired.")
+        "the songs affected anew. Exit code 1 when problems were found and not repaired.",
+    )
     s.add_argument("--repair", action="store_true", help="repair what was found")
 
     from .cli_playlists import add_parsers  # path, radio (set args.run)
@@ -231,8 +281,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _print_index_report(rep: IndexReport, model_name: str) -> None:
     speed = f", {rep.audio_seconds / rep.seconds:.0f}x real time" if rep.indexed and rep.seconds else ""
     shipped = f", {rep.precomputed} from the folder's precomputed embeddings" if rep.precomputed else ""
-    print(f"indexed {rep.indexed}{shipped}, unchanged {rep.unchanged}, removed {rep.scan.removed}, "
-          f"skipped {len(rep.skipped)} ({rep.seconds:.1f} s{speed}) with model '{model_name}'")
+    print(
+        f"indexed {rep.indexed}{shipped}, unchanged {rep.unchanged}, removed {rep.scan.removed}, "
+        f"skipped {len(rep.skipped)} ({rep.seconds:.1f} s{speed}) with model '{model_name}'"
+    )
     for note in rep.notes:
         print(f"  note: {_show(note)}")
     for path, reason in rep.skipped:
@@ -247,8 +299,9 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     loaded = load_model(args.model, _home(args))
     bar = _Bar("index", args.quiet)
     with Library(_home(args)) as lib:
-        rep = lib.index(args.dir, loaded, device=str(resolve_device(args.device)), workers=args.workers,
-                        progress=bar)
+        rep = lib.index(
+            args.dir, loaded, device=str(resolve_device(args.device)), workers=args.workers, progress=bar
+        )
         bar.close()
         _print_index_report(rep, loaded.info.name)
         out, n = lib.write_precomputed(args.dir, loaded)
@@ -277,8 +330,10 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     tmp = out.with_name(out.name + ".tmp.npz")
     np.savez(tmp, paths=paths, embeddings=matrix)
     os.replace(tmp, out)
-    print(f"wrote {len(paths)} embeddings ({matrix.shape[1] if matrix.size else 0}-d, model "
-          f"'{_show(loaded.info.name)}') to {_show(out)}; skipped {len(rep.skipped)}")
+    print(
+        f"wrote {len(paths)} embeddings ({matrix.shape[1] if matrix.size else 0}-d, model "
+        f"'{_show(loaded.info.name)}') to {_show(out)}; skipped {len(rep.skipped)}"
+    )
     return 0
 
 
@@ -312,8 +367,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)  # a GPU asked for and absent is an error, used or not
     loaded = load_model(args.model, _home(args))
     with Library(_home(args)) as lib:
-        none = MusicSimError(f"no songs are indexed with model '{_show(loaded.info.name)}'; "
-                             f"run 'musicsim index DIR --model {_show(args.model)}' first")
+        none = MusicSimError(
+            f"no songs are indexed with model '{_show(loaded.info.name)}'; "
+            f"run 'musicsim index DIR --model {_show(args.model)}' first"
+        )
         ids, matrix = lib.embeddings(loaded.info.key)
         if len(ids) == 0:
             raise none
@@ -331,8 +388,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
             q = Embedder(loaded, device=device).embed_file(args.song)
             problem = vector_problem(q, matrix.shape[1])
             if problem:
-                raise MusicSimError(f"model '{_show(loaded.info.name)}' gave an unusable embedding for "
-                                    f"{_show(args.song)} ({problem})")
+                raise MusicSimError(
+                    f"model '{_show(loaded.info.name)}' gave an unusable embedding for "
+                    f"{_show(args.song)} ({problem})"
+                )
         aspects = aspects_for(loaded.info.arch, matrix.shape[1])
         ranker = AspectRanker(matrix, aspects) if aspects else None
         query = exclude[0] if exclude else q
@@ -376,23 +435,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
         source, csv = "self", None
     else:
         source, csv = "folders", None
-    cfg = TrainConfig(library=args.library, arch=args.arch, loss=args.loss, source=source, triplets_csv=csv,
-                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
-                      name=args.name, seed=args.seed, margin=args.margin, temperature=args.temperature,
-                      augment=args.augment, init_from=args.init_from, pitch_shift_bins=args.pitch_shift,
-                      time_stretch=args.time_stretch, workers=args.workers,
-                      segments_per_song=args.segments, neighbours=args.neighbours)
+    cfg = TrainConfig(
+        library=args.library,
+        arch=args.arch,
+        loss=args.loss,
+        source=source,
+        triplets_csv=csv,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        name=args.name,
+        seed=args.seed,
+        margin=args.margin,
+        temperature=args.temperature,
+        augment=args.augment,
+        init_from=args.init_from,
+        pitch_shift_bins=args.pitch_shift,
+        time_stretch=args.time_stretch,
+        workers=args.workers,
+        segments_per_song=args.segments,
+        neighbours=args.neighbours,
+    )
     bar = _Bar("train", args.quiet)
 
     def on_epoch(stats) -> None:  # type: ignore[no-untyped-def]
         bar.close()
         val = f", validation {stats.val_score:.1f} %" if stats.val_score is not None else ""
-        print(f"epoch {stats.epoch}/{stats.epochs}: loss {stats.train_loss:.4f}{val} ({stats.seconds:.1f} s)",
-              flush=True)
+        print(
+            f"epoch {stats.epoch}/{stats.epochs}: loss {stats.train_loss:.4f}{val} ({stats.seconds:.1f} s)",
+            flush=True,
+        )
 
     skipped: list[tuple[Path, str]] = []
-    folder = train(cfg, home=_home(args), restart=args.restart, progress=bar, on_epoch=on_epoch,
-                   skipped=skipped)
+    folder = train(
+        cfg, home=_home(args), restart=args.restart, progress=bar, on_epoch=on_epoch, skipped=skipped
+    )
     bar.close()
     print(f"saved model '{args.name}' to {folder}; skipped {len(skipped)}")
     for path, reason in skipped:
@@ -407,10 +485,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.out:
         _check_output_folder(Path(args.out).expanduser(), "--out")
     bar = _Bar("bench", args.quiet)
-    results, out = run_benchmark(args.library, models, args.triplets or "folders", home=_home(args),
-                                 n_triplets=args.n_triplets, seed=args.seed, device=args.device,
-                                 workers=args.workers, out_dir=Path(args.out).expanduser() if args.out else None,
-                                 progress=bar)
+    results, out = run_benchmark(
+        args.library,
+        models,
+        args.triplets or "folders",
+        home=_home(args),
+        n_triplets=args.n_triplets,
+        seed=args.seed,
+        device=args.device,
+        workers=args.workers,
+        out_dir=Path(args.out).expanduser() if args.out else None,
+        progress=bar,
+    )
     bar.close()
     for res in results:
         print(res.format_table())
@@ -441,12 +527,16 @@ def _by_album(results: list) -> str:  # type: ignore[type-arg]
     balanced = [label_balanced_p_at_1(r.extra.get("p_at_1_by_album", {})) for r in results]
     width = max(len(a) for a in albums) if len(albums) <= _MAX_ALBUM_LINES else 0
     width = max(width, len(_BALANCED))
-    lines = ["\nsame album first (P@1 per album, cosine-Normalizer):",
-             f"  {'album':<{width}}  " + "  ".join(f"{r.model[:16]:>16}" for r in results)]
+    lines = [
+        "\nsame album first (P@1 per album, cosine-Normalizer):",
+        f"  {'album':<{width}}  " + "  ".join(f"{r.model[:16]:>16}" for r in results),
+    ]
     if len(albums) <= _MAX_ALBUM_LINES:
         for album, row in zip(albums, cells, strict=True):
-            lines.append(f"  {_show(album, 200):<{width}}  " + "  ".join(
-                f"{f'{c[0]}/{c[1]}' if c else '-':>16}" for c in row))
+            lines.append(
+                f"  {_show(album, 200):<{width}}  "
+                + "  ".join(f"{f'{c[0]}/{c[1]}' if c else '-':>16}" for c in row)
+            )
     lines.append(f"  {_BALANCED:<{width}}  " + "  ".join(f"{f'{100 * b:.1f} %':>16}" for b in balanced))
     return "\n".join(lines)
 
@@ -466,14 +556,17 @@ def _summary(results: list) -> str:  # type: ignore[type-arg]
         best = f"{b.score_percent:5.1f} % ({b.distance}-{b.scaler})"
         lines.append(
             f"{r.model:<27} {cn:5.1f} % {iv(r, 'cosine_normalizer'):<13} {best:<36} "
-            f"{r.p_at_1 * 100:5.1f} % {iv(r, 'p_at_1'):<13} {r.map_at_r * 100:5.1f} %")
+            f"{r.p_at_1 * 100:5.1f} % {iv(r, 'p_at_1'):<13} {r.map_at_r * 100:5.1f} %"
+        )
     diffs = [r for r in results[1:] if "first_minus_this" in r.extra.get("intervals", {})]
     if diffs:
         first = results[0].model
         by_albums = "albums" in diffs[0].extra["intervals"]
-        lines.append(f"\n{first} minus each model (95 % song-bootstrap interval"
-                     + ("; in ( ) resampling whole albums" if by_albums else "")
-                     + "; one that holds 0: this library cannot tell the two apart):")
+        lines.append(
+            f"\n{first} minus each model (95 % song-bootstrap interval"
+            + ("; in ( ) resampling whole albums" if by_albums else "")
+            + "; one that holds 0: this library cannot tell the two apart):"
+        )
         width = max(len(r.model) for r in diffs)
         for r in diffs:
             songs = r.extra["intervals"]["first_minus_this"]
@@ -482,8 +575,10 @@ def _summary(results: list) -> str:  # type: ignore[type-arg]
             for key, name in (("cosine_normalizer", "cosine-Normalizer"), ("p_at_1", "P@1")):
                 if v := songs.get(key):
                     a = albums.get(key)
-                    cells.append(f"{name} {v[0]:+5.1f} [{v[1]:+5.1f}, {v[2]:+5.1f}]"
-                                 + (f" ({a[1]:+5.1f}, {a[2]:+5.1f})" if a else ""))
+                    cells.append(
+                        f"{name} {v[0]:+5.1f} [{v[1]:+5.1f}, {v[2]:+5.1f}]"
+                        + (f" ({a[1]:+5.1f}, {a[2]:+5.1f})" if a else "")
+                    )
             lines.append(f"  {first} - {r.model:<{width}}  " + "   ".join(cells))
     return "\n".join(lines)
 
@@ -520,7 +615,9 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     keep |= {load_model(ref, _home(args)).info.key for ref in args.keep}
     unusable = unusable_models(_home(args))
     for name, reason in unusable:  # its embeddings are kept: the folder may be mended
-        print(f"  kept the embeddings of '{_show(name)}', whose folder cannot be used now: {_show(reason, 300)}")
+        print(
+            f"  kept the embeddings of '{_show(name)}', whose folder cannot be used now: {_show(reason, 300)}"
+        )
     with Library(_home(args)) as lib:
         rep = lib.forget_models(keep, dry_run=args.dry_run, keep_names={name for name, _ in unusable})
     if not rep.models:
@@ -532,8 +629,10 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     mb = (rep.bytes_before / 1e6, rep.bytes_after / 1e6)
     size = "" if args.dry_run else f"; index {mb[0]:.1f} MB -> {mb[1]:.1f} MB"
     n = len(rep.models)
-    print(f"{verb} {rep.embeddings} embeddings and {rep.failures} failure notes of {n} "
-          f"model{'s' if n != 1 else ''} no longer installed{size}")
+    print(
+        f"{verb} {rep.embeddings} embeddings and {rep.failures} failure notes of {n} "
+        f"model{'s' if n != 1 else ''} no longer installed{size}"
+    )
     return 0
 
 
@@ -549,23 +648,31 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  damaged: {_show('; '.join(rep.damage), 300)}")
     if rep.damaged_copy is not None:
         rows = ", ".join(f"{n} {table}" for table, n in rep.salvaged.items())
-        print(f"  rebuilt from what could be read ({rows or 'nothing'}); the damaged file is kept as "
-              f"{_show(rep.damaged_copy)}")
+        print(
+            f"  rebuilt from what could be read ({rows or 'nothing'}); the damaged file is kept as "
+            f"{_show(rep.damaged_copy)}"
+        )
     for key, n in rep.bad_embeddings.items():
-        print(f"  {n} embedding(s) of {_show(key, 60)} unusable (not finite, absurd, all zeros or the wrong size)")
+        print(
+            f"  {n} embedding(s) of {_show(key, 60)} unusable (not finite, absurd, all zeros or the wrong size)"
+        )
     for key in rep.bad_models:
         print(f"  the record of model {_show(key, 60)} cannot be read: its embeddings are not trusted")
     if rep.bad_songs:
-        print(f"  {rep.bad_songs} song(s) with malformed fields (a duration or tag of the wrong type, control "
-              "characters, a path that is not bytes)")
+        print(
+            f"  {rep.bad_songs} song(s) with malformed fields (a duration or tag of the wrong type, control "
+            "characters, a path that is not bytes)"
+        )
     if rep.orphans:
         print(f"  {rep.orphans} embedding(s) or failure note(s) of songs that are not in the index")
     if not rep.problems:
         print("no problems found")
         return 0
     if rep.repaired:
-        print("repaired: what could not be used was dropped or cleaned; 'musicsim index FOLDER' embeds the "
-              "songs affected anew")
+        print(
+            "repaired: what could not be used was dropped or cleaned; 'musicsim index FOLDER' embeds the "
+            "songs affected anew"
+        )
         return 0
     print("problems found: 'musicsim check --repair' repairs them")
     return 1
@@ -584,9 +691,17 @@ def _show(value: object, limit: int | None = None) -> str:
     return shown(value, limit)
 
 
-COMMANDS = {"index": _cmd_index, "embed": _cmd_embed, "precompute": _cmd_precompute, "query": _cmd_query,
-            "train": _cmd_train, "bench": _cmd_bench, "models": _cmd_models,
-            "prune": _cmd_prune, "check": _cmd_check}
+COMMANDS = {
+    "index": _cmd_index,
+    "embed": _cmd_embed,
+    "precompute": _cmd_precompute,
+    "query": _cmd_query,
+    "train": _cmd_train,
+    "bench": _cmd_bench,
+    "models": _cmd_models,
+    "prune": _cmd_prune,
+    "check": _cmd_check,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -608,8 +723,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("musicsim: cancelled", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        print("\nmusicsim: interrupted; finished work is kept (run the same command again to resume)",
-              file=sys.stderr)
+        print(
+            "\nmusicsim: interrupted; finished work is kept (run the same command again to resume)",
+            file=sys.stderr,
+        )
         return 130
     except MusicSimError as exc:
         print(f"musicsim: error: {_show(exc)}", file=sys.stderr)
@@ -617,8 +734,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:  # a damaged page, a file that is not an index
         home = getattr(args, "_home_path", None)
         where = f" in '{_show(home)}'" if home is not None else ""
-        print(f"musicsim: error: the library index{where} is damaged or unreadable ({_show(exc)}); "
-              "'musicsim check --repair' repairs it", file=sys.stderr)
+        print(
+            f"musicsim: error: the library index{where} is damaged or unreadable ({_show(exc)}); "
+            "'musicsim check --repair' repairs it",
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:  # e.g. an output folder that is missing, read-only or full
         where = f" ('{_show(exc.filename)}')" if isinstance(exc.filename, (str, bytes)) else ""

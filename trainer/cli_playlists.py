@@ -29,22 +29,31 @@ def add_parsers(sub: Any) -> None:
         s.add_argument("--m3u", metavar="FILE", help="also write the playlist to FILE (extended M3U, UTF-8)")
 
     s = sub.add_parser(
-        "path", help="a journey of songs from FROM to TO, each closer to TO than the one before",
+        "path",
+        help="a journey of songs from FROM to TO, each closer to TO than the one before",
         description="Print a journey from FROM to TO through the indexed library, one song per line: FROM "
         "first, TO last, no song twice, each song closer to TO than the one before, the steps as short and "
-        "even as the library allows.")
+        "even as the library allows.",
+    )
     s.add_argument("source", metavar="FROM", help="first song (a file in the library)")
     s.add_argument("target", metavar="TO", help="last song (a file in the library)")
-    s.add_argument("--steps", type=int, default=10, metavar="N",
-                   help="steps from FROM to TO, so N + 1 songs (default 10; fewer when too few songs lie "
-                        "between the two)")
+    s.add_argument(
+        "--steps",
+        type=int,
+        default=10,
+        metavar="N",
+        help="steps from FROM to TO, so N + 1 songs (default 10; fewer when too few songs lie "
+        "between the two)",
+    )
     common(s)
     s.set_defaults(run=cmd_path)
 
     s = sub.add_parser(
-        "radio", help="songs that follow on from SONG: each the nearest not yet played",
+        "radio",
+        help="songs that follow on from SONG: each the nearest not yet played",
         description="Print radio from SONG, one song per line: SONG first, then each time the not yet played "
-        "song nearest the last few, not of the last song's album or artist while the library has another.")
+        "song nearest the last few, not of the last song's album or artist while the library has another.",
+    )
     s.add_argument("song", metavar="SONG", help="the song to start from (a file in the library)")
     s.add_argument("--count", type=int, default=20, metavar="N", help="songs in all, SONG first (default 20)")
     common(s)
@@ -85,12 +94,16 @@ def _open(args: argparse.Namespace) -> tuple[Any, _Library]:
     try:
         ids, matrix = lib.embeddings(info.key)
         if len(ids) == 0:
-            raise MusicSimError(f"no songs are indexed with model '{info.name}'; "
-                                f"run 'musicsim index DIR --model {args.model}' first")
+            raise MusicSimError(
+                f"no songs are indexed with model '{info.name}'; "
+                f"run 'musicsim index DIR --model {args.model}' first"
+            )
         by_id = {s.id: s for s in lib.songs()}
         songs = [by_id[int(i)] for i in ids]
         index = SearchIndex(matrix, args.scaler)
-        found = _Library(info.name, songs, index, {int(i): r for r, i in enumerate(ids)}, lib.failures(info.key))
+        found = _Library(
+            info.name, songs, index, {int(i): r for r, i in enumerate(ids)}, lib.failures(info.key)
+        )
     except BaseException:
         lib.close()
         raise
@@ -103,12 +116,15 @@ def _row(lib: Any, songs: _Library, text: str, what: str) -> int:
 
     song = lib.song_by_path(text)
     if song is None:
-        raise MusicSimError(f"{what} '{_show(text)}' is not in the library "
-                            "(add its folder with 'musicsim index DIR' first)")
+        raise MusicSimError(
+            f"{what} '{_show(text)}' is not in the library (add its folder with 'musicsim index DIR' first)"
+        )
     if song.id not in songs.row_of:
         reason = songs.failures.get(song.id) or song.error
-        raise MusicSimError(f"{what} '{_show(text)}' is not indexed with model '{songs.model}'"
-                            + (f": {reason}" if reason else f"; run 'musicsim index DIR --model {songs.model}'"))
+        raise MusicSimError(
+            f"{what} '{_show(text)}' is not indexed with model '{songs.model}'"
+            + (f": {reason}" if reason else f"; run 'musicsim index DIR --model {songs.model}'")
+        )
     return songs.row_of[song.id]
 
 
@@ -124,16 +140,22 @@ def _print(playlist: Any, songs: _Library, header: str, args: argparse.Namespace
         where = f"  step {steps[i]:.4f}" if i else ""
         if playlist.to_end is not None and i:
             where += f", to the end {playlist.to_end[i]:.4f}"
-        print(f"{i + 1:3d}. {_show(s.path)}  [{_show(s.display_title, 200)}{' — ' + who if who else ''}]{where}")
-    print(f"mean step {playlist.mean_step:.4f}, longest {playlist.longest_step:.4f} "
-          f"({args.distance}, {args.scaler}, model '{songs.model}')")
+        print(
+            f"{i + 1:3d}. {_show(s.path)}  [{_show(s.display_title, 200)}{' — ' + who if who else ''}]{where}"
+        )
+    print(
+        f"mean step {playlist.mean_step:.4f}, longest {playlist.longest_step:.4f} "
+        f"({args.distance}, {args.scaler}, model '{songs.model}')"
+    )
     if playlist.note:
         print(f"musicsim: note: {playlist.note}", file=sys.stderr)
     if args.m3u:
         out = Path(args.m3u).expanduser()
         picked = [songs.songs[int(r)] for r in playlist.rows]
-        write_m3u(out, [(s.path, s.duration_s, f"{song_artist(s) or 'Unknown'} - {s.display_title}")
-                        for s in picked])
+        write_m3u(
+            out,
+            [(s.path, s.duration_s, f"{song_artist(s) or 'Unknown'} - {s.display_title}") for s in picked],
+        )
         print(f"wrote {len(picked)} songs to {_show(out)}")
 
 
@@ -151,11 +173,17 @@ def cmd_path(args: argparse.Namespace) -> int:
         raise MusicSimError("FROM and TO are the same song; a journey needs two")
     n = songs.index.n
     if args.steps + 1 > n:
-        raise MusicSimError(f"--steps {args.steps} needs {args.steps + 1} songs, but {n} are indexed with "
-                            f"model '{songs.model}' (at most --steps {n - 1})")
+        raise MusicSimError(
+            f"--steps {args.steps} needs {args.steps + 1} songs, but {n} are indexed with "
+            f"model '{songs.model}' (at most --steps {n - 1})"
+        )
     playlist = journey(songs.index, start, end, args.steps, metric=args.distance)
-    _print(playlist, songs, f"journey of {len(playlist) - 1} steps from {_show(args.source)} to "
-                            f"{_show(args.target)}:", args)
+    _print(
+        playlist,
+        songs,
+        f"journey of {len(playlist) - 1} steps from {_show(args.source)} to {_show(args.target)}:",
+        args,
+    )
     return 0
 
 
@@ -170,8 +198,9 @@ def cmd_radio(args: argparse.Namespace) -> int:
         seed = _row(lib, songs, args.song, "SONG")
     n = songs.index.n
     if args.count > n:
-        raise MusicSimError(f"--count {args.count} is more than the {n} songs indexed with model "
-                            f"'{songs.model}'")
+        raise MusicSimError(
+            f"--count {args.count} is more than the {n} songs indexed with model '{songs.model}'"
+        )
     albums, artists = song_labels(songs.songs)
     playlist = radio(songs.index, seed, args.count, metric=args.distance, albums=albums, artists=artists)
     _print(playlist, songs, f"radio of {len(playlist)} songs from {_show(args.song)}:", args)

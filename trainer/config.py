@@ -66,7 +66,6 @@ class FeatureConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-
 #: Fields added after embeddings were first keyed by their feature settings, with their defaults.
 LATER_FIELDS: dict[str, Any] = {"log_compression": "db", "log_gain": 10000.0}
 LOG_COMPRESSIONS = ("db", "log10_1p")

@@ -44,7 +44,7 @@ SOURCES = ("folders", "self", "both", "csv")
 class SongItem:
     path: Path
     rel: str
-    album: str   # "artist/album" so equal album names of two artists stay apart
+    album: str  # "artist/album" so equal album names of two artists stay apart
     artist: str
 
 
@@ -63,7 +63,9 @@ def library_songs(root: Path, skipped: list[tuple[Path, str]] | None = None) -> 
         items.append(SongItem(path, rel.as_posix(), album, artist))
     items.sort(key=lambda s: s.rel)
     if not items:
-        raise ParameterError(f"no audio files (extensions {', '.join(sorted(AUDIO_EXTENSIONS))}) under '{root}'")
+        raise ParameterError(
+            f"no audio files (extensions {', '.join(sorted(AUDIO_EXTENSIONS))}) under '{root}'"
+        )
     return items
 
 
@@ -76,11 +78,22 @@ class SegmentCache:
         self.cfg = cfg
 
     @classmethod
-    def build(cls, songs: list[SongItem], cfg: FeatureConfig, *, segments_per_song: int = 8,
-              segment_seconds: float = 6.0, workers: int | None = None, cache_dir: Path | None = None,
-              progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-              skipped: list[tuple[Path, str]] | None = None) -> "SegmentCache":
-        seg_cfg = replace(cfg, n_excerpts=segments_per_song, excerpt_seconds=max(segment_seconds, cfg.excerpt_seconds))
+    def build(
+        cls,
+        songs: list[SongItem],
+        cfg: FeatureConfig,
+        *,
+        segments_per_song: int = 8,
+        segment_seconds: float = 6.0,
+        workers: int | None = None,
+        cache_dir: Path | None = None,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+        skipped: list[tuple[Path, str]] | None = None,
+    ) -> "SegmentCache":
+        seg_cfg = replace(
+            cfg, n_excerpts=segments_per_song, excerpt_seconds=max(segment_seconds, cfg.excerpt_seconds)
+        )
         key = cls._key(songs, seg_cfg)
         cached = cls._load(cache_dir, key, songs, cfg) if cache_dir else None
         if cached is not None:
@@ -132,7 +145,9 @@ class SegmentCache:
             pass  # the cache only saves time
 
     @classmethod
-    def _load(cls, cache_dir: Path, key: str, songs: list[SongItem], cfg: FeatureConfig) -> "SegmentCache | None":
+    def _load(
+        cls, cache_dir: Path, key: str, songs: list[SongItem], cfg: FeatureConfig
+    ) -> "SegmentCache | None":
         path = cache_dir / f"segments-{key}.npz"
         if not path.is_file():
             return None
@@ -154,27 +169,29 @@ class SegmentCache:
         frames = segs.shape[-1]
         want = self.cfg.n_frames
         start = int(torch.randint(max(1, frames - want + 1), (1,), generator=generator))
-        return segs[seg, :, start:start + want]
+        return segs[seg, :, start : start + want]
 
     def centre_crops(self, song: int) -> np.ndarray:
         """Deterministic ``(segments, n_mels, n_frames)`` crops, for validation embeddings."""
         segs = self.mels[song]
         start = max(0, (segs.shape[-1] - self.cfg.n_frames) // 2)
-        return segs[:, :, start:start + self.cfg.n_frames]
+        return segs[:, :, start : start + self.cfg.n_frames]
 
 
 @dataclass
 class Batch:
-    x: torch.Tensor                      # (N, 1, n_mels, n_frames)
-    labels: torch.Tensor                 # (N,)
+    x: torch.Tensor  # (N, 1, n_mels, n_frames)
+    labels: torch.Tensor  # (N,)
     triplets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-    groups: torch.Tensor | None = None   # (N,) album of each item, for a second loss term (``both``)
+    groups: torch.Tensor | None = None  # (N,) album of each item, for a second loss term (``both``)
 
 
 class LabelledSource:
     """P classes x K items per batch; classes are albums (``folders``) or songs (``self``)."""
 
-    def __init__(self, cache: SegmentCache, song_ids: list[int], labels: list[int], *, per_class: int = 2) -> None:
+    def __init__(
+        self, cache: SegmentCache, song_ids: list[int], labels: list[int], *, per_class: int = 2
+    ) -> None:
         self.cache = cache
         self.song_ids = np.asarray(song_ids)
         self.labels = np.asarray(labels)
@@ -206,8 +223,9 @@ class AlbumSongSource(LabelledSource):
     """Source ``both``: P albums x K songs per batch, two crops of each song; ``labels`` are the
     songs and ``groups`` their albums."""
 
-    def __init__(self, cache: SegmentCache, song_ids: list[int], albums: list[int], *,
-                 songs_per_album: int = 2) -> None:
+    def __init__(
+        self, cache: SegmentCache, song_ids: list[int], albums: list[int], *, songs_per_album: int = 2
+    ) -> None:
         super().__init__(cache, song_ids, albums, per_class=songs_per_album)
 
     def batch(self, batch_size: int, gen: torch.Generator) -> Batch:
@@ -234,10 +252,10 @@ def nearest_others(embeddings: np.ndarray) -> np.ndarray:
     nearest = np.empty(len(e), dtype=np.int64)
     step = max(1, 4_000_000 // max(len(e), 1))
     for start in range(0, len(e), step):
-        sim = e[start:start + step] @ e.T
+        sim = e[start : start + step] @ e.T
         rows = np.arange(sim.shape[0])
         sim[rows, start + rows] = -np.inf
-        nearest[start:start + step] = sim.argmax(axis=1)
+        nearest[start : start + step] = sim.argmax(axis=1)
     return nearest
 
 

@@ -120,8 +120,9 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _pool(n_workers: int, ctx: Any) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_die_with_parent,
-                               initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=n_workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+    )
 
 
 def usable_cores() -> int:
@@ -136,8 +137,14 @@ def default_workers() -> int:
     return max(1, min(4, usable_cores()))
 
 
-def decode_many(paths: Iterable[Path], cfg: FeatureConfig | None, *, workers: int | None = None,
-                want_tags: bool = True, window: int = 16) -> Iterator[Decoded]:
+def decode_many(
+    paths: Iterable[Path],
+    cfg: FeatureConfig | None,
+    *,
+    workers: int | None = None,
+    want_tags: bool = True,
+    window: int = 16,
+) -> Iterator[Decoded]:
     """Yield a ``Decoded`` for every path, in completion order.  ``workers=0`` decodes in-process."""
     paths = list(paths)
     n_workers = default_workers() if workers is None else workers

@@ -87,8 +87,9 @@ def fast_cpu_model(model: torch.nn.Module, cfg: FeatureConfig) -> torch.nn.Modul
 class Embedder:
     """Runs one loaded model over waveforms on one device, in batches of excerpts."""
 
-    def __init__(self, loaded: LoadedModel, device: torch.device | str | None = None,
-                 batch_excerpts: int = 32) -> None:
+    def __init__(
+        self, loaded: LoadedModel, device: torch.device | str | None = None, batch_excerpts: int = 32
+    ) -> None:
         self.loaded = loaded
         self.cfg = loaded.info.features
         self.device = torch.device(device) if device is not None else torch.device("cpu")
@@ -108,7 +109,7 @@ class Embedder:
         """``(n, samples)`` -> ``(n, d)`` excerpt embeddings."""
         outs = []
         for start in range(0, len(waves), self.batch_excerpts):
-            x = torch.from_numpy(np.ascontiguousarray(waves[start:start + self.batch_excerpts]))
+            x = torch.from_numpy(np.ascontiguousarray(waves[start : start + self.batch_excerpts]))
             feats = self.logmel(x.to(self.device))
             outs.append(self.model(feats).float().cpu())
         return torch.cat(outs).numpy()
@@ -133,9 +134,16 @@ class Embedder:
         """Embed one file (e.g. a query that is not in the library).  Raises ``AudioError``."""
         return self.embed_songs([load_excerpts(Path(path), self.cfg).waves])[0]
 
-    def embed_files(self, paths: Iterable[Path], *, workers: int | None = None,
-                    progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-                    songs_per_batch: int = 8, want_tags: bool = True) -> Iterator[list[EmbedResult]]:
+    def embed_files(
+        self,
+        paths: Iterable[Path],
+        *,
+        workers: int | None = None,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+        songs_per_batch: int = 8,
+        want_tags: bool = True,
+    ) -> Iterator[list[EmbedResult]]:
         """Yield batches of results (one per path, failures included) as they complete."""
         paths = list(paths)
         total = len(paths)

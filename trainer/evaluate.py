@@ -69,8 +69,10 @@ def _decode(path: Path) -> str:
     except OSError as exc:
         raise ParameterError(f"{path.name}: cannot read it ({exc.strerror or exc})") from exc
     if size > MAX_CSV_BYTES:
-        raise ParameterError(f"{path.name}: {size / 2**20:.0f} MB is more than a triplets CSV may be "
-                             f"({MAX_CSV_BYTES >> 20} MB); split it")
+        raise ParameterError(
+            f"{path.name}: {size / 2**20:.0f} MB is more than a triplets CSV may be "
+            f"({MAX_CSV_BYTES >> 20} MB); split it"
+        )
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -109,8 +111,9 @@ def read_triplets_csv(
         raise ParameterError(f"{path.name}: line {rows.line_num}: {exc}") from None
 
 
-def _read_triplet_rows(path: Path, rows: Iterator[list[str]], known_paths: Collection[str] | None
-                       ) -> list[Triplet]:
+def _read_triplet_rows(
+    path: Path, rows: Iterator[list[str]], known_paths: Collection[str] | None
+) -> list[Triplet]:
     header = [h.strip().lower() for h in next(rows)]
     missing = [c for c in TRIPLET_COLUMNS if c not in header]
     if missing:
@@ -127,7 +130,9 @@ def _read_triplet_rows(path: Path, rows: Iterator[list[str]], known_paths: Colle
         if not any(f.strip() for f in fields):
             continue
         if len(out) >= MAX_CSV_TRIPLETS:
-            raise ParameterError(f"{path.name}: line {line}: more than {MAX_CSV_TRIPLETS:,} triplets; split the file")
+            raise ParameterError(
+                f"{path.name}: line {line}: more than {MAX_CSV_TRIPLETS:,} triplets; split the file"
+            )
         if len(fields) < len(header):
             raise ParameterError(
                 f"{path.name}: line {line}: expected {len(header)} fields, found {len(fields)}"
@@ -456,8 +461,9 @@ def retrieval_report(
     hits = np.concatenate(hits1)
     per_hits = np.bincount(lab[queries], weights=hits, minlength=len(names))
     per_queries = np.bincount(lab[queries], minlength=len(names))
-    by_label = {str(names[i]): (int(per_hits[i]), int(per_queries[i]))
-                for i in range(len(names)) if per_queries[i]}
+    by_label = {
+        str(names[i]): (int(per_hits[i]), int(per_queries[i])) for i in range(len(names)) if per_queries[i]
+    }
     return RetrievalReport(float(hits.mean()), float(np.concatenate(aps).mean()), by_label, queries, hits)
 
 
@@ -503,11 +509,12 @@ def album_draws(labels: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0)
     rows = max(1, _DRAW_CELLS // len(album))
     for counts in song_draws(len(names), draws, seed):
         for start in range(0, len(counts), rows):
-            yield counts[start:start + rows][:, album]
+            yield counts[start : start + rows][:, album]
 
 
-def replicates_of(counts: np.ndarray, idx: np.ndarray, correct: np.ndarray,
-                  queries: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def replicates_of(
+    counts: np.ndarray, idx: np.ndarray, correct: np.ndarray, queries: np.ndarray, hits: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Odd-one-out accuracy and P@1 (percent) under each row of song ``counts``.
 
     Why songs, not triplets: the triplets share songs, so resampling triplets would pretend a few
@@ -518,9 +525,9 @@ def replicates_of(counts: np.ndarray, idx: np.ndarray, correct: np.ndarray,
     """
     accuracy = np.empty(len(counts))
     for start in range(0, len(counts), 100):  # (100, triplets) at a time: bounded memory
-        c = counts[start:start + 100]
+        c = counts[start : start + 100]
         weight = c[:, idx[:, 0]] * c[:, idx[:, 1]] * c[:, idx[:, 2]]
-        accuracy[start:start + 100] = _weighted_percent(weight, correct)
+        accuracy[start : start + 100] = _weighted_percent(weight, correct)
     return accuracy, _weighted_percent(counts[:, queries], hits)
 
 
@@ -530,9 +537,17 @@ def _weighted_percent(weight: np.ndarray, flags: np.ndarray) -> np.ndarray:
     return np.where(total > 0, 100.0 * share, np.nan)
 
 
-def bootstrap_replicates(n_songs: int, idx: np.ndarray, correct: np.ndarray, queries: np.ndarray,
-                         hits: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
-                         albums: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_replicates(
+    n_songs: int,
+    idx: np.ndarray,
+    correct: np.ndarray,
+    queries: np.ndarray,
+    hits: np.ndarray,
+    *,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+    albums: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """``draws`` bootstrap replicates of odd-one-out accuracy and P@1 (percent): songs resampled,
     or whole albums when ``albums`` (one label per song) is given."""
     rows = song_draws(n_songs, draws, seed) if albums is None else album_draws(albums, draws, seed)
@@ -618,8 +633,9 @@ class BenchResult:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(["model", "distance", "scaler", "score_percent", "n_triplets"])
             for r in self.sorted_rows():
-                writer.writerow([csv_cell(self.model), r.distance, r.scaler, f"{r.score_percent:.3f}",
-                                 r.n_triplets])
+                writer.writerow(
+                    [csv_cell(self.model), r.distance, r.scaler, f"{r.score_percent:.3f}", r.n_triplets]
+                )
 
     def format_table(self) -> str:
         """Plain-text table for the CLI: 27 rows, the best marked with ``*``, then P@1 and MAP@R."""

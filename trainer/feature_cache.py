@@ -57,12 +57,20 @@ class FeatureCache(SegmentCache):
 
     def centre_crops(self, song: int) -> np.ndarray:
         crops = self.mels[song]
-        return crops[CROPS_PER_SEGMENT // 2::CROPS_PER_SEGMENT]  # each segment's middle crop
+        return crops[CROPS_PER_SEGMENT // 2 :: CROPS_PER_SEGMENT]  # each segment's middle crop
 
     @classmethod
-    def from_segments(cls, segments: SegmentCache, model: torch.nn.Module, device: torch.device, *,
-                      cache_dir: Path | None = None, progress: ProgressFn | None = None,
-                      should_stop: StopFn | None = None, batch: int = 32) -> "FeatureCache":
+    def from_segments(
+        cls,
+        segments: SegmentCache,
+        model: torch.nn.Module,
+        device: torch.device,
+        *,
+        cache_dir: Path | None = None,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+        batch: int = 32,
+    ) -> "FeatureCache":
         """Run ``model.frontend`` once over fixed crops of every song's segments."""
         key = _key(segments, model)
         cached = _load(cache_dir, key, segments) if cache_dir else None
@@ -76,15 +84,19 @@ class FeatureCache(SegmentCache):
             frames = segs.shape[-1]
             starts = np.unique(np.linspace(0, max(0, frames - want), CROPS_PER_SEGMENT).round().astype(int))
             starts = np.resize(starts, CROPS_PER_SEGMENT)  # short segments: repeat the crops they have
-            crops = np.stack([seg[:, s:s + want] for seg in segs for s in starts]).astype(np.float32)
+            crops = np.stack([seg[:, s : s + want] for seg in segs for s in starts]).astype(np.float32)
             vectors = []
             with torch.no_grad():
                 for b in range(0, len(crops), batch):
-                    x = torch.from_numpy(crops[b:b + batch])[:, None].to(device)
+                    x = torch.from_numpy(crops[b : b + batch])[:, None].to(device)
                     vectors.append(model.frontend(x).float().cpu())
             out.append(torch.cat(vectors).numpy()[:, :, None])
-            report(progress, i + 1, len(segments.mels),
-                   f"pretrained features of the training audio {i + 1}/{len(segments.mels)}")
+            report(
+                progress,
+                i + 1,
+                len(segments.mels),
+                f"pretrained features of the training audio {i + 1}/{len(segments.mels)}",
+            )
         cache = cls(segments.songs, out, segments.cfg)
         if cache_dir:
             _save(cache, cache_dir, key)
@@ -113,8 +125,11 @@ def _save(cache: FeatureCache, cache_dir: Path, key: str) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache_dir / f".frontend-{key}.safetensors"
-        save_file({"features": np.stack(cache.mels)}, str(tmp),
-                  metadata={"rels": json.dumps([s.rel for s in cache.songs])})
+        save_file(
+            {"features": np.stack(cache.mels)},
+            str(tmp),
+            metadata={"rels": json.dumps([s.rel for s in cache.songs])},
+        )
         os.replace(tmp, cache_dir / f"frontend-{key}.safetensors")
     except (OSError, ValueError, SafetensorError):
         pass  # the cache only saves time

@@ -24,14 +24,22 @@ class LogMel(torch.nn.Module):
         super().__init__()
         self.cfg = cfg
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-            n_mels=cfg.n_mels, f_min=cfg.f_min, f_max=cfg.f_max, power=2.0, norm="slaney",
+            sample_rate=cfg.sample_rate,
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            n_mels=cfg.n_mels,
+            f_min=cfg.f_min,
+            f_max=cfg.f_max,
+            power=2.0,
+            norm="slaney",
             mel_scale="slaney",
         )
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=cfg.top_db)
         if cfg.log_compression not in LOG_COMPRESSIONS:
-            raise ParameterError(f"unknown log compression {cfg.log_compression!r}; "
-                                 f"choose one of: {', '.join(LOG_COMPRESSIONS)}")
+            raise ParameterError(
+                f"unknown log compression {cfg.log_compression!r}; "
+                f"choose one of: {', '.join(LOG_COMPRESSIONS)}"
+            )
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         # torchaudio's Spectrogram(power=2) is ``stft.abs().pow(2)``: a complex abs (a square root)
@@ -39,9 +47,18 @@ class LogMel(torch.nn.Module):
         # (benchmarks/bench_index.py).  Same STFT settings as ``self.mel.spectrogram``.
         s = self.mel.spectrogram
         flat = waves.reshape(-1, waves.shape[-1])
-        z = torch.stft(flat, n_fft=s.n_fft, hop_length=s.hop_length, win_length=s.win_length, window=s.window,
-                       center=s.center, pad_mode=s.pad_mode, normalized=False, onesided=s.onesided,
-                       return_complex=True)
+        z = torch.stft(
+            flat,
+            n_fft=s.n_fft,
+            hop_length=s.hop_length,
+            win_length=s.win_length,
+            window=s.window,
+            center=s.center,
+            pad_mode=s.pad_mode,
+            normalized=False,
+            onesided=s.onesided,
+            return_complex=True,
+        )
         power = z.real.square() + z.imag.square()
         power = power.reshape(waves.shape[:-1] + power.shape[-2:])
         spec = self.mel.mel_scale(power).unsqueeze(1)  # (B, 1, n_mels, frames)

@@ -68,11 +68,15 @@ CREATE TABLE IF NOT EXISTS failures (
 #: The songs columns a ``Song`` is made of.  Values of the wrong type (an older version, a stranger's
 #: file or a damaged index may have stored a title as a blob or a duration as text) read as NULL,
 #: so no view ever gets a string where it expects seconds.
-_TAGS_SQL = ", ".join(f"CASE WHEN typeof({c}) = 'text' THEN substr({c}, 1, {MAX_TAG_CHARS}) END"
-                      for c in ("title", "artist", "album", "genre"))
-SONG_COLUMNS = ("id, path, root, size, mtime, CASE WHEN typeof(duration) IN ('real', 'integer') AND duration "
-                f"BETWEEN 0 AND 1e7 THEN duration END, {_TAGS_SQL}, "
-                "CASE WHEN typeof(error) = 'text' THEN substr(error, 1, 1000) END")
+_TAGS_SQL = ", ".join(
+    f"CASE WHEN typeof({c}) = 'text' THEN substr({c}, 1, {MAX_TAG_CHARS}) END"
+    for c in ("title", "artist", "album", "genre")
+)
+SONG_COLUMNS = (
+    "id, path, root, size, mtime, CASE WHEN typeof(duration) IN ('real', 'integer') AND duration "
+    f"BETWEEN 0 AND 1e7 THEN duration END, {_TAGS_SQL}, "
+    "CASE WHEN typeof(error) = 'text' THEN substr(error, 1, 1000) END"
+)
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,9 @@ def _root_path(root: str | os.PathLike[str]) -> Path:
     return path.resolve()
 
 
-def walk_audio(root: Path, skipped: list[tuple[Path, str]],
-               should_stop: StopFn | None = None) -> Iterator[tuple[Path, os.stat_result]]:
+def walk_audio(
+    root: Path, skipped: list[tuple[Path, str]], should_stop: StopFn | None = None
+) -> Iterator[tuple[Path, os.stat_result]]:
     """Yield (path, stat) of candidate audio files; everything odd lands in ``skipped`` with a reason.
 
     Symlinked folders are not followed (no loops); symlinked files are, if they resolve.
@@ -238,8 +243,10 @@ class Library:
             self.conn.commit()
         except sqlite3.DatabaseError as exc:
             damaged = "malformed" in str(exc) or "not a database" in str(exc)
-            raise ParameterError(f"cannot open the library index '{self.db_path}': {exc}"
-                                 + ("; 'musicsim check --repair' repairs it" if damaged else "")) from exc
+            raise ParameterError(
+                f"cannot open the library index '{self.db_path}': {exc}"
+                + ("; 'musicsim check --repair' repairs it" if damaged else "")
+            ) from exc
 
     def close(self) -> None:
         self.conn.close()
@@ -260,7 +267,8 @@ class Library:
         except filelock.Timeout as exc:
             raise LibraryBusyError(
                 f"another MusicSim process is updating the library in '{self.home}'; "
-                "wait for it to finish (or use another --home)") from exc
+                "wait for it to finish (or use another --home)"
+            ) from exc
         except OSError as exc:
             raise StorageError(f"cannot lock the library in '{self.home}': {exc.strerror or exc}") from exc
         try:
@@ -279,8 +287,9 @@ class Library:
             self.conn.rollback()
         except sqlite3.Error:
             pass
-        return StorageError(f"cannot write the library index '{self.db_path}': {exc}; "
-                            "songs finished before this are kept")
+        return StorageError(
+            f"cannot write the library index '{self.db_path}': {exc}; songs finished before this are kept"
+        )
 
     # -- reading --------------------------------------------------------------------------------
     def roots(self) -> list[Path]:
@@ -315,8 +324,9 @@ class Library:
                 out.append(Song(r[0], _p(r[1]), _p(r[2]), r[3], r[4], r[5], *r[6:11]))
         return out
 
-    def embeddings(self, model_key: str, root: str | os.PathLike[str] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def embeddings(
+        self, model_key: str, root: str | os.PathLike[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(song_ids (n,), matrix (n, d) float32)`` of every song embedded with ``model_key``.
 
         Rows that cannot be embeddings -- the wrong size, NaN or inf, absurd or all-zero values,
@@ -325,8 +335,9 @@ class Library:
         ids, matrix, _ = self._embedding_rows(model_key, root)
         return ids, matrix
 
-    def _embedding_rows(self, model_key: str, root: str | os.PathLike[str] | None = None
-                        ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    def _embedding_rows(
+        self, model_key: str, root: str | os.PathLike[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """:meth:`embeddings` plus the ids of the rows that were left out as unusable."""
         sql = "SELECT e.song_id, e.vector FROM embeddings e JOIN songs s ON s.id = e.song_id WHERE e.model_key = ?"
         args: tuple[object, ...] = (model_key,)
@@ -336,8 +347,10 @@ class Library:
         rows = self.conn.execute(sql + " ORDER BY s.path", args).fetchall()
         if not rows:
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), []
-        nbytes = 4 * (self.model_dim(model_key) or _most_common(len(r[1]) if isinstance(r[1], bytes) else 0
-                                                                  for r in rows) // 4)
+        nbytes = 4 * (
+            self.model_dim(model_key)
+            or _most_common(len(r[1]) if isinstance(r[1], bytes) else 0 for r in rows) // 4
+        )
         sized = [r for r in rows if isinstance(r[1], bytes) and len(r[1]) == nbytes and nbytes]
         bad = [r[0] for r in rows if not (isinstance(r[1], bytes) and len(r[1]) == nbytes and nbytes)]
         if not sized:
@@ -357,17 +370,28 @@ class Library:
         return dim if isinstance(dim, int) and 1 <= dim <= bounds.MAX_EMBEDDING_DIM else None
 
     def failures(self, model_key: str) -> dict[int, str]:
-        return dict(self.conn.execute("SELECT song_id, reason FROM failures WHERE model_key = ?", (model_key,)))
+        return dict(
+            self.conn.execute("SELECT song_id, reason FROM failures WHERE model_key = ?", (model_key,))
+        )
 
     # -- scanning -------------------------------------------------------------------------------
-    def scan(self, root: str | os.PathLike[str], *, progress: ProgressFn | None = None,
-             should_stop: StopFn | None = None) -> ScanReport:
+    def scan(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> ScanReport:
         """Register new/changed files (by size and mtime) and drop removed ones.  Reads no audio."""
         root_path = _root_path(root)
         report_ = ScanReport(root_path)
         with self.writing():
-            known = {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
-                "SELECT path, id, size, mtime FROM songs WHERE root = ?", (_b(root_path),))}
+            known = {
+                r[0]: (r[1], r[2], r[3])
+                for r in self.conn.execute(
+                    "SELECT path, id, size, mtime FROM songs WHERE root = ?", (_b(root_path),)
+                )
+            }
             seen: set[bytes] = set()
             now = time.time()
             self.conn.execute("INSERT OR IGNORE INTO roots(path, added) VALUES (?, ?)", (_b(root_path), now))
@@ -381,12 +405,16 @@ class Library:
                     report_.changed += 1
                     self.conn.execute("DELETE FROM embeddings WHERE song_id = ?", (old[0],))
                     self.conn.execute("DELETE FROM failures WHERE song_id = ?", (old[0],))
-                    self.conn.execute("UPDATE songs SET size=?, mtime=?, probed=0, error=NULL WHERE id=?",
-                                      (st.st_size, st.st_mtime, old[0]))
+                    self.conn.execute(
+                        "UPDATE songs SET size=?, mtime=?, probed=0, error=NULL WHERE id=?",
+                        (st.st_size, st.st_mtime, old[0]),
+                    )
                 else:
                     report_.new += 1
-                    self.conn.execute("INSERT INTO songs(path, root, size, mtime) VALUES (?, ?, ?, ?)",
-                                      (raw, _b(root_path), st.st_size, st.st_mtime))
+                    self.conn.execute(
+                        "INSERT INTO songs(path, root, size, mtime) VALUES (?, ?, ?, ?)",
+                        (raw, _b(root_path), st.st_size, st.st_mtime),
+                    )
                 if i % 500 == 0:
                     report(progress, i, 0, f"scanning… {i} files")
             gone = [known[raw][0] for raw in known.keys() - seen]
@@ -398,13 +426,18 @@ class Library:
     # -- embedding ------------------------------------------------------------------------------
     def model_keys(self) -> dict[str, str]:
         """key → model name of every model with embeddings or failure notes in the index."""
-        keys = {k: "" for (k,) in self.conn.execute(
-            "SELECT DISTINCT model_key FROM embeddings UNION SELECT DISTINCT model_key FROM failures")}
+        keys = {
+            k: ""
+            for (k,) in self.conn.execute(
+                "SELECT DISTINCT model_key FROM embeddings UNION SELECT DISTINCT model_key FROM failures"
+            )
+        }
         keys.update({k: name or "" for k, name in self.conn.execute("SELECT key, name FROM models")})
         return keys
 
-    def forget_models(self, keep: set[str], *, dry_run: bool = False,
-                      keep_names: Iterable[str] = ()) -> PruneReport:
+    def forget_models(
+        self, keep: set[str], *, dry_run: bool = False, keep_names: Iterable[str] = ()
+    ) -> PruneReport:
         """Delete the embeddings and failure notes of every model key not in ``keep``, then compact.
 
         Why: each retrained or updated model gets a new key (name + weights hash), and the rows of
@@ -415,23 +448,29 @@ class Library:
         """
         why = self.damaged()
         if why:
-            raise StorageError(f"the library index '{self.db_path}' is damaged ({why}); "
-                               "run 'musicsim check --repair' first")
+            raise StorageError(
+                f"the library index '{self.db_path}' is damaged ({why}); run 'musicsim check --repair' first"
+            )
         keep_names = set(keep_names)
         rep = PruneReport(bytes_before=self._file_bytes())
         for key, name in sorted(self.model_keys().items(), key=lambda kv: (str(kv[1]), kv[0])):
             if key in keep or name in keep_names:
                 continue
-            n_emb, n_fail = (self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE model_key = ?",
-                                               (key,)).fetchone()[0] for table in ("embeddings", "failures"))
+            n_emb, n_fail = (
+                self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE model_key = ?", (key,)).fetchone()[0]
+                for table in ("embeddings", "failures")
+            )
             rep.models.append((name, key, n_emb))
             rep.embeddings += n_emb
             rep.failures += n_fail
             if dry_run:
                 continue
             with self.writing():
-                for table, column in (("embeddings", "model_key"), ("failures", "model_key"),
-                                      ("models", "key")):
+                for table, column in (
+                    ("embeddings", "model_key"),
+                    ("failures", "model_key"),
+                    ("models", "key"),
+                ):
                     self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))
                 self.conn.commit()
         if rep.models and not dry_run:
@@ -450,8 +489,9 @@ class Library:
         return "; ".join(str(r[0]) for r in rows if r[0] != "ok")[:300] or None
 
     def _file_bytes(self) -> int:
-        return sum(p.stat().st_size for p in (self.db_path, self.db_path.with_name("index.db-wal"))
-                   if p.is_file())
+        return sum(
+            p.stat().st_size for p in (self.db_path, self.db_path.with_name("index.db-wal")) if p.is_file()
+        )
 
     def register_model(self, loaded: LoadedModel | LazyModel) -> bool:
         """Remember which representation a model key was embedded with; refuse a mismatch.
@@ -476,8 +516,10 @@ class Library:
                 dropped, row = True, None
         if row is None:
             try:
-                self.conn.execute("INSERT OR REPLACE INTO models(key, name, features, dim) VALUES (?, ?, ?, ?)",
-                                  (info.key, info.name, json.dumps(features, sort_keys=True), info.embedding_dim))
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO models(key, name, features, dim) VALUES (?, ?, ?, ?)",
+                    (info.key, info.name, json.dumps(features, sort_keys=True), info.embedding_dim),
+                )
                 self.conn.commit()
             except sqlite3.DatabaseError as exc:
                 raise self._storage_error(exc) from exc
@@ -486,9 +528,11 @@ class Library:
         features = info.features.identity_dict()
         if stored != features or int(row[1]) != info.embedding_dim:
             diff = sorted(k for k in set(stored) | set(features) if stored.get(k) != features.get(k))
-            raise ModelError(f"model '{shown(info.name)}' does not match the embeddings already in this index "
-                             f"(representation differs in: {', '.join(map(shown, diff)) or 'embedding size'}); "
-                             "rename the model or delete its embeddings")
+            raise ModelError(
+                f"model '{shown(info.name)}' does not match the embeddings already in this index "
+                f"(representation differs in: {', '.join(map(shown, diff)) or 'embedding size'}); "
+                "rename the model or delete its embeddings"
+            )
         return False
 
     def drop_model(self, key: str) -> None:
@@ -502,8 +546,11 @@ class Library:
         """Delete this key's stored embeddings under ``root`` that cannot be embeddings (NaN, inf,
         absurd, all-zero, the wrong size), so that those songs are embedded anew from their audio.
         (No join or sort: 10,000 songs cost ~35 ms on a 2-core CPU.)"""
-        rows = self.conn.execute("SELECT song_id, vector FROM embeddings WHERE model_key = ? AND song_id IN "
-                                 "(SELECT id FROM songs WHERE root = ?)", (key, _b(root))).fetchall()
+        rows = self.conn.execute(
+            "SELECT song_id, vector FROM embeddings WHERE model_key = ? AND song_id IN "
+            "(SELECT id FROM songs WHERE root = ?)",
+            (key, _b(root)),
+        ).fetchall()
         nbytes = 4 * dim
         sized = [r for r in rows if isinstance(r[1], bytes) and len(r[1]) == nbytes]
         bad = [r[0] for r in rows if not (isinstance(r[1], bytes) and len(r[1]) == nbytes)]
@@ -513,15 +560,25 @@ class Library:
         if not bad:
             return
         with self.writing():
-            self.conn.executemany("DELETE FROM embeddings WHERE song_id = ? AND model_key = ?",
-                                  [(sid, key) for sid in bad])
+            self.conn.executemany(
+                "DELETE FROM embeddings WHERE song_id = ? AND model_key = ?", [(sid, key) for sid in bad]
+            )
             self.conn.commit()
-        rep.notes.append(f"{len(bad)} stored embedding(s) were unusable (not finite, absurd or the wrong "
-                         "size); those songs are embedded anew")
+        rep.notes.append(
+            f"{len(bad)} stored embedding(s) were unusable (not finite, absurd or the wrong "
+            "size); those songs are embedded anew"
+        )
 
-    def index(self, root: str | os.PathLike[str], loaded: LoadedModel | LazyModel, *,
-              device: str | None = None, workers: int | None = None, progress: ProgressFn | None = None,
-              should_stop: StopFn | None = None) -> IndexReport:
+    def index(
+        self,
+        root: str | os.PathLike[str],
+        loaded: LoadedModel | LazyModel,
+        *,
+        device: str | None = None,
+        workers: int | None = None,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> IndexReport:
         """Scan ``root`` and embed every song that has no embedding for this model yet."""
         started = time.perf_counter()
         scan = self.scan(root, progress=progress, should_stop=should_stop)
@@ -535,11 +592,14 @@ class Library:
             "SELECT s.id, s.path FROM songs s WHERE s.root = ? AND NOT EXISTS "
             "(SELECT 1 FROM embeddings e WHERE e.song_id = s.id AND e.model_key = ?) AND NOT EXISTS "
             "(SELECT 1 FROM failures f WHERE f.song_id = s.id AND f.model_key = ?)",
-            (root_b, key, key)).fetchall()
+            (root_b, key, key),
+        ).fetchall()
         total_songs = self.conn.execute("SELECT COUNT(*) FROM songs WHERE root = ?", (root_b,)).fetchone()[0]
         for sid, reason in self.conn.execute(
-                "SELECT f.song_id, f.reason FROM failures f JOIN songs s ON s.id = f.song_id "
-                "WHERE s.root = ? AND f.model_key = ?", (root_b, key)).fetchall():
+            "SELECT f.song_id, f.reason FROM failures f JOIN songs s ON s.id = f.song_id "
+            "WHERE s.root = ? AND f.model_key = ?",
+            (root_b, key),
+        ).fetchall():
             for song in self.songs_by_ids([sid]):
                 rep.skipped.append((song.path, reason))
         rep.unchanged = total_songs - len(todo) - (len(rep.skipped) - len(scan.skipped))
@@ -557,34 +617,55 @@ class Library:
             device = str(resolve_device(device))
         embedder = Embedder(loaded.get() if isinstance(loaded, LazyModel) else loaded, device=device)
         with self.writing():
-            for batch in embedder.embed_files(list(ids_by_path), workers=workers, progress=progress,
-                                              should_stop=should_stop):
+            for batch in embedder.embed_files(
+                list(ids_by_path), workers=workers, progress=progress, should_stop=should_stop
+            ):
                 for res in batch:
                     sid = ids_by_path[res.path]
                     d = res.decoded
                     info, t = d.info, d.tags
-                    self._store_probe(sid, info.duration_s if info else None,
-                                      info.sample_rate if info else None, info.channels if info else None,
-                                      t.title if t else None, t.artist if t else None,
-                                      t.album if t else None, t.genre if t else None)
+                    self._store_probe(
+                        sid,
+                        info.duration_s if info else None,
+                        info.sample_rate if info else None,
+                        info.channels if info else None,
+                        t.title if t else None,
+                        t.artist if t else None,
+                        t.album if t else None,
+                        t.genre if t else None,
+                    )
                     problem = None if res.embedding is None else bounds.vector_problem(res.embedding, dim)
                     if res.embedding is not None and problem is None:
                         self._store_embedding(sid, key, res.embedding)
                         rep.indexed += 1
                         rep.audio_seconds += info.duration_s if info else 0.0
                     else:
-                        reason = (f"the model gave an unusable embedding ({problem})" if problem
-                                  else d.error or "unknown error")
-                        self.conn.execute("INSERT OR REPLACE INTO failures(song_id, model_key, reason) "
-                                          "VALUES (?, ?, ?)", (sid, key, reason))
+                        reason = (
+                            f"the model gave an unusable embedding ({problem})"
+                            if problem
+                            else d.error or "unknown error"
+                        )
+                        self.conn.execute(
+                            "INSERT OR REPLACE INTO failures(song_id, model_key, reason) VALUES (?, ?, ?)",
+                            (sid, key, reason),
+                        )
                         self.conn.execute("UPDATE songs SET error=? WHERE id=?", (reason, sid))
                         rep.skipped.append((res.path, reason))
                 self.conn.commit()
         rep.seconds = time.perf_counter() - started
         return rep
 
-    def _store_probe(self, sid: int, duration_s: float | None, sample_rate: int | None, channels: int | None,
-                     title: str | None, artist: str | None, album: str | None, genre: str | None) -> None:
+    def _store_probe(
+        self,
+        sid: int,
+        duration_s: float | None,
+        sample_rate: int | None,
+        channels: int | None,
+        title: str | None,
+        artist: str | None,
+        album: str | None,
+        genre: str | None,
+    ) -> None:
         """Store what probing a file found; tags are cleaned (``clean_tag``) and numbers that are
         not finite and in range are left out, whoever supplied them."""
 
@@ -596,17 +677,29 @@ class Library:
             "UPDATE songs SET duration=COALESCE(?, duration), sample_rate=COALESCE(?, sample_rate),"
             " channels=COALESCE(?, channels), title=COALESCE(?, title), artist=COALESCE(?, artist),"
             " album=COALESCE(?, album), genre=COALESCE(?, genre), probed=1 WHERE id=?",
-            (num(duration_s, 1e7), num(sample_rate, 1e7), num(channels, 1024), clean_tag(title),
-             clean_tag(artist), clean_tag(album), clean_tag(genre), sid))
+            (
+                num(duration_s, 1e7),
+                num(sample_rate, 1e7),
+                num(channels, 1024),
+                clean_tag(title),
+                clean_tag(artist),
+                clean_tag(album),
+                clean_tag(genre),
+                sid,
+            ),
+        )
 
     def _store_embedding(self, sid: int, key: str, vector: np.ndarray) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO embeddings(song_id, model_key, vector) VALUES (?, ?, ?)",
-                          (sid, key, np.asarray(vector, np.float32).tobytes()))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO embeddings(song_id, model_key, vector) VALUES (?, ?, ?)",
+            (sid, key, np.asarray(vector, np.float32).tobytes()),
+        )
         self.conn.execute("UPDATE songs SET error=NULL WHERE id=?", (sid,))
 
     # -- precomputed embeddings shipped in a folder ---------------------------------------------
-    def _take_precomputed(self, root: Path, loaded: LoadedModel | LazyModel, todo: dict[Path, int],
-                          rep: IndexReport) -> None:
+    def _take_precomputed(
+        self, root: Path, loaded: LoadedModel | LazyModel, todo: dict[Path, int], rep: IndexReport
+    ) -> None:
         """Store the folder's precomputed embeddings for the songs in ``todo`` whose bytes match,
         and drop those songs from ``todo``.  A file for another model is the normal case when the
         user picks their own model, so it is ignored silently; an unreadable one gets a note."""
@@ -622,18 +715,24 @@ class Library:
         if shipped.model_key != info.key:
             return
         try:  # the same representation (fields added since the file was written count at their defaults)
-            same_features = bounds.check_features(shipped.features).identity_dict() == info.features.identity_dict()
+            same_features = (
+                bounds.check_features(shipped.features).identity_dict() == info.features.identity_dict()
+            )
         except ValueError:
             same_features = False
         if not same_features or shipped.vectors.shape[1] != info.embedding_dim:
-            rep.notes.append(f"'{PRECOMPUTED_FILE}' names model '{shown(info.name)}' but not its settings or "
-                             "embedding size; indexing as usual")
+            rep.notes.append(
+                f"'{PRECOMPUTED_FILE}' names model '{shown(info.name)}' but not its settings or "
+                "embedding size; indexing as usual"
+            )
             return
         if shipped.problems:
             n = len(shipped.problems)
-            rep.notes.append(f"{n} {'entry' if n == 1 else 'entries'} of '{PRECOMPUTED_FILE}' "
-                             f"{'is' if n == 1 else 'are'} malformed (first: {shipped.problems[0]}); "
-                             "those songs are embedded anew")
+            rep.notes.append(
+                f"{n} {'entry' if n == 1 else 'entries'} of '{PRECOMPUTED_FILE}' "
+                f"{'is' if n == 1 else 'are'} malformed (first: {shipped.problems[0]}); "
+                "those songs are embedded anew"
+            )
         by_rel = shipped.by_rel()
         taken: list[Path] = []
         changed = 0
@@ -656,8 +755,16 @@ class Library:
                 if not same:
                     changed += 1
                     continue
-                self._store_probe(sid, song.duration_s, song.sample_rate, song.channels, song.title,
-                                  song.artist, song.album, song.genre)
+                self._store_probe(
+                    sid,
+                    song.duration_s,
+                    song.sample_rate,
+                    song.channels,
+                    song.title,
+                    song.artist,
+                    song.album,
+                    song.genre,
+                )
                 self._store_embedding(sid, info.key, vector)
                 taken.append(path)
             self.conn.commit()
@@ -665,14 +772,19 @@ class Library:
             del todo[path]
         rep.precomputed = len(taken)
         if unusable:
-            rep.notes.append(f"{len(unusable)} song(s) in '{PRECOMPUTED_FILE}' have unusable embeddings "
-                             f"(first: {unusable[0]}); they are embedded from their audio")
+            rep.notes.append(
+                f"{len(unusable)} song(s) in '{PRECOMPUTED_FILE}' have unusable embeddings "
+                f"(first: {unusable[0]}); they are embedded from their audio"
+            )
         if changed:
-            rep.notes.append(f"{changed} song(s) differ from the ones '{PRECOMPUTED_FILE}' was made from; "
-                             "they are embedded anew")
+            rep.notes.append(
+                f"{changed} song(s) differ from the ones '{PRECOMPUTED_FILE}' was made from; "
+                "they are embedded anew"
+            )
 
-    def write_precomputed(self, root: str | os.PathLike[str],
-                          loaded: LoadedModel | LazyModel) -> tuple[Path, int]:
+    def write_precomputed(
+        self, root: str | os.PathLike[str], loaded: LoadedModel | LazyModel
+    ) -> tuple[Path, int]:
         """Write ``root``'s embeddings for ``loaded`` into ``root/musicsim-embeddings.safetensors``.
 
         Index ``root`` with ``loaded`` first; songs without an embedding are left out.  Each song
@@ -683,9 +795,14 @@ class Library:
         ids, matrix = self.embeddings(key, root=root_path)
         if len(ids) == 0:
             raise ParameterError(f"no song in '{root_path}' is indexed with model '{loaded.info.name}'")
-        rows = {r[0]: r[1:] for r in self.conn.execute(
-            "SELECT id, path, size, duration, sample_rate, channels, title, artist, album, genre FROM songs "
-            "WHERE root = ?", (_b(root_path),))}
+        rows = {
+            r[0]: r[1:]
+            for r in self.conn.execute(
+                "SELECT id, path, size, duration, sample_rate, channels, title, artist, album, genre FROM songs "
+                "WHERE root = ?",
+                (_b(root_path),),
+            )
+        }
         songs = []
         for sid in ids.tolist():
             raw, indexed_size, *facts = rows[sid]
@@ -697,6 +814,8 @@ class Library:
             if size != indexed_size:
                 raise ParameterError(f"'{path}' changed after it was indexed; index '{root_path}' again")
             songs.append(PrecomputedSong(path.relative_to(root_path).as_posix(), size, digest, *facts))
-        out = write_precomputed(root_path / PRECOMPUTED_FILE, PrecomputedEmbeddings(
-            key, loaded.info.name, loaded.info.features.to_dict(), songs, matrix))
+        out = write_precomputed(
+            root_path / PRECOMPUTED_FILE,
+            PrecomputedEmbeddings(key, loaded.info.name, loaded.info.features.to_dict(), songs, matrix),
+        )
         return out, len(songs)

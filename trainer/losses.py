@@ -20,8 +20,12 @@ class LossBundle:
     loss: torch.nn.Module
     miner: torch.nn.Module | None = None
 
-    def __call__(self, emb: torch.Tensor, labels: torch.Tensor,
-                 triplets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        emb: torch.Tensor,
+        labels: torch.Tensor,
+        triplets: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         if triplets is not None:
             return self.loss(emb, labels, indices_tuple=triplets)
         if self.miner is not None:
@@ -33,7 +37,9 @@ class LossBundle:
         return self.loss(emb, labels)
 
 
-def make_loss(name: str, *, margin: float = 0.2, temperature: float = 0.1, mining: str = "semihard") -> LossBundle:
+def make_loss(
+    name: str, *, margin: float = 0.2, temperature: float = 0.1, mining: str = "semihard"
+) -> LossBundle:
     """``triplet``: margin loss on (anchor, positive, negative) with online mining of ``mining``
     triplets (pytorch-metric-learning's TripletMarginMiner); ``contrastive``: SimCLR's NT-Xent,
     where every other item in the batch with a different label is a negative."""

@@ -105,11 +105,13 @@ class ModelInfo:
                 features=bounds.check_features({} if data.get("features") is None else data["features"]),
                 loss=None if loss is None else bounds.text(loss, "loss", max_chars=MAX_NAME_CHARS),
                 epochs=int(bounds.number(data.get("epochs", 0), int, 0, 10**7, "epochs")),
-                training=training, metrics=_object_or_empty(data.get("metrics"), "metrics"),
+                training=training,
+                metrics=_object_or_empty(data.get("metrics"), "metrics"),
                 created=bounds.text(data.get("created", ""), "created", max_chars=100, empty=True),
                 weights_sha256=sha,
-                musicsim_version=bounds.text(data.get("musicsim_version", ""), "musicsim_version",
-                                             max_chars=100, empty=True),
+                musicsim_version=bounds.text(
+                    data.get("musicsim_version", ""), "musicsim_version", max_chars=100, empty=True
+                ),
                 format_version=version,
             )
         except ValueError as exc:
@@ -156,8 +158,10 @@ class LazyModel:
             ref = self.ref
             loaded = load_model_folder(ref.path) if ref.path is not None else load_model(ref.name)
             if loaded.info.key != self.info.key:
-                raise ModelError(f"model '{ref.name}' changed on disk while in use "
-                                 f"({self.info.key} → {loaded.info.key}); pick it again")
+                raise ModelError(
+                    f"model '{ref.name}' changed on disk while in use "
+                    f"({self.info.key} → {loaded.info.key}); pick it again"
+                )
             self._loaded = loaded
         return self._loaded
 
@@ -197,11 +201,18 @@ def weights_sha256(path: Path) -> str:
 
 
 def validate_name(name: str) -> str:
-    if (not name or name in reserved_names() or name.startswith(".") or any(c in name for c in "/\\:\0")
-            or len(name) > MAX_NAME_CHARS or not name.isprintable()):
+    if (
+        not name
+        or name in reserved_names()
+        or name.startswith(".")
+        or any(c in name for c in "/\\:\0")
+        or len(name) > MAX_NAME_CHARS
+        or not name.isprintable()
+    ):
         raise ParameterError(
             f"invalid model name '{shown(name, 60)}': use letters, digits, '-', '_' (at most "
-            f"{MAX_NAME_CHARS}; not 'classic' or a built-in model's name: {', '.join(shipped_model_dirs())})")
+            f"{MAX_NAME_CHARS}; not 'classic' or a built-in model's name: {', '.join(shipped_model_dirs())})"
+        )
     return name
 
 
@@ -253,9 +264,13 @@ def classic_info(features: FeatureConfig | None = None) -> ModelInfo:
     from .classic_names import N_FEATURES
 
     cfg = features or FeatureConfig()
-    return ModelInfo(name=CLASSIC, arch=CLASSIC, embedding_dim=N_FEATURES, features=cfg,
-                     weights_sha256=hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-                     .hexdigest())
+    return ModelInfo(
+        name=CLASSIC,
+        arch=CLASSIC,
+        embedding_dim=N_FEATURES,
+        features=cfg,
+        weights_sha256=hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest(),
+    )
 
 
 def classic_model(features: FeatureConfig | None = None) -> LoadedModel:
@@ -293,12 +308,15 @@ def read_info(folder: Path) -> ModelInfo:
         try:
             actual = weights_sha256(weights)
         except OSError as exc:
-            raise ModelError(f"model '{shown(info.name)}': cannot read {WEIGHTS_FILE} "
-                             f"({exc.strerror or exc})") from exc
+            raise ModelError(
+                f"model '{shown(info.name)}': cannot read {WEIGHTS_FILE} ({exc.strerror or exc})"
+            ) from exc
         if info.weights_sha256 and info.weights_sha256 != actual:
-            raise ModelError(f"model '{shown(info.name)}': {WEIGHTS_FILE} is not the file its {CONFIG_FILE} "
-                             f"names (SHA-256 {actual[:12]}…, config says {info.weights_sha256[:12]}…): "
-                             "the weights were replaced or edited")
+            raise ModelError(
+                f"model '{shown(info.name)}': {WEIGHTS_FILE} is not the file its {CONFIG_FILE} "
+                f"names (SHA-256 {actual[:12]}…, config says {info.weights_sha256[:12]}…): "
+                "the weights were replaced or edited"
+            )
         # the key must be the same whether the model is listed (here) or loaded (load_model_folder)
         info.weights_sha256 = actual
     return info
@@ -314,34 +332,42 @@ def load_model_folder(folder: Path) -> LoadedModel:
     try:
         spec = get_spec(info.arch)
     except ParameterError as exc:
-        raise ModelError(f"model '{shown(info.name)}' names an unknown architecture "
-                         f"'{shown(info.arch)}'") from exc
+        raise ModelError(
+            f"model '{shown(info.name)}' names an unknown architecture '{shown(info.arch)}'"
+        ) from exc
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelError(f"model '{shown(info.name)}' has no {WEIGHTS_FILE}")
     try:
         data = weights.read_bytes()  # the bytes hashed are the bytes loaded: no swap in between
     except OSError as exc:
-        raise ModelError(f"model '{shown(info.name)}': cannot read {WEIGHTS_FILE} ({exc.strerror or exc})") from exc
+        raise ModelError(
+            f"model '{shown(info.name)}': cannot read {WEIGHTS_FILE} ({exc.strerror or exc})"
+        ) from exc
     if hashlib.sha256(data).hexdigest() != info.weights_sha256:
         raise ModelError(f"model '{shown(info.name)}': {WEIGHTS_FILE} changed while it was loaded; try again")
     try:
         state = load_bytes(data)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"model '{shown(info.name)}': {WEIGHTS_FILE} is not a valid safetensors file "
-                         f"({shown(exc, 200)})") from exc
+        raise ModelError(
+            f"model '{shown(info.name)}': {WEIGHTS_FILE} is not a valid safetensors file ({shown(exc, 200)})"
+        ) from exc
     del data
     model = build_model(spec.name, info.features, embedding_dim=info.embedding_dim)
     width = int(getattr(model, "embedding_dim", info.embedding_dim))
     if width != info.embedding_dim:
-        raise ModelError(f"model '{shown(info.name)}': {CONFIG_FILE} says embedding_dim {info.embedding_dim} "
-                         f"but architecture '{info.arch}' gives {width}")
+        raise ModelError(
+            f"model '{shown(info.name)}': {CONFIG_FILE} says embedding_dim {info.embedding_dim} "
+            f"but architecture '{info.arch}' gives {width}"
+        )
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[1:3]
-        raise ModelError(f"model '{shown(info.name)}': weights do not match architecture '{info.arch}' "
-                         f"({' '.join(s.strip() for s in first)[:300]})") from exc
+        raise ModelError(
+            f"model '{shown(info.name)}': weights do not match architecture '{info.arch}' "
+            f"({' '.join(s.strip() for s in first)[:300]})"
+        ) from exc
     return LoadedModel(model.eval(), info, folder)
 
 

@@ -108,7 +108,9 @@ def step_distances(index: SearchIndex, rows: Sequence[int] | np.ndarray, metric:
     return paired_distances(X[rows[:-1]], X[rows[1:]], metric, variances=index.variances)
 
 
-def distances_to(index: SearchIndex, rows: Sequence[int] | np.ndarray, target: int, metric: str) -> np.ndarray:
+def distances_to(
+    index: SearchIndex, rows: Sequence[int] | np.ndarray, target: int, metric: str
+) -> np.ndarray:
     """Distance ``(n,)`` from each of ``rows`` to the row ``target``."""
     rows = np.asarray(rows, dtype=np.int64)
     X = index.scaled
@@ -144,8 +146,15 @@ def _knn_edges(D: np.ndarray, knn: int) -> np.ndarray:
 
 
 def monotone_path(
-    D: np.ndarray, to_end: np.ndarray, start: int, end: int, steps: int, *, power: float = STEP_POWER,
-    evenness: float = 0.0, edges: np.ndarray | None = None,
+    D: np.ndarray,
+    to_end: np.ndarray,
+    start: int,
+    end: int,
+    steps: int,
+    *,
+    power: float = STEP_POWER,
+    evenness: float = 0.0,
+    edges: np.ndarray | None = None,
 ) -> list[int]:
     """The path of at most ``steps`` steps from ``start`` to ``end`` whose every step goes to a node
     closer to ``end``, minimising the sum over its steps of ``D[u, v] ** power`` plus
@@ -248,8 +257,13 @@ def journey(
     to_end[e_at] = 0.0
     if to_end[s_at] <= SAME_SONG:
         rows = np.array([start, end], dtype=np.int64)
-        return Playlist(rows, step_distances(index, rows, metric), "journey", np.zeros(2),
-                        "the two songs sound the same to this model: nothing lies between them")
+        return Playlist(
+            rows,
+            step_distances(index, rows, metric),
+            "journey",
+            np.zeros(2),
+            "the two songs sound the same to this model: nothing lies between them",
+        )
     between = np.flatnonzero(to_end < to_end[s_at])
     keep = np.concatenate([[s_at, e_at], between[between != e_at]])  # the two ends first
     D = pairwise_distances(X[keep], X[keep], metric, variances=index.variances)
@@ -260,8 +274,10 @@ def journey(
     rows = pool[keep[path]]
     note = ""
     if len(rows) - 1 < steps:
-        note = (f"{len(rows) - 1} steps instead of {steps}: too few songs lie between these two, "
-                "each closer to the end than the one before")
+        note = (
+            f"{len(rows) - 1} steps instead of {steps}: too few songs lie between these two, "
+            "each closer to the end than the one before"
+        )
     return Playlist(rows, step_distances(index, rows, metric), "journey", to_end[keep[path]], note)
 
 
@@ -298,7 +314,7 @@ def radio_next(
         Weight of the newest, second-newest, ... song in the candidates' mean distance.
     """
     check_metric(metric)
-    recent = [_check_row(index, r, "recent") for r in list(recent)[-len(weights):]]
+    recent = [_check_row(index, r, "recent") for r in list(recent)[-len(weights) :]]
     if not recent:
         raise ParameterError("radio needs at least one song to go on from")
     excluded = np.union1d(np.asarray(list(played), dtype=np.int64), recent)
@@ -320,8 +336,10 @@ def radio_next(
             continue
         D = pairwise_distances(index.scaled[cand], Q, metric, variances=index.variances)
         # the same audio as a song played already (one file twice in the library) counts as played
-        same = (pairwise_distances(index.scaled[cand], index.scaled[excluded], metric,
-                                   variances=index.variances) <= SAME_SONG).any(axis=1)
+        same = (
+            pairwise_distances(index.scaled[cand], index.scaled[excluded], metric, variances=index.variances)
+            <= SAME_SONG
+        ).any(axis=1)
         if same.all() and not looked_at_all:
             k *= 4
             continue
@@ -387,8 +405,9 @@ def playlist_stats(
     fall = to_end[:-1] - to_end[1:]
     whole = to_end[0] if to_end[0] > 0 else 1.0
     same = float(np.mean(albums[rows[:-1]] == albums[rows[1:]])) if albums is not None else float("nan")
-    return PlaylistStats(float(steps.mean()), float(steps.max()), float(np.mean(fall > 0)),
-                         float(fall.max() / whole), same)
+    return PlaylistStats(
+        float(steps.mean()), float(steps.max()), float(np.mean(fall > 0)), float(fall.max() / whole), same
+    )
 
 
 # -- songs and files -----------------------------------------------------------------------------
@@ -418,8 +437,10 @@ def _rel_parts(song) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
 
 def song_labels(songs: Sequence) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
     """``(albums (n,), artists (n,))`` of ``songs`` for :func:`radio`."""
-    return (np.array([song_album(s) for s in songs], dtype=object),
-            np.array([song_artist(s) for s in songs], dtype=object))
+    return (
+        np.array([song_album(s) for s in songs], dtype=object),
+        np.array([song_artist(s) for s in songs], dtype=object),
+    )
 
 
 def write_m3u(path: str | os.PathLike[str], entries: Iterable[tuple[Path, float | None, str]]) -> None:

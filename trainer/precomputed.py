@@ -71,8 +71,11 @@ def write_precomputed(path: Path, data: PrecomputedEmbeddings) -> Path:
     if vectors.ndim != 2 or len(vectors) != len(data.songs):
         raise ValueError(f"{len(data.songs)} songs but embeddings of shape {vectors.shape}")
     meta = {
-        "format": FORMAT, "version": FORMAT_VERSION, "model_key": data.model_key,
-        "model_name": data.model_name, "features": data.features,
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "model_key": data.model_key,
+        "model_name": data.model_name,
+        "features": data.features,
         "songs": [asdict(s) for s in data.songs],
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -129,13 +132,15 @@ def read_precomputed(path: Path) -> PrecomputedEmbeddings:
             if "embeddings" not in f.keys():
                 raise ValueError("no 'embeddings' tensor")
             shape = tuple(f.get_slice("embeddings").get_shape())
-            if (len(shape) != 2 or shape[0] != len(entries) or not 1 <= shape[1] <= bounds.MAX_EMBEDDING_DIM):
+            if len(shape) != 2 or shape[0] != len(entries) or not 1 <= shape[1] <= bounds.MAX_EMBEDDING_DIM:
                 raise ValueError(f"embeddings of shape {shape} for {len(entries)} songs")
             vectors = f.get_tensor("embeddings")
         if vectors.dtype != np.float32:
             raise ValueError(f"embeddings of type {vectors.dtype}, not float32")
     except RecursionError as exc:
-        raise ModelError(f"precomputed embeddings '{shown(path)}' are unusable: JSON nested too deeply") from exc
+        raise ModelError(
+            f"precomputed embeddings '{shown(path)}' are unusable: JSON nested too deeply"
+        ) from exc
     except (OSError, SafetensorError, ValueError, TypeError, KeyError, OverflowError) as exc:
         why = getattr(exc, "strerror", None) or exc
         raise ModelError(f"precomputed embeddings '{shown(path)}' are unusable: {shown(why, 300)}") from exc
@@ -168,8 +173,11 @@ def _song(entry: Any) -> PrecomputedSong:
     rel = entry.get("rel")
     if not isinstance(rel, str) or not rel or len(rel) > MAX_REL_CHARS or "\0" in rel:
         raise ValueError("rel must be a relative path")
-    if rel.startswith("/") or ".." in rel.split("/") or any(
-            0xD800 <= ord(c) < 0xDC80 or 0xDD00 <= ord(c) < 0xE000 for c in rel):
+    if (
+        rel.startswith("/")
+        or ".." in rel.split("/")
+        or any(0xD800 <= ord(c) < 0xDC80 or 0xDD00 <= ord(c) < 0xE000 for c in rel)
+    ):
         raise ValueError(f"rel '{shown(rel, 80)}' is not a path inside the folder")
     sha = entry.get("sha256")
     if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):

@@ -26,8 +26,22 @@ from .safetext import MAX_TAG_CHARS, clean_tag, has_unsafe
 #: The columns copied when a damaged file is rebuilt, per table.
 _TABLES = {
     "roots": ("path", "added"),
-    "songs": ("id", "path", "root", "size", "mtime", "duration", "sample_rate", "channels", "title", "artist",
-              "album", "genre", "error", "probed"),
+    "songs": (
+        "id",
+        "path",
+        "root",
+        "size",
+        "mtime",
+        "duration",
+        "sample_rate",
+        "channels",
+        "title",
+        "artist",
+        "album",
+        "genre",
+        "error",
+        "probed",
+    ),
     "models": ("key", "name", "features", "dim"),
     "embeddings": ("song_id", "model_key", "vector"),
     "failures": ("song_id", "model_key", "reason"),
@@ -57,8 +71,13 @@ class CheckReport:
 
     @property
     def problems(self) -> int:
-        return (len(self.damage) + sum(self.bad_embeddings.values()) + len(self.bad_models) + self.bad_songs
-                + self.orphans)
+        return (
+            len(self.damage)
+            + sum(self.bad_embeddings.values())
+            + len(self.bad_models)
+            + self.bad_songs
+            + self.orphans
+        )
 
 
 def check_index(home: str | os.PathLike[str] | None = None, *, repair: bool = False) -> CheckReport:
@@ -74,8 +93,10 @@ def check_index(home: str | os.PathLike[str] | None = None, *, repair: bool = Fa
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout as exc:
-        raise LibraryBusyError(f"another MusicSim process is updating the library in '{home_path}'; "
-                               "wait for it to finish (or use another --home)") from exc
+        raise LibraryBusyError(
+            f"another MusicSim process is updating the library in '{home_path}'; "
+            "wait for it to finish (or use another --home)"
+        ) from exc
     except OSError as exc:
         raise StorageError(f"cannot lock the library in '{home_path}': {exc.strerror or exc}") from exc
     try:
@@ -123,21 +144,31 @@ def _check_rows(lib: Library, rep: CheckReport, repair: bool) -> None:
             rep.bad_embeddings[key] = len(bad)
             if repair:
                 with lib.writing():
-                    con.executemany("DELETE FROM embeddings WHERE song_id = ? AND model_key = ?",
-                                    [(sid, key) for sid in bad])
+                    con.executemany(
+                        "DELETE FROM embeddings WHERE song_id = ? AND model_key = ?",
+                        [(sid, key) for sid in bad],
+                    )
                     con.commit()
-    rep.orphans = sum(con.execute(f"SELECT COUNT(*) FROM {t} WHERE song_id NOT IN (SELECT id FROM songs)")
-                      .fetchone()[0] for t in ("embeddings", "failures"))
-    bad_paths = [r[0] for r in con.execute(
-        "SELECT id FROM songs WHERE typeof(path) != 'blob' OR typeof(root) != 'blob'")]
+    rep.orphans = sum(
+        con.execute(f"SELECT COUNT(*) FROM {t} WHERE song_id NOT IN (SELECT id FROM songs)").fetchone()[0]
+        for t in ("embeddings", "failures")
+    )
+    bad_paths = [
+        r[0]
+        for r in con.execute("SELECT id FROM songs WHERE typeof(path) != 'blob' OR typeof(root) != 'blob'")
+    ]
     fixes: list[tuple[int, dict[str, object]]] = []
     for sid, duration, *tags in con.execute(f"SELECT id, duration, {', '.join(_TAG_COLUMNS)} FROM songs"):
         fix: dict[str, object] = {}
         if duration is not None and not (isinstance(duration, (int, float)) and 0 <= duration <= 1e7):
             fix["duration"] = None
         for name, value in zip(_TAG_COLUMNS, tags, strict=True):
-            if value is not None and (not isinstance(value, str) or len(value) > MAX_TAG_CHARS
-                                      or has_unsafe(value) or value != value.strip()):
+            if value is not None and (
+                not isinstance(value, str)
+                or len(value) > MAX_TAG_CHARS
+                or has_unsafe(value)
+                or value != value.strip()
+            ):
                 fix[name] = clean_tag(value)
         if fix:
             fixes.append((sid, fix))
@@ -152,8 +183,9 @@ def _check_rows(lib: Library, rep: CheckReport, repair: bool) -> None:
             con.execute(f"DELETE FROM {table} WHERE song_id NOT IN (SELECT id FROM songs)")
         con.executemany("DELETE FROM songs WHERE id = ?", [(sid,) for sid in bad_paths])
         for sid, fix in fixes:
-            con.execute(f"UPDATE songs SET {', '.join(f'{k} = ?' for k in fix)} WHERE id = ?",
-                        (*fix.values(), sid))
+            con.execute(
+                f"UPDATE songs SET {', '.join(f'{k} = ?' for k in fix)} WHERE id = ?", (*fix.values(), sid)
+            )
         con.commit()
 
 
@@ -192,7 +224,9 @@ def _rebuild(db: Path) -> tuple[dict[str, int], Path]:
     return copied, kept
 
 
-def _copy_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> int:
+def _copy_table(
+    src: sqlite3.Connection, dst: sqlite3.Connection, table: str, columns: tuple[str, ...]
+) -> int:
     """Copy ``table`` in rowid order, stepping over stretches that cannot be read."""
     cols = ", ".join(columns)
     insert = f"INSERT OR IGNORE INTO {table}({cols}) VALUES ({', '.join('?' for _ in columns)})"
@@ -205,8 +239,9 @@ def _copy_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str, co
             step = 1
             while step < 2**62 and last + step < 2**62:  # the next rowid past the damage that can be read
                 try:
-                    src.execute(f"SELECT rowid FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 1",
-                                (last + step,)).fetchall()
+                    src.execute(
+                        f"SELECT rowid FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 1", (last + step,)
+                    ).fetchall()
                     break
                 except sqlite3.DatabaseError:
                     step *= 2

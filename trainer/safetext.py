@@ -21,8 +21,9 @@ MAX_SHOWN_CHARS = 200
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x07": "\\a", "\x1b": "\\e", "\x08": "\\b"}
 #: C0 and C1 controls, DEL, unpaired surrogates (undecodable bytes), line/paragraph separators and
 #: the format characters that change how surrounding text is laid out (Trojan-Source style).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                     "\u200e\u200f\u061c]")
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]"
+)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -55,11 +55,11 @@ class TrainConfig:
     library: Path
     arch: str = "musicnet"
     loss: str = "triplet"
-    source: str = "folders"            # folders | self | both | csv
+    source: str = "folders"  # folders | self | both | csv
     triplets_csv: Path | None = None
     epochs: int = 10
-    batch_size: int | None = None      # None: the architecture's thesis default
-    lr: float = 1e-5                   # thesis default
+    batch_size: int | None = None  # None: the architecture's thesis default
+    lr: float = 1e-5  # thesis default
     weight_decay: float = 0.0
     device: str = "auto"
     name: str = "my-model"
@@ -69,14 +69,14 @@ class TrainConfig:
     embedding_dim: int = 128
     segments_per_song: int = 8
     segment_seconds: float = 6.0
-    augment: str = "auto"              # auto | none | light | thesis
-    pitch_shift_bins: int = 0          # optional extra augmentation: shift along the mel axis
-    time_stretch: float = 0.0          # optional extra augmentation: stretch factor range 1 +- x
-    init_from: str | None = None       # fine-tune from a model (name or folder)
-    neighbours: float = 0.0            # source "self": chance a song's positive is its nearest neighbour
+    augment: str = "auto"  # auto | none | light | thesis
+    pitch_shift_bins: int = 0  # optional extra augmentation: shift along the mel axis
+    time_stretch: float = 0.0  # optional extra augmentation: stretch factor range 1 +- x
+    init_from: str | None = None  # fine-tune from a model (name or folder)
+    neighbours: float = 0.0  # source "self": chance a song's positive is its nearest neighbour
     val_fraction: float = 0.15
     workers: int | None = None
-    threads: int | None = None         # cap torch's CPU threads (keeps a GUI responsive)
+    threads: int | None = None  # cap torch's CPU threads (keeps a GUI responsive)
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def identity(self) -> dict[str, Any]:
@@ -119,11 +119,21 @@ def _validate(cfg: TrainConfig) -> None:
 #: anything is decoded or allocated (a NaN or infinite learning rate, temperature 0, seed -1 …).
 TRAIN_BOUNDS: dict[str, tuple[type, float, float]] = {
     # epochs 0: only a pretrained front end's statistics are fitted (checked in _train)
-    "epochs": (int, 0, 100_000), "batch_size": (int, 2, 4096), "lr": (float, 1e-12, 10.0),
-    "weight_decay": (float, 0.0, 10.0), "seed": (int, 0, 2**31 - 1), "margin": (float, 0.0, 100.0),
-    "temperature": (float, 1e-3, 100.0), "embedding_dim": (int, 1, 8192), "segments_per_song": (int, 1, 64),
-    "segment_seconds": (float, 0.5, 120.0), "pitch_shift_bins": (int, 0, 48), "time_stretch": (float, 0.0, 0.5),
-    "neighbours": (float, 0.0, 1.0), "val_fraction": (float, 0.0, 0.9), "workers": (int, 0, 64),
+    "epochs": (int, 0, 100_000),
+    "batch_size": (int, 2, 4096),
+    "lr": (float, 1e-12, 10.0),
+    "weight_decay": (float, 0.0, 10.0),
+    "seed": (int, 0, 2**31 - 1),
+    "margin": (float, 0.0, 100.0),
+    "temperature": (float, 1e-3, 100.0),
+    "embedding_dim": (int, 1, 8192),
+    "segments_per_song": (int, 1, 64),
+    "segment_seconds": (float, 0.5, 120.0),
+    "pitch_shift_bins": (int, 0, 48),
+    "time_stretch": (float, 0.0, 0.5),
+    "neighbours": (float, 0.0, 1.0),
+    "val_fraction": (float, 0.0, 0.9),
+    "workers": (int, 0, 64),
     "threads": (int, 1, 1024),
 }
 
@@ -146,12 +156,20 @@ def _check_finite(loss: float, model: torch.nn.Module | None, epoch: int, step: 
     are no longer numbers; nothing of the diverged epoch is saved."""
     bad = f"the loss is {loss}" if not math.isfinite(loss) else None
     if bad is None and model is not None:
-        name = next((n for n, p in model.state_dict().items()
-                     if p.is_floating_point() and not bool(torch.isfinite(p).all())), None)
+        name = next(
+            (
+                n
+                for n, p in model.state_dict().items()
+                if p.is_floating_point() and not bool(torch.isfinite(p).all())
+            ),
+            None,
+        )
         bad = f"weight '{name}' is not finite" if name else None
     if bad:
-        raise ModelError(f"training diverged at epoch {epoch}, step {step}: {bad}; nothing of it was saved "
-                         "(try a lower --lr or a higher --temperature, and --restart)")
+        raise ModelError(
+            f"training diverged at epoch {epoch}, step {step}: {bad}; nothing of it was saved "
+            "(try a lower --lr or a higher --temperature, and --restart)"
+        )
 
 
 def _augmenter(cfg: TrainConfig) -> Augmenter | None:
@@ -163,19 +181,28 @@ def _augmenter(cfg: TrainConfig) -> Augmenter | None:
         raise ParameterError(f"unknown augmentation '{cfg.augment}'; choose auto, none, light or thesis")
     aug = table[choice]
     if cfg.pitch_shift_bins or cfg.time_stretch:
-        aug = replace(aug or AugmentConfig(noise_strength=0.0, mask_probability=0.0, time_masks=0, freq_masks=0,
-                                           gain_db=0.0),
-                      pitch_shift_bins=cfg.pitch_shift_bins, time_stretch=cfg.time_stretch)
+        aug = replace(
+            aug
+            or AugmentConfig(
+                noise_strength=0.0, mask_probability=0.0, time_masks=0, freq_masks=0, gain_db=0.0
+            ),
+            pitch_shift_bins=cfg.pitch_shift_bins,
+            time_stretch=cfg.time_stretch,
+        )
     return Augmenter(aug, cfg.features.norm_scale_db) if aug is not None else None
 
 
 # -- checkpoint ---------------------------------------------------------------------------------
-def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+def _save_checkpoint(
+    path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any]
+) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     osd = opt.state_dict()
     for idx, st in osd["state"].items():
         for k, v in st.items():
-            tensors[f"optim.{idx}.{k}"] = (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
+            tensors[f"optim.{idx}.{k}"] = (
+                (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
+            )
     meta = {"state": json.dumps(state), "param_groups": json.dumps(osd["param_groups"])}
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -187,8 +214,9 @@ def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimi
         raise ModelError(f"cannot write checkpoint '{path}': {why}") from exc
 
 
-def _load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                     identity: dict[str, Any] | None = None) -> dict[str, Any]:
+def _load_checkpoint(
+    path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, identity: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Load weights and optimiser state; return the run state.  A checkpoint whose identity
     differs from ``identity`` is returned without loading (its weights may not even fit)."""
     try:
@@ -218,8 +246,13 @@ def _load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimi
 
 # -- evaluation during training -----------------------------------------------------------------
 @torch.no_grad()
-def cached_song_embeddings(model: torch.nn.Module, cache: SegmentCache, songs: list[int],
-                           device: torch.device, should_stop: StopFn | None = None) -> np.ndarray:
+def cached_song_embeddings(
+    model: torch.nn.Module,
+    cache: SegmentCache,
+    songs: list[int],
+    device: torch.device,
+    should_stop: StopFn | None = None,
+) -> np.ndarray:
     """Mean of L2-normalised centre-crop embeddings per song (as the indexer aggregates)."""
     was_training = model.training
     model.eval()
@@ -236,8 +269,14 @@ def cached_song_embeddings(model: torch.nn.Module, cache: SegmentCache, songs: l
     return np.stack(out) if out else np.zeros((0, 1), np.float32)
 
 
-def validation_score(model: torch.nn.Module, cache: SegmentCache, val: list[int], device: torch.device,
-                     source: str, val_triplets: list[tuple[int, int, int]] | None = None) -> float | None:
+def validation_score(
+    model: torch.nn.Module,
+    cache: SegmentCache,
+    val: list[int],
+    device: torch.device,
+    source: str,
+    val_triplets: list[tuple[int, int, int]] | None = None,
+) -> float | None:
     """Percent correct: held-out CSV triplets; (folders) held-out songs whose nearest training song
     is from their album; (self) excerpts whose nearest other-excerpt comes from the same song."""
     if source == "csv" and val_triplets:
@@ -281,10 +320,17 @@ def _build(cfg: TrainConfig, home: Path) -> tuple[torch.nn.Module, TrainConfig, 
         # crops scored worse on the held-out games: docs/QUALITY.md), and save the tuned model with
         # the start model's indexing features.
         crop_s = float(loaded.info.training.get("crop_seconds", loaded.info.features.excerpt_seconds))
-        cfg = replace(cfg, arch=loaded.info.arch, embedding_dim=loaded.info.embedding_dim,
-                      features=replace(loaded.info.features, excerpt_seconds=crop_s))
-        base = {"init_from": loaded.info.name, "init_key": loaded.info.key,
-                "index_features": loaded.info.features}
+        cfg = replace(
+            cfg,
+            arch=loaded.info.arch,
+            embedding_dim=loaded.info.embedding_dim,
+            features=replace(loaded.info.features, excerpt_seconds=crop_s),
+        )
+        base = {
+            "init_from": loaded.info.name,
+            "init_key": loaded.info.key,
+            "index_features": loaded.info.features,
+        }
         # Statistics fitted on the start model's training music are refitted on this library (a
         # resumed run then restores its own from the checkpoint).
         restart_statistics = getattr(loaded.model, "restart_statistics", None)
@@ -298,11 +344,17 @@ def _build(cfg: TrainConfig, home: Path) -> tuple[torch.nn.Module, TrainConfig, 
     return build_model(cfg.arch, cfg.features, embedding_dim=cfg.embedding_dim), cfg, base
 
 
-def train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None = None, restart: bool = False,
-          progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-          on_step: Callable[[int, float], None] | None = None,
-          on_epoch: Callable[[EpochStats], None] | None = None,
-          skipped: list[tuple[Path, str]] | None = None) -> Path:
+def train(
+    cfg: TrainConfig,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    restart: bool = False,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+    skipped: list[tuple[Path, str]] | None = None,
+) -> Path:
     """Train (or resume) the run ``cfg.name``; return the saved model folder.
 
     ``skipped``, when given, receives ``(path, reason)`` for every file left out of training.
@@ -313,8 +365,16 @@ def train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None = None, resta
         torch.set_num_threads(cfg.threads)
     try:
         with _run_lock(cfg.name, home):
-            return _train(cfg, home=home, restart=restart, progress=progress, should_stop=should_stop,
-                          on_step=on_step, on_epoch=on_epoch, skipped=skipped)
+            return _train(
+                cfg,
+                home=home,
+                restart=restart,
+                progress=progress,
+                should_stop=should_stop,
+                on_step=on_step,
+                on_epoch=on_epoch,
+                skipped=skipped,
+            )
     finally:
         torch.set_num_threads(threads_before)
 
@@ -331,8 +391,10 @@ def _run_lock(name: str, home: str | os.PathLike[str] | None) -> Iterator[None]:
         lock = filelock.FileLock(str(runs / f"{name}.lock"))
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        raise ParameterError(f"another MusicSim process is training '{name}' in '{runs.parent}'; wait for it "
-                             "to finish or pick another name") from None
+        raise ParameterError(
+            f"another MusicSim process is training '{name}' in '{runs.parent}'; wait for it "
+            "to finish or pick another name"
+        ) from None
     except OSError as exc:
         raise ParameterError(f"cannot write to '{runs / name}': {exc.strerror or exc}") from exc
     try:
@@ -341,10 +403,17 @@ def _run_lock(name: str, home: str | os.PathLike[str] | None) -> Iterator[None]:
         lock.release()
 
 
-def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bool,
-           progress: ProgressFn | None, should_stop: StopFn | None,
-           on_step: Callable[[int, float], None] | None, on_epoch: Callable[[EpochStats], None] | None,
-           skipped: list[tuple[Path, str]] | None) -> Path:
+def _train(
+    cfg: TrainConfig,
+    *,
+    home: str | os.PathLike[str] | None,
+    restart: bool,
+    progress: ProgressFn | None,
+    should_stop: StopFn | None,
+    on_step: Callable[[int, float], None] | None,
+    on_epoch: Callable[[EpochStats], None] | None,
+    skipped: list[tuple[Path, str]] | None,
+) -> Path:
     _validate(cfg)
     if cfg.source == "csv":
         read_triplets_csv(Path(cfg.triplets_csv))  # type: ignore[arg-type]  # malformed: fail before decoding
@@ -359,8 +428,10 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
     if restart:
         shutil.rmtree(run_dir, ignore_errors=True)
     elif not ckpt.is_file() and (models_dir(home_path) / cfg.name).is_dir():
-        raise ParameterError(f"a model named '{cfg.name}' is trained already ({models_dir(home_path) / cfg.name}); "
-                             "train it again with --restart (it is replaced when the run ends) or pick another name")
+        raise ParameterError(
+            f"a model named '{cfg.name}' is trained already ({models_dir(home_path) / cfg.name}); "
+            "train it again with --restart (it is replaced when the run ends) or pick another name"
+        )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -368,30 +439,42 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
 
     skipped = skipped if skipped is not None else []
     songs = library_songs(library, skipped)
-    cache = SegmentCache.build(songs, cfg.features, segments_per_song=cfg.segments_per_song,
-                               segment_seconds=cfg.segment_seconds, workers=cfg.workers,
-                               cache_dir=home_path / "cache", progress=progress, should_stop=should_stop,
-                               skipped=skipped)
+    cache = SegmentCache.build(
+        songs,
+        cfg.features,
+        segments_per_song=cfg.segments_per_song,
+        segment_seconds=cfg.segment_seconds,
+        workers=cfg.workers,
+        cache_dir=home_path / "cache",
+        progress=progress,
+        should_stop=should_stop,
+        skipped=skipped,
+    )
     net: torch.nn.Module = model  # what the loop runs: the model, or its head on cached vectors
     if uses_cached_frontend(model):
-        cache = FeatureCache.from_segments(cache, model, device, cache_dir=home_path / "cache",
-                                           progress=progress, should_stop=should_stop)
+        cache = FeatureCache.from_segments(
+            cache, model, device, cache_dir=home_path / "cache", progress=progress, should_stop=should_stop
+        )
         if not cfg.init_from and callable(getattr(model, "fit_statistics", None)):
             model.fit_statistics(torch.from_numpy(cache.flat()))
         net = HeadOnly(model)
     if cfg.epochs == 0 and net is model:
-        raise ParameterError("epochs must be >= 1 (0 only fits the statistics of a model on a pretrained "
-                             "front end)")
+        raise ParameterError(
+            "epochs must be >= 1 (0 only fits the statistics of a model on a pretrained front end)"
+        )
     if cfg.epochs == 0 or not any(p.requires_grad for p in model.parameters()):  # statistics only
-        return _export(cfg, model, {"epoch": 0, "history": []}, home_path, base, len(cache.songs), skipped,
-                       run_dir)
+        return _export(
+            cfg, model, {"epoch": 0, "history": []}, home_path, base, len(cache.songs), skipped, run_dir
+        )
     val_triplets: list[tuple[int, int, int]] | None = None
     if cfg.source == "csv":
         triplets = csv_triplets(Path(cfg.triplets_csv), cache)  # type: ignore[arg-type]
         n_val = int(len(triplets) * cfg.val_fraction) if len(triplets) >= 10 else 0
         perm = np.random.default_rng(cfg.seed).permutation(len(triplets))
         val_triplets = [triplets[i] for i in perm[:n_val]]
-        source: LabelledSource | TripletCsvSource = TripletCsvSource(cache, [triplets[i] for i in perm[n_val:]])
+        source: LabelledSource | TripletCsvSource = TripletCsvSource(
+            cache, [triplets[i] for i in perm[n_val:]]
+        )
         val: list[int] = []
     else:
         labelled = cfg.source in ("folders", "both")
@@ -400,8 +483,11 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
             albums = sorted({cache.songs[i].album for i in train_ids})
             album_id = {a: k for k, a in enumerate(albums)}
             labels = [album_id[cache.songs[i].album] for i in train_ids]
-            source = (LabelledSource(cache, train_ids, labels, per_class=4) if cfg.source == "folders"
-                      else AlbumSongSource(cache, train_ids, labels))
+            source = (
+                LabelledSource(cache, train_ids, labels, per_class=4)
+                if cfg.source == "folders"
+                else AlbumSongSource(cache, train_ids, labels)
+            )
         elif cfg.neighbours > 0:
             source = NeighbourSource(cache, train_ids, cfg.neighbours)
         else:
@@ -417,8 +503,10 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
     if ckpt.is_file():
         loaded_state = _load_checkpoint(ckpt, model, opt, identity=cfg.identity())
         if loaded_state.get("identity") != cfg.identity():
-            raise ParameterError(f"a run named '{cfg.name}' exists with other settings; "
-                                 "use --restart to start over or pick another --name")
+            raise ParameterError(
+                f"a run named '{cfg.name}' exists with other settings; "
+                "use --restart to start over or pick another --name"
+            )
         state = loaded_state
     n_batches = max(1, math.ceil(source.n_items() / batch_size))
     step = state["epoch"] * n_batches
@@ -428,8 +516,9 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         gen = torch.Generator().manual_seed(cfg.seed * 7_919 + epoch)
         if isinstance(source, NeighbourSource):  # neighbours as the model sees them now
-            source.set_neighbours(cached_song_embeddings(net, cache, source.song_ids.tolist(), device,
-                                                         should_stop))
+            source.set_neighbours(
+                cached_song_embeddings(net, cache, source.song_ids.tolist(), device, should_stop)
+            )
         model.train()
         losses = []
         for _ in range(n_batches):
@@ -461,8 +550,9 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
                 on_step(step, losses[-1])
             report(progress, step, total_steps, f"epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4f}")
         val_score = validation_score(net, cache, val, device, cfg.source, val_triplets)
-        stats = EpochStats(epoch + 1, cfg.epochs, float(np.mean(losses)), val_score,
-                           time.perf_counter() - started)
+        stats = EpochStats(
+            epoch + 1, cfg.epochs, float(np.mean(losses)), val_score, time.perf_counter() - started
+        )
         _check_finite(stats.train_loss, model, epoch + 1, step)
         state["epoch"] = epoch + 1
         state["history"].append(asdict(stats))
@@ -472,25 +562,51 @@ def _train(cfg: TrainConfig, *, home: str | os.PathLike[str] | None, restart: bo
     return _export(cfg, model, state, home_path, base, len(cache.songs), skipped, run_dir)
 
 
-def _export(cfg: TrainConfig, model: torch.nn.Module, state: dict[str, Any], home: Path, base: dict[str, Any],
-            n_songs: int, skipped: list[tuple[Path, str]], run_dir: Path) -> Path:
+def _export(
+    cfg: TrainConfig,
+    model: torch.nn.Module,
+    state: dict[str, Any],
+    home: Path,
+    base: dict[str, Any],
+    n_songs: int,
+    skipped: list[tuple[Path, str]],
+    run_dir: Path,
+) -> Path:
     history = state["history"]
     base = dict(base)
     index_features = base.pop("index_features", cfg.features)
     info = ModelInfo(
-        name=cfg.name, arch=cfg.arch, embedding_dim=int(getattr(model, "embedding_dim", cfg.embedding_dim)),
-        features=index_features, loss=cfg.loss, epochs=state["epoch"],
-        training={**base, "library": str(cfg.library), "source": cfg.source,
-                  "crop_seconds": cfg.features.excerpt_seconds,
-                  "triplets_csv": str(cfg.triplets_csv) if cfg.triplets_csv else None,
-                  "batch_size": cfg.batch_size or get_spec(cfg.arch).default_batch_size, "lr": cfg.lr,
-                  "seed": cfg.seed, "margin": cfg.margin, "temperature": cfg.temperature,
-                  "augment": cfg.augment, "pitch_shift_bins": cfg.pitch_shift_bins,
-                  "time_stretch": cfg.time_stretch, "neighbours": cfg.neighbours,
-                  "segments_per_song": cfg.segments_per_song,
-                  "segment_seconds": cfg.segment_seconds, "n_songs": n_songs, "n_skipped": len(skipped)},
-        metrics={"history": history, "final_train_loss": history[-1]["train_loss"] if history else None,
-                 "final_val_score": history[-1]["val_score"] if history else None},
+        name=cfg.name,
+        arch=cfg.arch,
+        embedding_dim=int(getattr(model, "embedding_dim", cfg.embedding_dim)),
+        features=index_features,
+        loss=cfg.loss,
+        epochs=state["epoch"],
+        training={
+            **base,
+            "library": str(cfg.library),
+            "source": cfg.source,
+            "crop_seconds": cfg.features.excerpt_seconds,
+            "triplets_csv": str(cfg.triplets_csv) if cfg.triplets_csv else None,
+            "batch_size": cfg.batch_size or get_spec(cfg.arch).default_batch_size,
+            "lr": cfg.lr,
+            "seed": cfg.seed,
+            "margin": cfg.margin,
+            "temperature": cfg.temperature,
+            "augment": cfg.augment,
+            "pitch_shift_bins": cfg.pitch_shift_bins,
+            "time_stretch": cfg.time_stretch,
+            "neighbours": cfg.neighbours,
+            "segments_per_song": cfg.segments_per_song,
+            "segment_seconds": cfg.segment_seconds,
+            "n_songs": n_songs,
+            "n_skipped": len(skipped),
+        },
+        metrics={
+            "history": history,
+            "final_train_loss": history[-1]["train_loss"] if history else None,
+            "final_val_score": history[-1]["val_score"] if history else None,
+        },
     )
     folder = save_model(models_dir(home) / cfg.name, model.cpu(), info)
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -28,11 +28,15 @@ sys.exit(main(["--home", sys.argv[1], "app", sys.argv[2]]))
 
 def test_musicsim_app_folder_opens_that_folder(music_library, home):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(home), str(music_library)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(home), str(music_library)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"ROOTS {[str(Path(music_library).resolve())]}" in done.stdout
-
 
 
 CLOSE_WHILE_A_TASK_RUNS = """
@@ -65,8 +69,13 @@ sys.exit(code)
 def close_while_a_task_runs(home: Path, library: Path, task_seconds: float, wait_ms: int):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     args = [str(home), str(library), str(task_seconds), str(wait_ms)]
-    return subprocess.run([sys.executable, "-c", CLOSE_WHILE_A_TASK_RUNS, *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", CLOSE_WHILE_A_TASK_RUNS, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_closing_waits_for_a_slow_task_before_python_exits(music_library, home):
@@ -96,8 +105,13 @@ def test_without_a_display_the_app_says_so_in_one_line_and_how_to_run_headless(h
     """Qt alone aborts with a hint about reinstalling its plugins; we say what is missing and what
     to do instead, and exit 2 without a traceback or a core dump."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    done = subprocess.run([sys.executable, "-m", "trainer.cli", "--home", str(home)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "--home", str(home)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("musicsim: error: the window needs a display"), done.stderr
@@ -116,9 +130,13 @@ def test_display_problem_names_only_a_missing_display():
 
 
 def test_the_app_s_own_bad_arguments_give_one_error_line():
-    done = subprocess.run([sys.executable, "-m", "musicsim_app", "--audio", "loud"],
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "musicsim_app", "--audio", "loud"],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

@@ -31,7 +31,12 @@ def test_first_launch_opens_the_demo_with_the_default_model_and_its_shipped_embe
     w.session.set_query(next(s.id for s in w.session.songs if "Brainsukker" in str(s.path)))
     assert len(w.session.results) == 10
     assert [name for name, _ in w.session.results[0].alike] == [
-        "learnt", "timbre", "timbre changes", "spectral balance", "rhythm"]
+        "learnt",
+        "timbre",
+        "timbre changes",
+        "spectral balance",
+        "rhythm",
+    ]
     assert w.library_page.results_view.why_label.text().startswith("Alike in: ")
     w.close()
 

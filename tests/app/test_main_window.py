@@ -63,7 +63,12 @@ def test_results_say_which_parts_of_the_sound_they_are_alike_in(window):
     query_first(window)
     results = window.session.results
     assert [name for name, _ in results[0].alike] == [
-        "timbre", "timbre changes", "spectral balance", "loudness", "rhythm"]  # the classic model's
+        "timbre",
+        "timbre changes",
+        "spectral balance",
+        "loudness",
+        "rhythm",
+    ]  # the classic model's
     assert all(0 <= share <= 1 for r in results for _, share in r.alike)
     # another low-tone song is closer in spectral balance than a noise song is
     noise = next(r for r in results if "Noise" in str(r.song.path))
@@ -382,8 +387,9 @@ def test_tools_menu_sets_up_adapting_the_model_to_the_open_library(window, music
     assert Path(cfg.library).resolve() == Path(music_library).resolve()
 
 
-def test_an_error_shown_just_before_closing_does_not_touch_the_closed_window(qtbot, home, music_library,
-                                                                             monkeypatch):
+def test_an_error_shown_just_before_closing_does_not_touch_the_closed_window(
+    qtbot, home, music_library, monkeypatch
+):
     """The red status-bar flash ends on a timer; after the window is gone that timer must not fire
     (it used to raise 'Internal C++ object already deleted' into whatever ran next)."""
     from musicsim_app import main_window

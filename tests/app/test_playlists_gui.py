@@ -120,9 +120,11 @@ def test_queue_remove_drag_and_export(qtbot, window, tmp_path, monkeypatch):
     drop_at = QPointF(target.center().x(), target.top() + 2)
     mime = view.list.model().mimeData([view.list.currentIndex()])
     buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    for event in (QDragEnterEvent(drop_at.toPoint(), Qt.DropAction.MoveAction, mime, buttons, keys),
-                  QDragMoveEvent(drop_at.toPoint(), Qt.DropAction.MoveAction, mime, buttons, keys),
-                  QDropEvent(drop_at, Qt.DropAction.MoveAction, mime, buttons, keys)):
+    for event in (
+        QDragEnterEvent(drop_at.toPoint(), Qt.DropAction.MoveAction, mime, buttons, keys),
+        QDragMoveEvent(drop_at.toPoint(), Qt.DropAction.MoveAction, mime, buttons, keys),
+        QDropEvent(drop_at, Qt.DropAction.MoveAction, mime, buttons, keys),
+    ):
         QApplication.sendEvent(view.list.viewport(), event)
         assert event.isAccepted()
     assert queue.songs[1] == last and len(queue.songs) == n
@@ -170,8 +172,10 @@ def test_journey_to_from_the_context_menu_is_listed_drawn_and_played(qtbot, wind
     assert "Journey: 01 - Low song 1 → 03 - High song 3" in view.title_label.text()
     assert len(view.rows_text()) == len(songs) and "to the end" in view.list.item(1).toolTip()
     plot = window.library_page.map_view.plot
-    qtbot.waitUntil(lambda: plot.journey_item.xData is not None and len(plot.journey_item.xData) == len(songs),
-                    timeout=30_000)
+    qtbot.waitUntil(
+        lambda: plot.journey_item.xData is not None and len(plot.journey_item.xData) == len(songs),
+        timeout=30_000,
+    )
     assert plot.journey_ends[0].isVisible()
     qtbot.waitUntil(lambda: window.player.path == a.path, timeout=5000)  # it plays from A
 
@@ -205,5 +209,7 @@ def test_journey_from_the_map_and_a_dialog_that_refuses_the_same_song(qtbot, win
     _journey_checks(window, a.id, b_id)
     # another queue (radio) takes the journey off the map
     table_menu(qtbot, window, a.id, "Play similar")
-    qtbot.waitUntil(lambda: plot.journey_item.xData is None or len(plot.journey_item.xData) == 0, timeout=5000)
+    qtbot.waitUntil(
+        lambda: plot.journey_item.xData is None or len(plot.journey_item.xData) == 0, timeout=5000
+    )
     assert not plot.journey_ends[0].isVisible()

@@ -30,8 +30,10 @@ def test_window_starts_with_malformed_models_and_poisoned_rows(qtbot, music_libr
     with Library(home) as lib:  # an index an older version left: one song's vector is NaN
         lib.index(music_library, model, workers=0)
         sid = lib.embeddings(model.info.key)[0][0]
-        lib.conn.execute("UPDATE embeddings SET vector = ? WHERE song_id = ?",
-                         (np.full(model.info.embedding_dim, np.nan, np.float32).tobytes(), int(sid)))
+        lib.conn.execute(
+            "UPDATE embeddings SET vector = ? WHERE song_id = ?",
+            (np.full(model.info.embedding_dim, np.nan, np.float32).tobytes(), int(sid)),
+        )
         lib.conn.commit()
     settings = AppSettings(home)
     settings.model = "classic"

@@ -141,7 +141,9 @@ def test_a_distance_that_cannot_rank_says_so_instead_of_listing_table_order(qtbo
     assert results.model.rowCount() == 0 and window.session.results == []
     assert not results.notice_label.isHidden()
     notice = results.notice_label.text()
-    assert notice.startswith("kulsinski puts every song at the same distance") and "another distance" in notice
+    assert (
+        notice.startswith("kulsinski puts every song at the same distance") and "another distance" in notice
+    )
     assert results.empty_label.text() == "No ranking by kulsinski"
     pick(qtbot, combo, "cosine")
     assert results.notice_label.isHidden() and results.model.rowCount() == 8
@@ -211,8 +213,7 @@ def _wav(path: Path, freq: float, seed: int) -> None:
     write(path, tone(freq, 3.5, harmonics=3, seed=seed))
 
 
-def test_add_folder_adds_to_the_demo_and_one_list_says_what_was_skipped(qtbot, window, tmp_path,
-                                                                       monkeypatch):
+def test_add_folder_adds_to_the_demo_and_one_list_says_what_was_skipped(qtbot, window, tmp_path, monkeypatch):
     """File ▸ Add folder keeps the folders already open (the demo too), as ``musicsim index`` does;
     the table's count, the status bar and the list of skipped files agree."""
     import musicsim_app.main_window as main_window
@@ -233,8 +234,9 @@ def test_add_folder_adds_to_the_demo_and_one_list_says_what_was_skipped(qtbot, w
 
     song = double_click_song(qtbot, window, "01 - Low song 1.wav")
     spectra = window.library_page.spectrograms
-    qtbot.waitUntil(lambda: spectra.query_panel.plotItem.titleLabel.text == f"Query: {song_text(song)}",
-                    timeout=20_000)
+    qtbot.waitUntil(
+        lambda: spectra.query_panel.plotItem.titleLabel.text == f"Query: {song_text(song)}", timeout=20_000
+    )
 
     menu_action(window, "File", "Open demo library").trigger()
     qtbot.waitUntil(lambda: len(window.session.songs) == 3 and indexed_all(window), timeout=60_000)
@@ -257,10 +259,13 @@ def test_add_folder_adds_to_the_demo_and_one_list_says_what_was_skipped(qtbot, w
     click_link(qtbot, view.count_label, "unusable")
     dialog = view.unusable_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=2000)
-    listed = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text()
-              for r in range(dialog.table.rowCount())}
-    assert set(listed) == {str(extra.resolve() / "Mine" / "empty.wav"),
-                           str(extra.resolve() / "Mine" / "broken.wav")}
+    listed = {
+        dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())
+    }
+    assert set(listed) == {
+        str(extra.resolve() / "Mine" / "empty.wav"),
+        str(extra.resolve() / "Mine" / "broken.wav"),
+    }
     assert listed[str(extra.resolve() / "Mine" / "empty.wav")] == "empty file (0 bytes)"
     assert dialog.summary.text().startswith("2 files of the library could not be used")
     dialog.close()
@@ -290,7 +295,8 @@ def test_a_model_saved_by_another_process_appears_in_the_picker(qtbot, window):
     assert window.training_page.init_combo.findData("from-terminal") >= 0
     assert "from-terminal" in window.benchmark_page.checked_models() or any(
         window.benchmark_page.models_list.item(i).data(Qt.ItemDataRole.UserRole) == "from-terminal"
-        for i in range(window.benchmark_page.models_list.count()))
+        for i in range(window.benchmark_page.models_list.count())
+    )
     shutil.rmtree(target)
     qtbot.waitUntil(lambda: combo.findData("from-terminal") < 0, timeout=10_000)
     assert window.session.model_name == "classic"  # the model in use was not the one removed
@@ -380,7 +386,8 @@ def assert_nothing_cut_off(window) -> list[str]:
             icon = w.iconSize().width() + 4 if not w.icon().isNull() else 0
             need = w.fontMetrics().horizontalAdvance(w.text().replace("&&", "&")) + icon + 8
         elif isinstance(w, (QComboBox, QSpinBox)) or (
-                isinstance(w, QLineEdit) and not isinstance(w.parent(), (QComboBox, QSpinBox))):
+            isinstance(w, QLineEdit) and not isinstance(w.parent(), (QComboBox, QSpinBox))
+        ):
             need = w.minimumSizeHint().width()
         elif isinstance(w, QLabel) and not w.wordWrap() and w.text() and "<" not in w.text():
             need = w.minimumSizeHint().width()
@@ -389,8 +396,10 @@ def assert_nothing_cut_off(window) -> list[str]:
         if isinstance(w, QComboBox) and w.sizeAdjustPolicy() == QComboBox.SizeAdjustPolicy.AdjustToContents:
             need = w.sizeHint().width()  # every choice fits
         if w.width() + 1 < need:
-            cut.append(f"{type(w).__name__} {getattr(w, 'text', lambda: '')() or w.objectName()!r}: "
-                       f"{w.width()} < {need}")
+            cut.append(
+                f"{type(w).__name__} {getattr(w, 'text', lambda: '')() or w.objectName()!r}: "
+                f"{w.width()} < {need}"
+            )
     for heatmap in (window.benchmark_page.panel_a.heatmap, window.benchmark_page.panel_b.heatmap):
         if heatmap.isVisible():
             header = heatmap.horizontalHeader()
@@ -428,7 +437,11 @@ def test_odd_one_out_from_the_tools_menu(qtbot, window, tmp_path):
     dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, OddOneOutDialog))
     qtbot.addWidget(dialog)
     qtbot.waitExposed(dialog)
-    assert [b.text() for b in dialog.play_buttons] == ["Play A (silent)", "Play B (silent)", "Play C (silent)"]
+    assert [b.text() for b in dialog.play_buttons] == [
+        "Play A (silent)",
+        "Play B (silent)",
+        "Play C (silent)",
+    ]
     assert not dialog.silent_label.isHidden() and "No audio output" in dialog.silent_label.text()
     width = dialog.width()
     qtbot.mouseClick(dialog.show_titles, LEFT, pos=QPoint(8, dialog.show_titles.height() // 2))  # its box

@@ -120,8 +120,9 @@ def test_a_big_library_prepares_its_search_on_a_worker(qtbot, session, monkeypat
     session.model_name = "m"
     messages = []
     session.message.connect(messages.append)
-    session.apply_snapshot(Snapshot(songs=[make_song(i) for i in range(40)], ids=np.arange(40), matrix=X,
-                                    model_key="m@1"))
+    session.apply_snapshot(
+        Snapshot(songs=[make_song(i) for i in range(40)], ids=np.arange(40), matrix=X, model_key="m@1")
+    )
     session.set_query(0)
     assert session.results == [] and messages[-1] == "Preparing search over 40 songs…"
     qtbot.waitUntil(lambda: len(session.results) == 10, timeout=10_000)
@@ -255,18 +256,35 @@ def test_map_with_10000_points_hit_testing(qtbot):
 def test_benchmark_intervals_read_as_words():
     from musicsim_app.benchmark_page import _interval_texts
 
-    texts = _interval_texts({"draws": 2000, "cosine_normalizer": [44.5, 62.6], "p_at_1": [51.1, 76.6],
-                             "first_minus_this": {"first": "default", "cosine_normalizer": [-7.5, -18.2, 3.5],
-                                                  "p_at_1": [-8.5, -23.4, 8.5]}})
-    assert texts == ["95 % interval: cosine-Normalizer 44.5–62.6 %, P@1 51.1–76.6 %",
-                     "default minus this: cosine-Normalizer -7.5 [-18.2, +3.5], P@1 -8.5 [-23.4, +8.5]"]
+    texts = _interval_texts(
+        {
+            "draws": 2000,
+            "cosine_normalizer": [44.5, 62.6],
+            "p_at_1": [51.1, 76.6],
+            "first_minus_this": {
+                "first": "default",
+                "cosine_normalizer": [-7.5, -18.2, 3.5],
+                "p_at_1": [-8.5, -23.4, 8.5],
+            },
+        }
+    )
+    assert texts == [
+        "95 % interval: cosine-Normalizer 44.5–62.6 %, P@1 51.1–76.6 %",
+        "default minus this: cosine-Normalizer -7.5 [-18.2, +3.5], P@1 -8.5 [-23.4, +8.5]",
+    ]
     assert _interval_texts({}) == []  # results saved before intervals existed
     diff = {"first": "default", "cosine_normalizer": [3.5, -6, 12]}
-    texts = _interval_texts({"cosine_normalizer": [44.5, 62.6],
-                             "albums": {"cosine_normalizer": [40.0, 66.0], "first_minus_this": diff}})
-    assert texts == ["95 % interval: cosine-Normalizer 44.5–62.6 %",
-                     "albums resampled, 95 % interval: cosine-Normalizer 40.0–66.0 %",
-                     "albums resampled, default minus this: cosine-Normalizer +3.5 [-6.0, +12.0]"]
+    texts = _interval_texts(
+        {
+            "cosine_normalizer": [44.5, 62.6],
+            "albums": {"cosine_normalizer": [40.0, 66.0], "first_minus_this": diff},
+        }
+    )
+    assert texts == [
+        "95 % interval: cosine-Normalizer 44.5–62.6 %",
+        "albums resampled, 95 % interval: cosine-Normalizer 40.0–66.0 %",
+        "albums resampled, default minus this: cosine-Normalizer +3.5 [-6.0, +12.0]",
+    ]
 
 
 @pytest.mark.parametrize("size", [(345, 240), (600, 420)])

@@ -135,7 +135,7 @@ class ClassicFeatures(nn.Module):
             return onset_rate, zeros, zeros
         centred = onset - mean[:, None]
         spec = torch.fft.rfft(centred, n=2 * n)
-        acf = torch.fft.irfft(spec.abs() ** 2, n=2 * n)[:, : n]
+        acf = torch.fft.irfft(spec.abs() ** 2, n=2 * n)[:, :n]
         acf = acf / (acf[:, :1] + _EPS)
         acf = acf[:, lo : hi + 1]
         bpm = 60.0 * self.frame_rate / torch.arange(lo, hi + 1, device=acf.device, dtype=acf.dtype)

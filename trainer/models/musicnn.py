@@ -52,13 +52,56 @@ N_TAGS = 50
 
 #: The tags of the MSD models, in the order of the taggram (musicnn's ``configuration.py``).
 MSD_TAGS = (
-    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
-    "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock",
-    "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill", "instrumental",
-    "punk", "oldies", "blues", "hard rock", "ambient", "acoustic", "experimental",
-    "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy",
-    "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop", "sad",
-    "House", "happy",
+    "rock",
+    "pop",
+    "alternative",
+    "indie",
+    "electronic",
+    "female vocalists",
+    "dance",
+    "00s",
+    "alternative rock",
+    "jazz",
+    "beautiful",
+    "metal",
+    "chillout",
+    "male vocalists",
+    "classic rock",
+    "soul",
+    "indie rock",
+    "Mellow",
+    "electronica",
+    "80s",
+    "folk",
+    "90s",
+    "chill",
+    "instrumental",
+    "punk",
+    "oldies",
+    "blues",
+    "hard rock",
+    "ambient",
+    "acoustic",
+    "experimental",
+    "female vocalist",
+    "guitar",
+    "Hip-Hop",
+    "70s",
+    "party",
+    "country",
+    "easy listening",
+    "sexy",
+    "catchy",
+    "funk",
+    "electro",
+    "heavy metal",
+    "Progressive rock",
+    "60s",
+    "rnb",
+    "indie pop",
+    "sad",
+    "House",
+    "happy",
 )
 
 #: Where the converted weights ship.
@@ -73,9 +116,16 @@ PRETRAINED_WEIGHTS = "MSD_musicnn.safetensors"
 #: 4 × 3 s lost 3.5 points (docs/QUALITY.md).  The network pools over time, so any length works.
 EXCERPT_SECONDS = 1.984
 MUSICNN_FEATURES = FeatureConfig(
-    sample_rate=16000, n_fft=512, hop_length=256, n_mels=N_MELS, f_min=0.0, f_max=8000.0,
-    excerpt_seconds=EXCERPT_SECONDS, n_excerpts=8,
-    log_compression="log10_1p", log_gain=10000.0,
+    sample_rate=16000,
+    n_fft=512,
+    hop_length=256,
+    n_mels=N_MELS,
+    f_min=0.0,
+    f_max=8000.0,
+    excerpt_seconds=EXCERPT_SECONDS,
+    n_excerpts=8,
+    log_compression="log10_1p",
+    log_gain=10000.0,
 )
 
 
@@ -101,14 +151,18 @@ def _conv_relu_bn_max(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> t
     sign = torch.where(scale < 0, -1.0, 1.0).to(x.dtype)
     y = F.conv2d(x, conv.weight * sign[:, None, None, None], conv.bias * sign)
     extreme = y.amax(dim=3) * sign[:, None]
-    return F.batch_norm(F.relu(extreme), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+    return F.batch_norm(
+        F.relu(extreme), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps
+    )
 
 
 class MusiCNN(nn.Module):
     """The ``MSD_musicnn`` / ``MTT_musicnn`` graph.  :meth:`layers` returns the pooled layers;
     :meth:`forward` the tag probabilities (the taggram of one patch)."""
 
-    def __init__(self, n_mels: int = N_MELS, n_tags: int = N_TAGS, backend_units: int = BACKEND_UNITS) -> None:
+    def __init__(
+        self, n_mels: int = N_MELS, n_tags: int = N_TAGS, backend_units: int = BACKEND_UNITS
+    ) -> None:
         super().__init__()
         self.input_bn = _bn2d(1)
         self.timbral = nn.ModuleList(
@@ -118,7 +172,8 @@ class MusiCNN(nn.Module):
         self.temporal = nn.ModuleList(nn.Conv2d(1, TEMPORAL_FILTERS, (k, 1)) for k in TEMPORAL_KERNELS)
         self.temporal_bn = nn.ModuleList(_bn2d(TEMPORAL_FILTERS) for _ in TEMPORAL_KERNELS)
         self.midend = nn.ModuleList(
-            nn.Conv1d(c, MIDEND_FILTERS, 7, padding=3) for c in (FRONTEND_CHANNELS, MIDEND_FILTERS, MIDEND_FILTERS)
+            nn.Conv1d(c, MIDEND_FILTERS, 7, padding=3)
+            for c in (FRONTEND_CHANNELS, MIDEND_FILTERS, MIDEND_FILTERS)
         )
         self.midend_bn = nn.ModuleList(_bn1d(MIDEND_FILTERS) for _ in range(3))
         self.pool_bn = _bn1d(2 * POOLED_CHANNELS)
@@ -149,8 +204,12 @@ class MusiCNN(nn.Module):
         max_pool, mean_pool = frames.amax(dim=2), frames.mean(dim=2)
         flat = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TF: (753, 2) flattened
         penultimate = self.dense_bn(F.relu(self.dense(self.pool_bn(flat))))
-        return {"max_pool": max_pool, "mean_pool": mean_pool, "penultimate": penultimate,
-                "taggram": torch.sigmoid(self.logits(penultimate))}
+        return {
+            "max_pool": max_pool,
+            "mean_pool": mean_pool,
+            "penultimate": penultimate,
+            "taggram": torch.sigmoid(self.logits(penultimate)),
+        }
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """``[max_pool, mean_pool]`` ``(B, 1506)``: what MusicSim's models build on (the tag
@@ -171,8 +230,10 @@ def load_pretrained(backbone: MusiCNN, folder: Path = PRETRAINED_DIR) -> MusiCNN
     try:
         state = load_file(str(path))
     except (OSError, SafetensorError) as exc:
-        raise ModelError(f"the pretrained musicnn weights '{path}' are missing or unreadable ({exc}); "
-                         "reinstall MusicSim or run benchmarks/convert_musicnn.py") from exc
+        raise ModelError(
+            f"the pretrained musicnn weights '{path}' are missing or unreadable ({exc}); "
+            "reinstall MusicSim or run benchmarks/convert_musicnn.py"
+        ) from exc
     try:
         backbone.load_state_dict(state)
     except RuntimeError as exc:
@@ -282,8 +343,9 @@ class MusicnnHead(PretrainedMusicnn):
     the pretrained features, and training with triplet or NT-Xent loss moves it from there.
     """
 
-    def __init__(self, cfg: FeatureConfig, embedding_dim: int = 256, hidden: int = 512,
-                 pretrained: bool = True) -> None:
+    def __init__(
+        self, cfg: FeatureConfig, embedding_dim: int = 256, hidden: int = 512, pretrained: bool = True
+    ) -> None:
         super().__init__(cfg, pretrained=pretrained)
         if not 1 <= embedding_dim <= 256:
             raise ParameterError(f"a musicnn head maps to at most 256 dimensions, got {embedding_dim}")
@@ -291,7 +353,9 @@ class MusicnnHead(PretrainedMusicnn):
         self.project = nn.Linear(d_in, embedding_dim)
         nn.init.normal_(self.project.weight, std=1.0 / d_in**0.5)  # until fitted: a random projection
         nn.init.zeros_(self.project.bias)
-        self.mlp = nn.Sequential(nn.Dropout(0.1), nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, embedding_dim))
+        self.mlp = nn.Sequential(
+            nn.Dropout(0.1), nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, embedding_dim)
+        )
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
         self.embedding_dim = embedding_dim
@@ -315,17 +379,26 @@ class MusicnnHead(PretrainedMusicnn):
         return self.project(z) + self.mlp(z)
 
 
-@register("musicnn-msd", family="pretrained", features=MUSICNN_FEATURES,
-          description="musicnn (MSD, pretrained on ~200k songs, frozen): its max- and mean-pooled layers, "
-                      "standardised (1506-d); training only fits the standardisation to a library. The "
-                      "baseline every trained head must beat")
+@register(
+    "musicnn-msd",
+    family="pretrained",
+    features=MUSICNN_FEATURES,
+    description="musicnn (MSD, pretrained on ~200k songs, frozen): its max- and mean-pooled layers, "
+    "standardised (1506-d); training only fits the standardisation to a library. The "
+    "baseline every trained head must beat",
+)
 def musicnn_msd(cfg: FeatureConfig, embedding_dim: int = 1506) -> nn.Module:  # noqa: ARG001 - fixed size
     return PretrainedMusicnn(cfg)
 
 
-@register("musicnn-msd-head", family="pretrained", default_batch_size=64, default_loss="triplet",
-          features=MUSICNN_FEATURES,
-          description="musicnn (MSD, frozen) + a learnt head to <= 256-d (triplet or NT-Xent on cached "
-                      "pretrained features: fast on a CPU)")
+@register(
+    "musicnn-msd-head",
+    family="pretrained",
+    default_batch_size=64,
+    default_loss="triplet",
+    features=MUSICNN_FEATURES,
+    description="musicnn (MSD, frozen) + a learnt head to <= 256-d (triplet or NT-Xent on cached "
+    "pretrained features: fast on a CPU)",
+)
 def musicnn_msd_head(cfg: FeatureConfig, embedding_dim: int = 256) -> nn.Module:
     return MusicnnHead(cfg, embedding_dim=min(embedding_dim, 256))

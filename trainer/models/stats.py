@@ -198,7 +198,7 @@ class RunningPCA(nn.Module):
         std = cov.diagonal().clamp(min=1e-8).sqrt()
         corr = cov / torch.outer(std, std)
         _, vectors = _eigh(corr)
-        top = vectors[:, -self.n_components:].flip(1).T  # (k, size), largest first
+        top = vectors[:, -self.n_components :].flip(1).T  # (k, size), largest first
         self.centre.copy_(self.mean)
         self.projection.copy_(top / std)  # standardise, then project: one matrix
 
@@ -214,12 +214,15 @@ class MusicNetStats(nn.Module):
         super().__init__()
         learnt_dim = embedding_dim - N_STATS_OUT
         if learnt_dim < 8:
-            raise ParameterError(f"embedding_dim must be at least {N_STATS_OUT + 8} ({N_STATS_OUT} of it "
-                                 f"statistics), got {embedding_dim}")
+            raise ParameterError(
+                f"embedding_dim must be at least {N_STATS_OUT + 8} ({N_STATS_OUT} of it "
+                f"statistics), got {embedding_dim}"
+            )
         self.hybrid = MusicNetHybrid(cfg, channels, learnt_dim)
         self.statistics = ExcerptStatistics(cfg)
-        self.reduce = nn.ModuleDict({name: RunningPCA(size, COMPONENTS_PER_BLOCK)
-                                     for name, size in BLOCK_SIZES.items()})
+        self.reduce = nn.ModuleDict(
+            {name: RunningPCA(size, COMPONENTS_PER_BLOCK) for name, size in BLOCK_SIZES.items()}
+        )
         self.embedding_dim = embedding_dim
 
     def restart_statistics(self) -> None:
