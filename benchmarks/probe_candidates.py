@@ -33,7 +33,6 @@ import torchaudio.functional as AF
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from probe_statistics import excerpt_features, library_sets  # noqa: E402
 from quality_lab import report  # noqa: E402
-
 from trainer.config import FeatureConfig  # noqa: E402
 from trainer.evaluate import album_triplets  # noqa: E402
 from trainer.models.classic import band_matrix  # noqa: E402

@@ -45,7 +45,6 @@ from sklearn.decomposition import PCA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import command_line, machine  # noqa: E402
-
 from trainer.audio import excerpt_starts, probe  # noqa: E402
 from trainer.config import FeatureConfig  # noqa: E402
 from trainer.evaluate import album_triplets, retrieval_report, triplet_correct  # noqa: E402

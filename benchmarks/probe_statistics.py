@@ -26,7 +26,6 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_lab import cached_excerpts, report  # noqa: E402
-
 from trainer.config import FeatureConfig  # noqa: E402
 from trainer.evaluate import album_triplets  # noqa: E402
 from trainer.models.stats import ExcerptStatistics  # noqa: E402

@@ -22,7 +22,6 @@ from . import song_text
 from .icons import play_icon
 from .play_queue import PlayQueue
 
-
 #: What a QListWidget's drag carries.
 ITEM_MIME = "application/x-qabstractitemmodeldatalist"
 

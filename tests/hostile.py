@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from synth import SR, noise_bursts, square, tone, write
 
 OK = "ok"

@@ -15,11 +15,11 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from clirun import run_cli
 from safetensors import safe_open
 from safetensors.numpy import save_file
-from synth import write_library
 
+from clirun import run_cli
+from synth import write_library
 from trainer.precomputed import FILE_NAME
 
 

@@ -348,7 +348,6 @@ def _edit_config(folder: Path, **changes: object) -> None:
 
 def _claim_weights(folder: Path) -> None:
     """What a stranger does after swapping the weights: make config.json name their hash."""
-    import hashlib
 
     _edit_config(
         folder, weights_sha256=hashlib.sha256((folder / "weights.safetensors").read_bytes()).hexdigest()
@@ -441,8 +440,7 @@ import shutil  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
-from strangers import copy_library, index, query, small_library  # noqa: E402
-
+from strangers import index, query, small_library  # noqa: E402
 from trainer.paths import default_model_dir  # noqa: E402
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from clirun import run_cli
 
 SONG_LINE = re.compile(r"^\s*(\d+)\. (.+?)  \[")

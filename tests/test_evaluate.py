@@ -425,7 +425,6 @@ def test_album_resampling_is_wider_when_an_albums_songs_err_together():
 
 def test_bench_gives_album_resampled_intervals_where_there_are_enough_albums(tmp_path):
     from synth import write_library
-
     from trainer.bench import run_benchmark
     from trainer.evaluate import MIN_ALBUMS_TO_RESAMPLE
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from clirun import run_cli
 from hostile import (
     NOT_AUDIO,
     build_corpus,
@@ -27,9 +29,7 @@ from hostile import (
     give_away,
     unprivileged_prefix,
 )
-from clirun import run_cli
 from synth import tone, write
-
 from trainer.library import Library
 from trainer.modelstore import classic_model
 
@@ -413,7 +413,6 @@ from strangers import (  # noqa: E402
     song_index,
     write_shipped,
 )
-
 from trainer.precomputed import FILE_NAME as SHIPPED  # noqa: E402
 
 
@@ -756,7 +755,6 @@ def test_m3u_export_keeps_one_entry_per_song(tmp_path):
     from types import SimpleNamespace
 
     from musicsim_app.results_view import write_m3u as window_m3u
-
     from trainer.playlists import write_m3u as engine_m3u
 
     lib = tmp_path / "music"

@@ -26,9 +26,9 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
+
 from clirun import run_cli
 from synth import noise_bursts, square, tone, write
-
 from trainer.errors import Cancelled, LibraryBusyError, ModelError, ParameterError
 from trainer.library import Library
 from trainer.modelstore import classic_model

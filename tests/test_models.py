@@ -123,7 +123,7 @@ def test_classic_is_parameter_free_and_tells_signals_apart():
     y = model(x)
     assert y.shape == (3, model.embedding_dim)
     assert torch.isfinite(y).all()
-    feat = dict(zip(model.feature_names, y.T))
+    feat = dict(zip(model.feature_names, y.T, strict=True))
     low, high, flat = range(3)
     assert not torch.allclose(y[low], y[flat])
     assert feat["centroid_mean"][high] > feat["centroid_mean"][low]

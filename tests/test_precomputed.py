@@ -7,9 +7,9 @@ import shutil
 
 import numpy as np
 import pytest
+
 from clirun import run_cli
 from synth import tone, write
-
 from trainer.embed import Embedder
 from trainer.library import Library
 from trainer.modelstore import classic_model, load_model

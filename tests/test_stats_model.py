@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from synth import SR
 
+from synth import SR
 from trainer.config import FeatureConfig
 from trainer.errors import ParameterError
 from trainer.features import LogMel

@@ -99,7 +99,7 @@ def run_benchmark(
         raise ParameterError("no triplets to score")
     results = []
     first: _Replicates | None = None
-    for lm, (ids, matrix) in zip(loaded, per_model):
+    for lm, (ids, matrix) in zip(loaded, per_model, strict=True):
         check_stop(should_stop)
         pos = {sid: r for r, sid in enumerate(ids.tolist())}
         X = matrix[[pos[i] for i in order]]

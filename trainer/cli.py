@@ -654,7 +654,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
     for key, n in rep.bad_embeddings.items():
         print(
-            f"  {n} embedding(s) of {_show(key, 60)} unusable (not finite, absurd, all zeros or the wrong size)"
+            f"  {n} embedding(s) of {_show(key, 60)} unusable "
+            "(not finite, absurd, all zeros or the wrong size)"
         )
     for key in rep.bad_models:
         print(f"  the record of model {_show(key, 60)} cannot be read: its embeddings are not trusted")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-
 #: Names the command line offers before torch is imported (start-up stays fast).
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 LOSSES = ("triplet", "contrastive")
@@ -61,7 +60,7 @@ class FeatureConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
+    def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -90,7 +90,7 @@ class SegmentCache:
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
         skipped: list[tuple[Path, str]] | None = None,
-    ) -> "SegmentCache":
+    ) -> SegmentCache:
         seg_cfg = replace(
             cfg, n_excerpts=segments_per_song, excerpt_seconds=max(segment_seconds, cfg.excerpt_seconds)
         )
@@ -147,7 +147,7 @@ class SegmentCache:
     @classmethod
     def _load(
         cls, cache_dir: Path, key: str, songs: list[SongItem], cfg: FeatureConfig
-    ) -> "SegmentCache | None":
+    ) -> SegmentCache | None:
         path = cache_dir / f"segments-{key}.npz"
         if not path.is_file():
             return None

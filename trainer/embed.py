@@ -128,7 +128,7 @@ class Embedder:
         counts = [len(w) for w in waves_per_song]
         flat = self.embed_excerpt_batch(np.concatenate(waves_per_song))
         bounds = np.cumsum([0, *counts])
-        return [self.aggregate(flat[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        return [self.aggregate(flat[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def embed_file(self, path: str | Path) -> np.ndarray:
         """Embed one file (e.g. a query that is not in the library).  Raises ``AudioError``."""

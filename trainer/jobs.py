@@ -6,7 +6,7 @@ progress bars. Both are optional so plain Python calls stay short.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 #: progress(done, total, message) -- called from the job's thread, must be cheap.
 ProgressFn = Callable[[int, int, str], None]
@@ -14,12 +14,12 @@ ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]
 
 
-def report(progress: Optional[ProgressFn], done: int, total: int, message: str = "") -> None:
+def report(progress: ProgressFn | None, done: int, total: int, message: str = "") -> None:
     if progress is not None:
         progress(done, total, message)
 
 
-def check_stop(should_stop: Optional[StopFn]) -> None:
+def check_stop(should_stop: StopFn | None) -> None:
     from .errors import Cancelled
 
     if should_stop is not None and should_stop():

@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS songs (
     probed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS songs_root ON songs(root);
-CREATE TABLE IF NOT EXISTS models (key TEXT PRIMARY KEY, name TEXT, features TEXT NOT NULL, dim INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    key TEXT PRIMARY KEY, name TEXT, features TEXT NOT NULL, dim INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS embeddings (
     song_id INTEGER NOT NULL REFERENCES songs(id) ON DELETE CASCADE,
     model_key TEXT NOT NULL,
@@ -251,7 +253,7 @@ class Library:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Library":
+    def __enter__(self) -> Library:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -339,7 +341,10 @@ class Library:
         self, model_key: str, root: str | os.PathLike[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """:meth:`embeddings` plus the ids of the rows that were left out as unusable."""
-        sql = "SELECT e.song_id, e.vector FROM embeddings e JOIN songs s ON s.id = e.song_id WHERE e.model_key = ?"
+        sql = (
+            "SELECT e.song_id, e.vector FROM embeddings e JOIN songs s ON s.id = e.song_id "
+            "WHERE e.model_key = ?"
+        )
         args: tuple[object, ...] = (model_key,)
         if root is not None:
             sql += " AND s.root = ?"
@@ -798,8 +803,8 @@ class Library:
         rows = {
             r[0]: r[1:]
             for r in self.conn.execute(
-                "SELECT id, path, size, duration, sample_rate, channels, title, artist, album, genre FROM songs "
-                "WHERE root = ?",
+                "SELECT id, path, size, duration, sample_rate, channels, title, artist, album, genre "
+                "FROM songs WHERE root = ?",
                 (_b(root_path),),
             )
         }

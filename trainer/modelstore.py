@@ -77,7 +77,7 @@ class ModelInfo:
         return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, where: str = "config.json") -> "ModelInfo":
+    def from_dict(cls, data: dict[str, Any], *, where: str = "config.json") -> ModelInfo:
         """Every field typed and bounded (``trainer.bounds``) before anything is built from it."""
         if not isinstance(data, dict):
             raise ModelError(f"{where}: expected a JSON object")

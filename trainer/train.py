@@ -13,11 +13,11 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,8 +39,8 @@ from .data import (
 )
 from .device import resolve_device
 from .errors import Cancelled, ModelError, ParameterError
-from .feature_cache import FeatureCache, HeadOnly, uses_cached_frontend
 from .evaluate import read_triplets_csv, triplet_correct
+from .feature_cache import FeatureCache, HeadOnly, uses_cached_frontend
 from .jobs import ProgressFn, StopFn, check_stop, report
 from .losses import LOSSES, make_loss
 from .models import build_model, get_spec
@@ -292,7 +292,9 @@ def validation_score(
         emb_val = cached_song_embeddings(model, cache, val, device)
         emb_train = cached_song_embeddings(model, cache, train_ids, device)
         nearest = (emb_val @ emb_train.T).argmax(axis=1)
-        hits = [cache.songs[v].album == cache.songs[train_ids[n]].album for v, n in zip(val, nearest)]
+        hits = [
+            cache.songs[v].album == cache.songs[train_ids[n]].album for v, n in zip(val, nearest, strict=True)
+        ]
         return float(np.mean(hits) * 100)
     # self-supervised: excerpt-level retrieval among up to 64 songs
     songs = list(range(min(64, len(cache.songs))))

@@ -3,7 +3,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from PySide6.QtCore import Qt
 
 from musicsim_app.library_model import SongTableModel

@@ -13,7 +13,6 @@ from conftest import indexed
 def test_window_starts_with_malformed_models_and_poisoned_rows(qtbot, music_library, home):
     from musicsim_app.main_window import MainWindow
     from musicsim_app.settings import AppSettings
-
     from trainer.library import Library
     from trainer.modelstore import classic_model
 

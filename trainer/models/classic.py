@@ -23,8 +23,8 @@ pulse_bpm           1     tempo (BPM) of the best such lag, weighted by a prior 
 
 The features have very different scales, so compare them after standardising (the search's
 ``standard`` scaler).  The ``embedding_dim`` argument of the constructor is ignored: the size
-is fixed; read ``model.embedding_dim`` (= 89) and ``model.feature_names``.  There are no parameters and no state: ``state_dict()``
-is empty, and ``train()``/``eval()`` change nothing.
+is fixed; read ``model.embedding_dim`` (= 89) and ``model.feature_names``.  There are no
+parameters and no state: ``state_dict()`` is empty, and ``train()``/``eval()`` change nothing.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ import torch
 import torchaudio.functional as AF
 from torch import nn
 
+from trainer.classic_names import N_BANDS, N_FEATURES, N_MFCC, feature_names
 from trainer.config import FeatureConfig
 from trainer.errors import ParameterError
 from trainer.models.registry import register
-
-from trainer.classic_names import N_BANDS, N_FEATURES, N_MFCC, feature_names
 
 #: Tempo range for the pulse measures, in beats per minute.
 BPM_RANGE = (30.0, 240.0)
