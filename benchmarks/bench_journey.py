@@ -76,8 +76,8 @@ def knn_dijkstra(index, a: int, b: int, steps: int, metric: str, knn: int = 10) 
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import dijkstra
 
+    from trainer.distances import pairwise_distances
     from trainer.playlists import _knn_edges, journey_pool
-    from trainer.search import pairwise_distances
 
     pool = journey_pool(index, a, b, metric)
     X = index.scaled[pool]

@@ -117,9 +117,10 @@ def main() -> int:
     from scipy.spatial.distance import cdist
 
     from trainer import search
-    from trainer.aspects import REFERENCE_SONGS, STATS_ASPECTS, STATS_PART_WIDTH, AspectRanker, aspects_for
+    from trainer.aspects import REFERENCE_SONGS, AspectRanker
+    from trainer.parts import COMPONENTS_PER_BLOCK, STATISTICS_BLOCKS, aspects_for
 
-    STATS_PARTS = STATS_PART_WIDTH * len(STATS_ASPECTS)  # noqa: N806 - the default's statistics width
+    STATS_PARTS = COMPONENTS_PER_BLOCK * len(STATISTICS_BLOCKS)  # noqa: N806 - the default's statistics width
 
     rep = Report("bench_query: top-k latency, exact vs approximate", args)
     rep.log(

@@ -49,6 +49,8 @@ def display_problem(environ=None, platform: str = sys.platform) -> str | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from trainer.config import DEVICE_CHOICES
+
     p = _Parser(prog="musicsim-app", description="MusicSim desktop app")
     p.add_argument(
         "--home", type=Path, help="MusicSim home folder (default: MUSICSIM_HOME or the user data dir)"
@@ -62,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--device",
-        choices=("auto", "cuda", "mps", "cpu"),
+        choices=DEVICE_CHOICES,
         default="auto",
         help="compute device for indexing and training",
     )

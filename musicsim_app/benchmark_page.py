@@ -1,4 +1,9 @@
-"""Benchmarks: run models on one library, compare their 27-cell tables, read thesis Appendix A."""
+"""Benchmarks: run models on one library, compare their 27-cell tables, read thesis Appendix A.
+
+A page of five tabs over one set of typed results (``trainer.results``), a little over the size
+of other widgets because each tab is a table filled from them; the figures, the best cell and
+the CSV are the engine's.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from trainer.evaluate import best_row
+from trainer.results import FIGURES, Resampled, Uncertainty
 
 from .heatmap import ScoreHeatmap
 from .session import LibrarySession
@@ -67,29 +75,34 @@ def _percent(fraction) -> str:
     return "–" if fraction is None else f"{100 * fraction:.1f} %"
 
 
-def _interval_texts(intervals: dict) -> list[str]:
+def _interval_texts(uncertainty: Uncertainty | None) -> list[str]:
     """The benchmark's 95 % song-bootstrap intervals, and the difference to the run's first model,
     in words: how far this library's songs let the figures be trusted; then the same with whole
     albums resampled, where the run had enough albums for that."""
+    if uncertainty is None:  # results saved before intervals existed
+        return []
+    texts = _level_texts(uncertainty.songs)
+    if uncertainty.albums is not None:
+        texts.extend(f"albums resampled, {text}" for text in _level_texts(uncertainty.albums))
+    return texts
+
+
+def _level_texts(level: Resampled) -> list[str]:
     texts = []
-    names = (("cosine_normalizer", "cosine-Normalizer"), ("p_at_1", "P@1"))
     spans = [
-        f"{label} {intervals[key][0]:.1f}–{intervals[key][1]:.1f} %"
-        for key, label in names
-        if intervals.get(key)
+        f"{label} {level.intervals[key].low:.1f}–{level.intervals[key].high:.1f} %"
+        for key, label in FIGURES
+        if key in level.intervals
     ]
     if spans:
         texts.append("95 % interval: " + ", ".join(spans))
-    diff = intervals.get("first_minus_this")
-    if diff:
+    if level.differences:
         cells = [
-            f"{label} {diff[key][0]:+.1f} [{diff[key][1]:+.1f}, {diff[key][2]:+.1f}]"
-            for key, label in names
-            if diff.get(key)
+            f"{label} {d.estimate:+.1f} [{d.low:+.1f}, {d.high:+.1f}]"
+            for key, label in FIGURES
+            if (d := level.differences.get(key))
         ]
-        texts.append(f"{diff['first']} minus this: " + ", ".join(cells))
-    if intervals.get("albums"):
-        texts.extend(f"albums resampled, {text}" for text in _interval_texts(intervals["albums"]))
+        texts.append(f"{level.first} minus this: " + ", ".join(cells))
     return texts
 
 
@@ -137,18 +150,15 @@ class ResultPanel(QWidget):
             self.summary.setText("")
             return
         self.heatmap.set_rows(res.rows, self.scale)
-        best = max(res.rows, key=lambda r: r.score_percent) if res.rows else None
+        best = best_row(res.rows)
         parts = []
         if best is not None:
             parts.append(f"best: {best.distance} + {best.scaler} = {best.score_percent:.1f} %")
         if getattr(res, "p_at_1", None) is not None or getattr(res, "map_at_r", None) is not None:
             parts.append(f"P@1 {_percent(res.p_at_1)} · MAP@R {_percent(res.map_at_r)}")
-        by_album = getattr(res, "extra", {}).get("p_at_1_by_album", {})
-        if len(by_album) > 1:  # one big album cannot carry a model here
-            from trainer.evaluate import label_balanced_p_at_1
-
-            parts.append(f"P@1 mean over albums {_percent(label_balanced_p_at_1(by_album))}")
-        parts.extend(_interval_texts(getattr(res, "extra", {}).get("intervals", {})))
+        if len(res.by_album) > 1:  # one big album cannot carry a model here
+            parts.append(f"P@1 mean over albums {_percent(res.balanced_p_at_1)}")
+        parts.extend(_interval_texts(res.uncertainty))
         if getattr(res, "n_songs", 0):
             parts.append(f"{res.n_songs} songs, {res.n_triplets} triplets ({res.triplet_source})")
         self.summary.setText("  ·  ".join(parts))
@@ -354,8 +364,8 @@ class BenchmarkPage(QWidget):
 
     # -- reference and past runs ----------------------------------------------------------------
     def load_reference(self) -> None:
-        from trainer.evaluate import BenchResult, load_reference_tables
         from trainer.paths import reference_dir
+        from trainer.results import BenchResult, load_reference_tables
 
         try:
             tables = load_reference_tables(reference_dir() / "appendix_a.csv")
@@ -470,10 +480,9 @@ class BenchmarkPage(QWidget):
         self.model_table.setSortingEnabled(False)
         self.model_table.setRowCount(len(self.results))
         for i, res in enumerate(self.results.values()):
-            rows = {(r.distance, r.scaler): r.score_percent for r in res.rows}
-            best = max(res.rows, key=lambda r: r.score_percent) if res.rows else None
+            best = best_row(res.rows)
             values = (
-                rows.get(("cosine", "Normalizer")),
+                res.cell("cosine", "Normalizer"),
                 best.score_percent if best else None,
                 None if res.p_at_1 is None else 100 * res.p_at_1,
                 None if res.map_at_r is None else 100 * res.map_at_r,
@@ -500,10 +509,10 @@ class BenchmarkPage(QWidget):
         self.table.setSortingEnabled(True)
 
     def _fill_album_table(self) -> None:
-        from trainer.bench import p_at_1_by_album
+        from trainer.results import by_album_table
 
         results = list(self.results.values())
-        albums, cells = p_at_1_by_album(results)
+        albums, cells = by_album_table(results)
         table = self.album_table
         table.setSortingEnabled(False)
         table.clear()
@@ -524,26 +533,9 @@ class BenchmarkPage(QWidget):
         table.setSortingEnabled(True)
 
     def export_csv(self, path: Path) -> None:
-        import csv
+        from trainer.results import write_csv
 
-        with Path(path).open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(
-                ["model", "distance", "scaler", "score_percent", "n_triplets", "p_at_1", "map_at_r"]
-            )
-            for res in self.results.values():
-                for r in res.sorted_rows():
-                    writer.writerow(
-                        [
-                            res.model,
-                            r.distance,
-                            r.scaler,
-                            f"{r.score_percent:.3f}",
-                            r.n_triplets,
-                            "" if res.p_at_1 is None else f"{res.p_at_1:.4f}",
-                            "" if res.map_at_r is None else f"{res.map_at_r:.4f}",
-                        ]
-                    )
+        write_csv(self.results.values(), path)
 
     def _on_export(self) -> None:
         start = str((self.run_folder or Path.home()) / "benchmark.csv")

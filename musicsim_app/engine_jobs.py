@@ -144,19 +144,3 @@ def warm_up_search() -> None:
     import scipy.spatial.distance  # noqa: F401
     import sklearn.decomposition  # noqa: F401
     import sklearn.preprocessing  # noqa: F401
-
-
-def prepare_search(
-    matrix: np.ndarray, scaler: str, metric: str, index=None, *, progress=None, should_stop=None
-):
-    """A ``SearchIndex`` of ``matrix`` under ``scaler`` (or ``index``, already built) that can answer
-    ``metric`` at once: scaled rows, and for a big library the HNSW graph of that metric.  Seconds
-    to a minute at a million songs, so never on the GUI thread."""
-    from trainer.jobs import report
-    from trainer.search import SearchIndex
-
-    if index is None:
-        report(progress, 0, 1, f"scaling {len(matrix):,} embeddings")
-        index = SearchIndex(matrix, scaler)
-    index.prepare(metric, progress=progress, should_stop=should_stop)
-    return index

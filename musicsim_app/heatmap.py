@@ -46,7 +46,7 @@ class ScoreHeatmap(QTableWidget):
     """``set_rows(rows)`` with ScoreRow-like objects (distance, scaler, score_percent)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        from trainer.search import DISTANCES, SCALERS
+        from trainer.distances import DISTANCES, SCALERS
 
         super().__init__(len(DISTANCES), len(SCALERS), parent)
         self.distances = list(DISTANCES)
@@ -110,7 +110,9 @@ class ScoreHeatmap(QTableWidget):
             return
         values = np.array([r.score_percent for r in rows], dtype=float)
         lo, hi = scale if scale is not None else (float(values.min()), float(values.max()))
-        best = max(rows, key=lambda r: r.score_percent)
+        from trainer.evaluate import best_row
+
+        best = best_row(rows)
         self.best = (best.distance, best.scaler)
         bold = QFont(self.font())
         bold.setBold(True)

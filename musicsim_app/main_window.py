@@ -1,4 +1,8 @@
-"""The main window: sidebar pages, transport bar, status bar, menus, shortcuts, settings."""
+"""The main window: sidebar pages, transport bar, status bar, menus, shortcuts, settings.
+
+Longer than a widget usually is: it wires the pages, the player and the menus to one another
+and owns what outlives a page (settings, the status bar, closing down the workers).
+"""
 
 from __future__ import annotations
 
@@ -201,7 +205,8 @@ class MainWindow(QMainWindow):
 
     def _warm_up_search(self) -> None:
         """Once the first songs are shown, import what the first query needs (scikit-learn's
-        scalers: ~2 s) on a worker, so a double-click does not wait for it on the GUI thread."""
+        scalers take seconds to import) on a worker, so a double-click does not wait for it on the
+        GUI thread."""
         self.session.embeddingsChanged.disconnect(self._warm_up_search)
         if self._shut_down:
             return
@@ -229,7 +234,7 @@ class MainWindow(QMainWindow):
     # -- construction -----------------------------------------------------------------------------
     def _restore_options(self) -> None:
         s, st = self.session, self.settings
-        from trainer.search import DISTANCES, SCALERS
+        from trainer.distances import DISTANCES, SCALERS
 
         if s.model_ref(st.model) is not None:
             s.model_name = st.model

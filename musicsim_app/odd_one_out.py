@@ -198,7 +198,7 @@ class OddOneOutDialog(QDialog):
         self.player.play_file(song.path, f"Odd one out: song {NAMES[i]}", start_s=start)
 
     def save_answer(self) -> bool:
-        from trainer.evaluate import Triplet, append_triplets_csv
+        from trainer.triplets import Triplet, append_triplets_csv
 
         odd = self.group.checkedId()
         if odd < 0 or len(self.trio) != 3:

@@ -255,8 +255,8 @@ class PlayQueue(QObject):
         self._with_index(self._add_radio_songs)
 
     def _add_radio_songs(self, index) -> None:
-        """Find the next radio songs on a worker (each is a few top-k queries: ~50 ms at 100,000
-        songs) and append them, unless the queue was replaced meanwhile."""
+        """Find the next radio songs on a worker (each is a few top-k queries) and append them,
+        unless the queue was replaced meanwhile."""
         from trainer.playlists import radio_next
 
         if self.mode != RADIO or not self.songs or self._radio_busy:

@@ -44,7 +44,7 @@ class QueryPanel(QWidget):
 
     def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from trainer.search import DISTANCES, SCALERS
+        from trainer.distances import DISTANCES, SCALERS
 
         self.session = session
         self.title_label = QLabel()

@@ -1,9 +1,13 @@
 """The library page's state: folders, songs, the chosen model's embeddings, the query and results.
 
 Views take a ``LibrarySession`` and listen to its signals (napari's ``QtDims(dims)`` habit).
-Embedding matrices are cached per model and a ``trainer.search.SearchIndex`` per (model, scaler),
-so changing model, distance, scaler or k re-ranks at once without reading audio.  Library
-writes (scan, index) run one at a time on worker threads.
+It is longer than most modules because it is the one state every view of the library page
+observes (folders, snapshots, options, query, results); the work it schedules is elsewhere.
+Embedding matrices are kept per model (``trainer.query.LibraryVectors``) and search indexes in a
+bounded ``trainer.search_cache.SearchCache``, so changing model, distance, scaler or k re-ranks at
+once without reading audio; the query itself is ``trainer.query.nearest``, as on the command
+line.  What is Qt's here: signals, and when work goes to a worker -- library writes (scan,
+index) and big search indexes, one at a time through a ``JobQueue``.
 """
 
 from __future__ import annotations
@@ -17,26 +21,24 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from trainer import search_cache
+from trainer.paths import graphs_dir
+from trainer.query import LibraryVectors, nearest
+from trainer.search_cache import SearchCache
+
 from . import engine_jobs
 from .engine_jobs import Snapshot
-from .workers import JobRunner, Worker, run_task
+from .workers import JobQueue, JobRunner, run_task
 
 log = logging.getLogger(__name__)
 
 #: Libraries up to this many songs get their search index built on the GUI thread at the first
-#: query (about 40 ms at 10,000 songs); bigger ones on a worker (0.5 s at 100k, 6-11 s plus a minute
-#: of HNSW graph at a million: docs/PERFORMANCE.md), the results following when it is done.
+#: query (tens of milliseconds); bigger ones on a worker (seconds, and the HNSW graph above
+#: ANN_THRESHOLD: docs/PERFORMANCE.md), the results following when it is done.
 SYNC_SEARCH_ROWS = 10_000
 #: How long the models folder must be quiet before the model picker is refreshed (a model being
 #: saved writes several files).
 MODELS_SETTLE_MS = 400
-
-#: Why a distance gives every song the same distance from a query, where we know.
-BINARY_DISTANCES = {
-    "hamming": "hamming counts the coordinates that differ, and real-valued embeddings differ in all of them",
-    "kulsinski": "kulsinski compares which coordinates are nonzero, and in real-valued embeddings all "
-    "of them are",
-}
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,6 @@ class Result:
     distance: float
     #: (aspect, share of the library less alike the query in it), for models with named parts
     alike: tuple[tuple[str, float], ...] = ()
-
-
-@dataclass
-class _Embeddings:
-    ids: np.ndarray
-    matrix: np.ndarray
-    row_of: dict[int, int]
-    aspects: Any = None  #: trainer.aspects.AspectRanker, built at the first query that needs it
 
 
 class LibrarySession(QObject):
@@ -72,7 +66,7 @@ class LibrarySession(QObject):
         self, home: Path, runner: JobRunner, *, device: str = "auto", parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        from trainer.search import DISTANCES, SCALERS
+        from trainer.distances import DISTANCES, SCALERS
 
         self.home = Path(home)
         self.runner = runner
@@ -99,16 +93,13 @@ class LibrarySession(QObject):
         #: when the distance cannot separate the songs (every one at the same distance from the
         #: query), why -- shown instead of results listed in table order
         self.unseparated = ""
-        self._emb: dict[str, _Embeddings] = {}
-        self._indexes: dict[tuple[str, str], Any] = {}
+        self._emb: dict[str, LibraryVectors] = {}
+        self.searches = SearchCache()
         self._preparing: set[tuple[str, str, str]] = set()  # (model key, scaler, distance) on a worker
-        # (label, fn, args, kwargs, on_done, on_end) of the jobs waiting for the one running
-        self._queue: list[
-            tuple[
-                str, Callable[..., Any], tuple, dict, Callable[[Any], None] | None, Callable[[], None] | None
-            ]
-        ] = []
-        self._current: Worker | None = None
+        self.jobs = JobQueue(runner, self)
+        self.jobs.started.connect(self.jobStarted)
+        self.jobs.failed.connect(self.errorOccurred)
+        self.jobs.cancelled.connect(self.message)
         self._loading_generation = 0
         self.refresh_models()
 
@@ -184,7 +175,7 @@ class LibrarySession(QObject):
         """Show these folders: what the index knows at once, then an incremental rescan + index."""
         self.roots = [Path(r).expanduser().resolve() for r in roots]
         self._emb.clear()
-        self._indexes.clear()
+        self.searches.clear()
         self.query_id = None
         self.results = []
         self.queryChanged.emit(None)
@@ -259,7 +250,7 @@ class LibrarySession(QObject):
         model = self.model_name
         self.skipped_files = [(Path(p), reason) for r in reports for p, reason in r.scan.skipped]
         self._emb.pop(self.model_key, None)
-        self._drop_indexes(self.model_key)
+        self.searches.drop(self.model_key)
         # said once the table shows the same songs, so that both give the same count
         self._reload(
             then_say=lambda: (
@@ -336,10 +327,10 @@ class LibrarySession(QObject):
         ]
         self.songsChanged.emit()
         if snap.model_key:
-            self._emb[snap.model_key] = _Embeddings(
-                snap.ids, snap.matrix, {int(i): r for r, i in enumerate(snap.ids)}
-            )
-            self._drop_indexes(snap.model_key)
+            ref = next((r for r in self.model_refs if r.info.key == snap.model_key), None)
+            arch = ref.info.arch if ref is not None else ""
+            self._emb[snap.model_key] = LibraryVectors.of_model(snap.ids, snap.matrix, arch)
+            self.searches.drop(snap.model_key)
             self.embeddingsChanged.emit()
         if self.query_id is not None and self.query_id not in self._song_by_id:
             self.query_id = None
@@ -361,41 +352,14 @@ class LibrarySession(QObject):
         on_done: Callable[[Any], None] | None = None,
         on_end: Callable[[], None] | None = None,
     ) -> None:
-        """Queue a job; ``on_done(result)`` when it succeeds, ``on_end()`` whatever the outcome
-        (after ``on_done``; also when it is cancelled before it starts)."""
-        self._queue.append((label, fn, args, kwargs or {}, on_done, on_end))
-        self._start_next()
-
-    def _start_next(self) -> None:
-        if self._current is not None or not self._queue:
-            return
-        label, fn, args, kwargs, on_done, on_end = self._queue.pop(0)
-        worker = Worker(fn, *args, name=label, **kwargs)
-        self._current = worker
-        if on_done is not None:
-            worker.finished.connect(on_done)
-        if on_end is not None:
-            worker.done.connect(on_end)
-        worker.failed.connect(lambda msg, label=label: self.errorOccurred.emit(f"{label} failed: {msg}"))
-        worker.cancelled.connect(lambda label=label: self.message.emit(f"{label}: cancelled"))
-        worker.done.connect(self._on_job_done)
-        self.runner.start(worker)
-        self.jobStarted.emit(worker, label)
-
-    def _on_job_done(self) -> None:
-        self._current = None
-        self._start_next()
+        """Queue a library job after the ones waiting (:meth:`JobQueue.enqueue`)."""
+        self.jobs.enqueue(label, fn, args, kwargs, on_done, on_end)
 
     def cancel_jobs(self) -> None:
-        for *_, on_end in self._queue:
-            if on_end is not None:
-                on_end()
-        self._queue.clear()
-        if self._current is not None:
-            self._current.cancel()
+        self.jobs.cancel_all()
 
     def busy(self) -> bool:
-        return self._current is not None
+        return self.jobs.busy()
 
     # -- options --------------------------------------------------------------------------------
     def set_model(self, name: str) -> None:
@@ -429,7 +393,7 @@ class LibrarySession(QObject):
 
     def aspect_labels(self) -> list[str]:
         """The named parts of the current model's vector (none for an opaque code)."""
-        from trainer.aspects import aspects_for
+        from trainer.parts import aspects_for
 
         ref = self.model_ref()
         return [a.label for a in aspects_for(ref.info.arch, ref.info.embedding_dim)] if ref else []
@@ -476,40 +440,40 @@ class LibrarySession(QObject):
         from trainer.search import SearchIndex
 
         key = (self.model_key, self.scaler)
-        emb = self._emb.get(self.model_key)
-        if emb is None or len(emb.ids) == 0:
+        vectors = self._emb.get(self.model_key)
+        if vectors is None or len(vectors) == 0:
             return None
-        if key not in self._indexes and len(emb.ids) <= SYNC_SEARCH_ROWS:
-            self._indexes[key] = SearchIndex(emb.matrix, self.scaler)
-        return self._indexes.get(key)
+        if key not in self.searches and len(vectors) <= SYNC_SEARCH_ROWS:
+            self.searches.put(key, SearchIndex(vectors.matrix, self.scaler))
+        return self.searches.get(key)
 
     def ready_search_index(self):
         """The search index for the current model, scaler *and distance*, or ``None`` while a
         worker prepares it (``searchReady`` follows); ``None`` too before anything is indexed."""
-        emb = self._emb.get(self.model_key)
-        if emb is None or len(emb.ids) == 0:
+        vectors = self._emb.get(self.model_key)
+        if vectors is None or len(vectors) == 0:
             return None
         index = self.search_index()
         if index is not None and index.ready(self.distance):
             return index
-        self._prepare_search(emb, index)
+        self._prepare_search(vectors, index)
         return None
 
     def approximate_search(self) -> bool:
         """Whether the current query is answered by the HNSW graph rather than exactly."""
-        index = self._indexes.get((self.model_key, self.scaler))
+        index = self.searches.get((self.model_key, self.scaler))
         return index is not None and index.backend_for(self.distance) == "ann"
 
     def search_backend(self) -> str:
         """How the current query is answered, in one line for the status bar ("" before any)."""
-        index = self._indexes.get((self.model_key, self.scaler))
+        index = self.searches.get((self.model_key, self.scaler))
         if index is None:
             return ""
         if self.approximate_search():
             return index.backend_reason
         return f"exact search over {index.n:,} songs ({self.distance}, {self.scaler})"
 
-    def _prepare_search(self, emb: _Embeddings, index) -> None:
+    def _prepare_search(self, vectors: LibraryVectors, index) -> None:
         """Scale the embeddings and build the HNSW graph of the current distance on a worker: at a
         million songs that takes a minute, which must not freeze the window."""
         job = (self.model_key, self.scaler, self.distance)
@@ -519,23 +483,20 @@ class LibrarySession(QObject):
 
         def finished(result) -> None:
             self._preparing.discard(job)
-            if self._emb.get(job[0]) is emb:  # not replaced by a newer snapshot meanwhile
-                self._indexes[job[:2]] = result
+            if self._emb.get(job[0]) is vectors:  # not replaced by a newer snapshot meanwhile
+                self.searches.put(job[:2], result)
                 self.searchReady.emit()
             self._rerank()  # a stale result starts a build for the new embeddings
 
-        self.message.emit(f"Preparing search over {len(emb.ids):,} songs…")
+        self.message.emit(f"Preparing search over {len(vectors):,} songs…")
         self.enqueue(
-            f"Preparing search over {len(emb.ids):,} songs",
-            engine_jobs.prepare_search,
-            (emb.matrix, job[1], job[2], index),
+            f"Preparing search over {len(vectors):,} songs",
+            search_cache.prepare_search,
+            (vectors.matrix, job[1], job[2], index),
+            {"graph_dir": graphs_dir(self.home)},
             on_done=finished,
             on_end=lambda: self._preparing.discard(job),
         )
-
-    def _drop_indexes(self, model_key: str) -> None:
-        for key in [k for k in self._indexes if k[0] == model_key]:
-            del self._indexes[key]
 
     def _rerank(self) -> None:
         self.unseparated = ""
@@ -546,76 +507,33 @@ class LibrarySession(QObject):
         song = self.query_song
         if song is None:
             return []
-        emb = self._emb.get(self.model_key)
-        row = emb.row_of.get(song.id) if emb else None
+        vectors = self._emb.get(self.model_key)
+        row = vectors.row_of.get(song.id) if vectors else None
         if row is None:
             reason = self.failures.get(song.id) or song.error
             if reason:
                 self.message.emit(f"'{song.display_title}' could not be used: {reason}")
-            elif emb is None or self.busy():
+            elif vectors is None or self.busy():
                 self.message.emit(f"'{song.display_title}' is not indexed with {self.model_name} yet")
             return []
-        ranker = self._ranker(emb) if self.alike_in else None
-        if ranker is not None and self.alike_in in ranker.labels:  # (the model may have changed)
-            idx, dist = ranker.nearest(row, ranker.labels.index(self.alike_in), self.k)
-        else:
+        part = self.alike_in if self.alike_in in vectors.part_labels else None  # (the model may have changed)
+        index = None
+        if part is None:
             index = self.ready_search_index()
             if index is None:  # a worker is preparing it; _rerank runs again when it is done
                 return []
-            try:
-                idx, dist = index.query(emb.matrix[row], self.k, self.distance, exclude_ids=[row])
-                if self._cannot_separate(index, emb, row, dist):
-                    return []
-            except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
-                self.errorOccurred.emit(f"search failed: {exc}")
-                return []
-        found = [
-            (int(i), float(d), self._song_by_id.get(int(emb.ids[int(i)])))
-            for i, d in zip(idx, dist, strict=True)
-        ]
-        found = [(i, d, s) for i, d, s in found if s is not None]
-        alike = self._alike(emb, row, [i for i, _, _ in found]) or [()] * len(found)
-        return [
-            Result(rank, s, d, why)
-            for rank, ((_, d, s), why) in enumerate(zip(found, alike, strict=True), start=1)
-        ]
-
-    def _cannot_separate(self, index, emb: _Embeddings, row: int, dist: np.ndarray) -> bool:
-        """Whether every song is at the same distance from the query (hamming and kulsinski on
-        real-valued embeddings), so that the "nearest" would be table order; says why in
-        ``unseparated``.  Only checked when the top k tie, and never over an HNSW graph."""
-        if len(dist) < 2 or dist[0] != dist[-1] or index.backend_for(self.distance) == "ann":
-            return False
-        if len(dist) < len(emb.ids) - 1:
-            _, dist = index.query(emb.matrix[row], len(emb.ids) - 1, self.distance, exclude_ids=[row])
-        if dist[0] != dist[-1]:
-            return False
-        why = BINARY_DISTANCES.get(self.distance, "")
-        self.unseparated = (
-            f"{self.distance} puts every song at the same distance ({dist[0]:.4g}) from this query, so "
-            f"it cannot tell them apart" + (f": {why}" if why else "") + ". Pick another distance."
-        )
-        return True
-
-    def _alike(
-        self, emb: _Embeddings, query_row: int, rows: list[int]
-    ) -> list[tuple[tuple[str, float], ...]]:
-        """Per result, how it ranks in the library in each named part of the embedding (the "why");
-        empty for models whose vector is one opaque code."""
-        ranker = self._ranker(emb) if rows else None
-        if ranker is None or not ranker.aspects:
+        try:
+            answer = nearest(
+                vectors, row, k=self.k, distance=self.distance, scaler=self.scaler, part=part, index=index
+            )
+        except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
+            self.errorOccurred.emit(f"search failed: {exc}")
             return []
+        if answer.unseparated:
+            self.unseparated = answer.unseparated
+            return []
+        found = [(m, self._song_by_id.get(m.song_id)) for m in answer.matches]
         return [
-            tuple(zip(ranker.labels, map(float, p), strict=True)) for p in ranker.percentiles(query_row, rows)
+            Result(rank, song, m.distance, m.alike)
+            for rank, (m, song) in enumerate(((m, s) for m, s in found if s is not None), start=1)
         ]
-
-    def _ranker(self, emb: _Embeddings):
-        """The current model's ``AspectRanker`` over these embeddings, built at first use."""
-        from trainer.aspects import AspectRanker, aspects_for
-
-        ref = self.model_ref()
-        if ref is None:
-            return None
-        if emb.aspects is None:
-            emb.aspects = AspectRanker(emb.matrix, aspects_for(ref.info.arch, emb.matrix.shape[1]))
-        return emb.aspects

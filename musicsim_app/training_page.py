@@ -1,4 +1,9 @@
-"""Train a model: settings form (remembered between runs), live loss curve, per-epoch validation, ETA."""
+"""Train a model: settings form (remembered between runs), live loss curve, per-epoch validation, ETA.
+
+One page, one job: the form, the preset that adapts a model to a library, and the live view of
+the run are kept together because each reads and sets the others' widgets; the run itself is
+``trainer.train`` with a ``TrainConfig`` built once here from the form.
+"""
 
 from __future__ import annotations
 
@@ -44,13 +49,6 @@ if TYPE_CHECKING:
     from .settings import AppSettings
 
 log = logging.getLogger(__name__)
-
-SOURCES = (
-    ("folders", "Album folders (songs in one folder are similar)"),
-    ("csv", "Triplets CSV (song1,song2,song3,odd)"),
-    ("self", "Self-supervised (excerpts of the same song)"),
-    ("both", "Album folders + self-supervised"),
-)
 
 #: Fine-tuning preset ("adapt a model to this library"): benchmarks/reproduce_default_model.sh.
 ADAPT_NEIGHBOURS = 0.5
@@ -127,15 +125,6 @@ class RateSpinBox(QDoubleSpinBox):
         self.setValue(min(max(value, self.minimum()), self.maximum()))
 
 
-def format_eta(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
-
-
 class TrainingPage(QWidget):
     modelTrained = Signal(str)  #: the new model's name
 
@@ -143,7 +132,7 @@ class TrainingPage(QWidget):
         self, session: LibrarySession, settings: AppSettings | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        from trainer.config import DEVICE_CHOICES, LOSSES
+        from trainer.config import DEVICE_CHOICES, LOSSES, SOURCES
 
         self.session = session
         self.settings = settings
@@ -171,7 +160,7 @@ class TrainingPage(QWidget):
         self.loss_combo = QComboBox()
         self.loss_combo.addItems(list(LOSSES))
         self.source_combo = QComboBox()
-        for key, label in SOURCES:
+        for key, label in SOURCES.items():
             self.source_combo.addItem(label, key)
         self.init_combo = QComboBox(toolTip="Fine-tune a model you have, or start from random weights")
         self.neighbours_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.1, value=0.0)
@@ -563,7 +552,9 @@ class TrainingPage(QWidget):
             self.progress.setValue(done)
             rate = (done - self._phase_done0) / max(now - self._phase_start, 1e-6)
             if rate > 0 and done < total:
-                self.eta_label.setText(f"ETA {format_eta((total - done) / rate)}")
+                from tqdm import tqdm
+
+                self.eta_label.setText(f"ETA {tqdm.format_interval((total - done) / rate)}")
         else:
             self.progress.setRange(0, 0)
         self.status_label.setText(message)

@@ -4,7 +4,8 @@
 ``progress`` and ``should_stop`` to the callable, emits ``progress(done, total, message)``,
 ``finished(result)`` or ``failed(message)`` with plain data and never touches a widget.
 ``JobRunner`` runs each worker on its own QThread, keeps it alive while it runs and stops and
-waits for all of them when the window closes.  ``run_task`` is the short one-off variant
+waits for all of them when the window closes; ``JobQueue`` runs the jobs that must not overlap
+one after the other.  ``run_task`` is the short one-off variant
 (decode a track, compute a spectrogram, warm torch up) on a pool of Python threads.
 """
 
@@ -186,6 +187,72 @@ class JobRunner(QObject):
                 ok = False
         self._on_thread_finished()
         return ok
+
+
+_OnDone = Callable[[Any], None] | None
+_OnEnd = Callable[[], None] | None
+
+
+class JobQueue(QObject):
+    """Long jobs that must not overlap (the library's scans and indexing, search preparation), run
+    one after the other on a ``JobRunner``.  Says what fails or is cancelled, with the job's label."""
+
+    started = Signal(object, str)  #: Worker, label
+    failed = Signal(str)  #: "<label> failed: <why>"
+    cancelled = Signal(str)  #: "<label>: cancelled"
+
+    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        # (label, fn, args, kwargs, on_done, on_end) of the jobs waiting for the one running
+        self._waiting: list[tuple[str, Callable[..., Any], tuple, dict, _OnDone, _OnEnd]] = []
+        self._current: Worker | None = None
+
+    def enqueue(
+        self,
+        label: str,
+        fn: Callable[..., Any],
+        args: tuple = (),
+        kwargs: dict | None = None,
+        on_done: Callable[[Any], None] | None = None,
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
+        """Queue a job; ``on_done(result)`` when it succeeds, ``on_end()`` whatever the outcome
+        (after ``on_done``; also when it is cancelled before it starts)."""
+        self._waiting.append((label, fn, args, kwargs or {}, on_done, on_end))
+        self._start_next()
+
+    def busy(self) -> bool:
+        return self._current is not None
+
+    def cancel_all(self) -> None:
+        """Drop the waiting jobs and cancel the running one."""
+        for *_, on_end in self._waiting:
+            if on_end is not None:
+                on_end()
+        self._waiting.clear()
+        if self._current is not None:
+            self._current.cancel()
+
+    def _start_next(self) -> None:
+        if self._current is not None or not self._waiting:
+            return
+        label, fn, args, kwargs, on_done, on_end = self._waiting.pop(0)
+        worker = Worker(fn, *args, name=label, **kwargs)
+        self._current = worker
+        if on_done is not None:
+            worker.finished.connect(on_done)
+        if on_end is not None:
+            worker.done.connect(on_end)
+        worker.failed.connect(lambda msg, label=label: self.failed.emit(f"{label} failed: {msg}"))
+        worker.cancelled.connect(lambda label=label: self.cancelled.emit(f"{label}: cancelled"))
+        worker.done.connect(self._on_job_done)
+        self.runner.start(worker)
+        self.started.emit(worker, label)
+
+    def _on_job_done(self) -> None:
+        self._current = None
+        self._start_next()
 
 
 class _TaskSignals(QObject):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.aspects import STATS_ASPECTS, AspectRanker, aspects_for, top_text
+from trainer.aspects import AspectRanker, top_text
 from trainer.classic_names import N_FEATURES
+from trainer.parts import PARTS_BY_ARCH, STATISTICS_BLOCKS, aspects_for
+
+STATS_ASPECTS = tuple(label for _, label in STATISTICS_BLOCKS)
 
 
 @pytest.mark.parametrize(
@@ -22,6 +25,20 @@ def test_stats_aspects_follow_the_cnn_part_in_block_order():
     aspects = aspects_for("musicnet-stats-small", 128)
     assert [a.label for a in aspects] == ["learnt", *STATS_ASPECTS]
     assert aspects[0].columns == tuple(range(64)) and aspects[-1].columns == tuple(range(112, 128))
+
+
+def test_parts_are_declared_for_registered_architectures_of_their_width():
+    """Each declared layout names a registered architecture and fits the vector it builds."""
+    import torch
+
+    from trainer.models import build_model, model_names
+
+    for arch in PARTS_BY_ARCH:
+        assert arch in model_names()
+        with torch.no_grad():
+            model = build_model(arch).eval()
+            dim = int(model(torch.randn(2, 1, 96, 130)).shape[1])
+        assert sorted(c for a in aspects_for(arch, dim) for c in a.columns) == list(range(dim))
 
 
 def test_opaque_codes_have_no_aspects():
@@ -126,7 +143,8 @@ def test_a_small_library_reads_places_not_percentages():
 def test_places_agree_with_the_ranker():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(36, 8)).astype(np.float32)
-    from trainer.aspects import Aspect, place_text
+    from trainer.aspects import place_text
+    from trainer.parts import Aspect
 
     ranker = AspectRanker(X, [Aspect("all", tuple(range(8)))])
     z = (X - ranker.mean) / ranker.scale

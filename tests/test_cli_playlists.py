@@ -29,7 +29,8 @@ def songs_of(out: str) -> list[str]:
 
 
 def test_path_goes_from_one_song_to_the_other(indexed, tmp_path):
-    from trainer.search import SearchIndex, pairwise_distances
+    from trainer.distances import pairwise_distances
+    from trainer.search import SearchIndex
 
     home, lib = indexed
     a, b = lib / "synth" / "tones" / "tones-0.wav", lib / "synth" / "noise" / "noise-3.wav"

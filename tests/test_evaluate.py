@@ -7,24 +7,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trainer.distances import DISTANCES, SCALERS
 from trainer.errors import ParameterError
 from trainer.evaluate import (
-    BenchResult,
     ScoreRow,
-    Triplet,
     album_triplets,
-    append_triplets_csv,
     label_balanced_p_at_1,
-    load_reference_tables,
     map_at_r,
     precision_at_1,
-    read_triplets_csv,
     retrieval_report,
     retrieval_scores,
     triplet_correct,
     triplet_scores,
 )
-from trainer.search import DISTANCES, SCALERS
+from trainer.results import BenchResult, load_reference_tables
+from trainer.triplets import Triplet, append_triplets_csv, read_triplets_csv
 
 APPENDIX_A = Path(__file__).resolve().parents[1] / "resources" / "reference" / "appendix_a.csv"
 
@@ -323,14 +320,8 @@ def _clustered(n_albums: int = 6, per_album: int = 8, spread: float = 0.8, seed:
 
 
 def test_song_bootstrap_replicates_bracket_the_point_figures():
-    from trainer.evaluate import (
-        bootstrap_replicates,
-        interval95,
-        replicates_of,
-        retrieval_report,
-        song_draws,
-        triplet_correct,
-    )
+    from trainer.bootstrap import bootstrap_replicates, interval95, replicates_of, song_draws
+    from trainer.evaluate import retrieval_report, triplet_correct
 
     X, labels = _clustered()
     idx, odd = album_triplets(labels, 2000, seed=0)
@@ -354,7 +345,7 @@ def test_song_bootstrap_replicates_bracket_the_point_figures():
 
 
 def test_draws_come_in_chunks_of_bounded_size_for_big_libraries():
-    from trainer.evaluate import song_draws
+    from trainer.bootstrap import song_draws
 
     chunks = list(song_draws(1_000_000, draws=50))
     assert sum(len(c) for c in chunks) == 50 and max(c.size for c in chunks) <= 4_000_000
@@ -362,7 +353,8 @@ def test_draws_come_in_chunks_of_bounded_size_for_big_libraries():
 
 
 def test_fewer_songs_give_wider_intervals():
-    from trainer.evaluate import bootstrap_replicates, interval95, retrieval_report, triplet_correct
+    from trainer.bootstrap import bootstrap_replicates, interval95
+    from trainer.evaluate import retrieval_report, triplet_correct
 
     widths = []
     for per_album in (4, 40):
@@ -377,7 +369,7 @@ def test_fewer_songs_give_wider_intervals():
 
 
 def test_album_draws_resample_whole_albums():
-    from trainer.evaluate import album_draws
+    from trainer.bootstrap import album_draws
 
     labels = np.repeat(np.array(["x", "y", "z", "w"]), [3, 5, 2, 6])
     counts = np.concatenate(list(album_draws(labels, draws=300, seed=2)))
@@ -391,13 +383,8 @@ def test_album_draws_resample_whole_albums():
 
 
 def test_album_resampling_is_wider_when_an_albums_songs_err_together():
-    from trainer.evaluate import (
-        bootstrap_replicates,
-        interval95,
-        replicates_of,
-        retrieval_report,
-        triplet_correct,
-    )
+    from trainer.bootstrap import bootstrap_replicates, interval95, replicates_of
+    from trainer.evaluate import retrieval_report, triplet_correct
 
     # Albums differ in how tight they are, so whether a triplet is right depends on its albums:
     # resampling albums must show that spread, resampling songs hides it.
@@ -426,23 +413,51 @@ def test_album_resampling_is_wider_when_an_albums_songs_err_together():
 def test_bench_gives_album_resampled_intervals_where_there_are_enough_albums(tmp_path):
     from synth import write_library
     from trainer.bench import run_benchmark
-    from trainer.evaluate import MIN_ALBUMS_TO_RESAMPLE
+    from trainer.bootstrap import MIN_ALBUMS_TO_RESAMPLE
 
     lib = tmp_path / "lib"
     for artist in ("a", "b", "c"):  # 3 x 3 = 9 albums of two songs
         write_library(lib, songs_per_album=2, seconds=3.0, artist=artist)
     results, _ = run_benchmark(lib, ["default", "classic"], home=tmp_path / "home", n_triplets=500, workers=1)
     assert 9 >= MIN_ALBUMS_TO_RESAMPLE
-    default, classic = (r.extra["intervals"] for r in results)
+    default, classic = (r.uncertainty for r in results)
     cos_n = next(
         r.score_percent for r in results[0].rows if (r.distance, r.scaler) == ("cosine", "Normalizer")
     )
-    low, high = default["albums"]["cosine_normalizer"]
+    low, high = (
+        default.albums.intervals["cosine_normalizer"].low,
+        default.albums.intervals["cosine_normalizer"].high,
+    )
     assert low <= cos_n <= high
-    point, low, high = classic["albums"]["first_minus_this"]["cosine_normalizer"]
-    assert point == classic["first_minus_this"]["cosine_normalizer"][0] and low <= point <= high
-    assert "p_at_1" in classic["albums"]["first_minus_this"]
-    from trainer.cli import _summary
+    diff = classic.albums.differences["cosine_normalizer"]
+    point, low, high = diff.estimate, diff.low, diff.high
+    assert point == classic.songs.differences["cosine_normalizer"].estimate and low <= point <= high
+    assert "p_at_1" in classic.albums.differences
+    from trainer.cli_bench import summary
 
-    line = next(x for x in _summary(results).splitlines() if x.strip().startswith("default - classic"))
+    line = next(x for x in summary(results).splitlines() if x.strip().startswith("default - classic"))
     assert line.count("(") == 2 and line.count("[") == 2  # song and album intervals of both figures
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_p_at_1_and_map_at_r_agree_with_pytorch_metric_learning(seed):
+    """P@1 and MAP@R on random data, against pytorch-metric-learning's AccuracyCalculator (the
+    definitions of Musgrave et al. 2020): cosine on unit rows ranks as its normalised L2 does."""
+    import torch
+    from pytorch_metric_learning.distances import CosineSimilarity
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    from pytorch_metric_learning.utils.inference import CustomKNN
+
+    rng = np.random.default_rng(seed)
+    n_labels, per_label = 7, rng.integers(2, 9, size=7)
+    labels = np.repeat(np.arange(n_labels), per_label)
+    centres = rng.normal(size=(n_labels, 12))
+    X = centres[labels] + 1.2 * rng.normal(size=(len(labels), 12))
+    ours = retrieval_report(X, labels.astype(str), metric="cosine", scaler="Normalizer")
+    theirs = AccuracyCalculator(
+        include=("precision_at_1", "mean_average_precision_at_r"),
+        k="max_bin_count",
+        knn_func=CustomKNN(CosineSimilarity()),
+    ).get_accuracy(torch.from_numpy(X).float(), torch.from_numpy(labels))
+    assert ours.p_at_1 == pytest.approx(theirs["precision_at_1"], abs=1e-6)
+    assert ours.map_at_r == pytest.approx(theirs["mean_average_precision_at_r"], abs=1e-6)

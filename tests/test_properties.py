@@ -7,8 +7,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from trainer.distances import (
+    DISTANCES,
+    SCALERS,
+    default_variances,
+    paired_distances,
+    pairwise_distances,
+    scale,
+)
 from trainer.evaluate import triplet_correct, triplet_scores
-from trainer.search import DISTANCES, SCALERS, default_variances, paired_distances, pairwise_distances, scale
 
 SETTINGS = settings(max_examples=50, deadline=None)
 BOUNDED = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)

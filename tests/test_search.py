@@ -8,17 +8,9 @@ from scipy.spatial.distance import cdist
 from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 
 from trainer import search
+from trainer.distances import DISTANCES, SCALERS, kulsinski, paired_distances, pairwise_distances, scale
 from trainer.errors import ParameterError
-from trainer.search import (
-    DISTANCES,
-    SCALERS,
-    SearchIndex,
-    kulsinski,
-    paired_distances,
-    pairwise_distances,
-    scale,
-    top_k,
-)
+from trainer.search import SearchIndex, top_k
 
 SCIPY_METRICS = [m for m in DISTANCES if m != "kulsinski"]
 
@@ -246,8 +238,8 @@ def test_ann_recall_and_round_trip(rng: np.random.Generator, metric: str, tmp_pa
     assert not np.isin(got_ex, want[0, :3]).any()
 
     ann = search.AnnIndex.build(exact.scaled, metric)
-    ann.save(tmp_path / "ann.npz")
-    loaded = search.AnnIndex.load(tmp_path / "ann.npz")
+    ann.keep(tmp_path / "hnsw-x.npz")
+    loaded = search.AnnIndex.load_if_valid(tmp_path / "hnsw-x.npz")
     assert loaded.metric == metric and len(loaded) == 1200
     q = exact.transform(queries[:5])
     np.testing.assert_array_equal(loaded.query(q, 10)[0], ann.query(q, 10)[0])
@@ -258,8 +250,35 @@ def test_ann_rejects_other_metrics(rng: np.random.Generator, tmp_path) -> None:
     with pytest.raises(ParameterError, match="approximate search supports"):
         search.AnnIndex.build(rng.normal(size=(10, 3)), "hamming")
     (tmp_path / "bad.npz").write_bytes(b"not an index")
-    with pytest.raises(ParameterError, match="cannot read"):
-        search.AnnIndex.load(tmp_path / "bad.npz")
+    assert search.AnnIndex.load_if_valid(tmp_path / "bad.npz") is None  # built anew instead
+
+
+@pytest.mark.usefixtures("faiss_one_thread")
+def test_a_kept_graph_is_read_back_only_for_the_rows_it_was_built_from(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    first = SearchIndex(X, ann="always", graph_dir=tmp_path)
+    first.prepare("cosine")
+    assert len(list(tmp_path.glob("hnsw-*.npz"))) == 1
+    want = first.query(X[:3], 5, "cosine")
+
+    real_build = search.AnnIndex.build
+    built = []
+    monkeypatch.setattr(search.AnnIndex, "build", lambda *a, **kw: built.append(1) or real_build(*a, **kw))
+    again = SearchIndex(X, ann="always", graph_dir=tmp_path)  # the next session: same rows
+    got = again.query(X[:3], 5, "cosine")
+    assert built == [] and all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+    changed = X.copy()
+    changed[0] += 1.0
+    SearchIndex(changed, ann="always", graph_dir=tmp_path).prepare("cosine")  # other rows: built anew
+    assert built == [1] and len(list(tmp_path.glob("hnsw-*.npz"))) == 2
+
+    for f in tmp_path.glob("hnsw-*.npz"):
+        f.write_bytes(b"damaged")
+    SearchIndex(X, ann="always", graph_dir=tmp_path).prepare("cosine")  # unreadable: built anew
+    assert built == [1, 1]
 
 
 @pytest.mark.usefixtures("faiss_one_thread")

@@ -2,7 +2,8 @@
 
 The default model's vector is not one opaque code: besides its CNN part it holds fixed statistics
 with a meaning a listener can follow (docs/QUALITY.md, "Second-order statistics") — timbre, how
-timbre changes, spectral balance, rhythm — and the classic features are named columns.  For a
+timbre changes, spectral balance, rhythm — and the classic features are named columns; the parts
+each architecture declares are in :mod:`trainer.parts`.  For a
 query and a result, each part's similarity is placed among the library's songs: "timbre: closer
 than 98 % of the library" says more than a cosine of 0.61 would.
 
@@ -11,26 +12,10 @@ Torch-free: the app imports this at query time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .classic_names import feature_names
-from .search import smallest_k
-
-#: The statistics blocks of ``musicnet-stats*`` models, in the order they follow the CNN's part
-#: (``trainer.models.stats.BLOCK_SIZES``), each reduced to ``STATS_PART_WIDTH`` directions.
-STATS_ASPECTS = ("timbre", "timbre changes", "spectral balance", "rhythm")  # after "learnt" (CNN)
-STATS_PART_WIDTH = 16
-
-#: Classic feature columns by name prefix; every column belongs to one aspect.
-CLASSIC_ASPECTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("timbre", ("mfcc_mean", "mfcc_std")),
-    ("timbre changes", ("dmfcc",)),
-    ("spectral balance", ("band_", "centroid", "bandwidth", "flatness")),
-    ("loudness", ("loudness", "flux")),
-    ("rhythm", ("onset_rate", "pulse_")),
-)
+from .distances import smallest_k
+from .parts import Aspect
 
 #: Percentiles are estimated against at most this many songs of the library: the cost of one
 #: explanation stays a few milliseconds at a million songs, and 20,000 songs pin a percentile to
@@ -82,33 +67,6 @@ def place_text(share: float, others: int) -> str:
         return top_text(share)
     place = int(round((1.0 - share) * (others - 1))) + 1  # the share is of the others but itself
     return f"{ordinal(min(max(place, 1), others))} of {others}"
-
-
-@dataclass(frozen=True)
-class Aspect:
-    label: str  #: what a listener reads
-    columns: tuple[int, ...]  #: the embedding columns it covers
-
-
-def aspects_for(arch: str, embedding_dim: int) -> list[Aspect]:
-    """The named parts of an architecture's embedding; empty where the parts have no meaning
-    of their own (the thesis nets and the plain CNNs are one learnt code)."""
-    if arch.startswith("musicnet-stats"):
-        learnt = embedding_dim - STATS_PART_WIDTH * len(STATS_ASPECTS)
-        parts = [Aspect("learnt", tuple(range(learnt)))]
-        for i, label in enumerate(STATS_ASPECTS):
-            start = learnt + i * STATS_PART_WIDTH
-            parts.append(Aspect(label, tuple(range(start, start + STATS_PART_WIDTH))))
-        return parts
-    if arch == "classic":
-        names = feature_names()
-        if len(names) != embedding_dim:
-            return []
-        return [
-            Aspect(label, tuple(i for i, n in enumerate(names) if n.startswith(prefixes)))
-            for label, prefixes in CLASSIC_ASPECTS
-        ]
-    return []
 
 
 class AspectRanker:

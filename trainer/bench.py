@@ -11,24 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .bootstrap import BOOTSTRAP_DRAWS, MIN_ALBUMS_TO_RESAMPLE, bootstrap_replicates, interval95
 from .errors import ParameterError
-from .evaluate import (
-    BOOTSTRAP_DRAWS,
-    MAX_TRIPLETS,
-    MIN_ALBUMS_TO_RESAMPLE,
-    BenchResult,
-    album_triplets,
-    bootstrap_replicates,
-    interval95,
-    read_triplets_csv,
-    retrieval_report,
-    triplet_correct,
-    triplet_scores,
-)
+from .evaluate import MAX_TRIPLETS, album_triplets, retrieval_report, triplet_correct, triplet_scores
 from .jobs import ProgressFn, StopFn, check_stop, report
+from .labels import folder_album
 from .library import Library
 from .modelstore import load_model
 from .paths import benchmarks_dir, home_dir
+from .results import BenchResult, Difference, Interval, Resampled, Uncertainty
+from .triplets import read_triplets_csv
 
 
 def _triplets_for(
@@ -93,7 +85,7 @@ def run_benchmark(
         raise ParameterError("fewer than three songs could be embedded by every model; nothing to compare")
     order = sorted(common, key=lambda i: songs[i].rel)
     rels = [songs[i].rel for i in order]
-    labels = np.array(["/".join(Path(r).parts[-3:-1]) or "(root)" for r in rels])
+    labels = np.array([folder_album(r) for r in rels])
     idx, odd, source = _triplets_for(rels, labels, triplets, n_triplets, seed)
     if len(idx) == 0:
         raise ParameterError("no triplets to score")
@@ -141,10 +133,9 @@ def run_benchmark(
                     "arch": lm.info.arch,
                     "n_albums": int(len(set(labels.tolist()))),
                     "seed": seed,
-                    # album -> [songs whose nearest other song is from it, songs]
-                    "p_at_1_by_album": {a: list(hq) for a, hq in by_album.items()},
-                    "intervals": _intervals(mine, first, loaded[0].info.name),
                 },
+                by_album=dict(by_album),
+                uncertainty=_uncertainty(mine, first, loaded[0].info.name),
             )
         )
         first = first or mine
@@ -163,32 +154,26 @@ class _Replicates:
     draws: dict[str, tuple[np.ndarray, np.ndarray | None]]  # level -> (cosine-Normalizer, P@1)
 
 
-def _intervals(mine: _Replicates, first: _Replicates | None, first_name: str) -> dict:
+def _uncertainty(mine: _Replicates, first: _Replicates | None, first_name: str) -> Uncertainty:
     """95 % intervals (percent) of cosine-Normalizer odd-one-out and P@1, and for a model after
-    the first the paired difference: ``[first - this, low, high]`` (the first is usually the model
-    being judged, e.g. ``default`` against ``classic``).  Song resampling at the top level (as
-    saved since session 6), album resampling under ``"albums"``."""
-    out: dict = {"draws": BOOTSTRAP_DRAWS, **_level(mine, first, first_name, "songs")}
-    if "albums" in mine.draws:
-        out["albums"] = _level(mine, first, first_name, "albums")
-    return out
+    the first the paired difference to the first (usually the model being judged, e.g.
+    ``default`` against ``classic``): songs resampled, and whole albums where there are enough."""
+    albums = _resampled(mine, first, first_name, "albums") if "albums" in mine.draws else None
+    return Uncertainty(BOOTSTRAP_DRAWS, _resampled(mine, first, first_name, "songs"), albums)
 
 
-def _level(mine: _Replicates, first: _Replicates | None, first_name: str, level: str) -> dict:
+def _resampled(mine: _Replicates, first: _Replicates | None, first_name: str, level: str) -> Resampled:
     cos_draws, p1_draws = mine.draws[level]
-    out: dict = {"cosine_normalizer": list(interval95(cos_draws))}
+    intervals = {"cosine_normalizer": Interval(*interval95(cos_draws))}
     if p1_draws is not None:
-        out["p_at_1"] = list(interval95(p1_draws))
-    if first is not None:
-        first_cos, first_p1 = first.draws[level]
-        diff: dict = {"cosine_normalizer": [first.cos_n - mine.cos_n, *interval95(first_cos - cos_draws)]}
-        if p1_draws is not None and first_p1 is not None:  # both have P@1 (not a flat CSV run)
-            diff["p_at_1"] = [
-                first.p_at_1 - mine.p_at_1,  # type: ignore[operator]
-                *interval95(first_p1 - p1_draws),
-            ]
-        out["first_minus_this"] = {"first": first_name, **diff}
-    return out
+        intervals["p_at_1"] = Interval(*interval95(p1_draws))
+    if first is None:
+        return Resampled(intervals)
+    first_cos, first_p1 = first.draws[level]
+    diffs = {"cosine_normalizer": Difference(first.cos_n - mine.cos_n, *interval95(first_cos - cos_draws))}
+    if p1_draws is not None and first_p1 is not None:  # both have P@1 (not a flat CSV run)
+        diffs["p_at_1"] = Difference(first.p_at_1 - mine.p_at_1, *interval95(first_p1 - p1_draws))  # type: ignore[operator]
+    return Resampled(intervals, diffs, first_name)
 
 
 def save_results(results: list[BenchResult], out: Path) -> None:
@@ -217,11 +202,3 @@ def list_runs(home: str | os.PathLike[str] | None = None) -> list[tuple[Path, li
             if results:
                 runs.append((folder, results))
     return runs
-
-
-def p_at_1_by_album(results: list[BenchResult]) -> tuple[list[str], list[list[tuple[int, int] | None]]]:
-    """``(albums, cells)``: per album (sorted) and model, ``(songs whose nearest other song is from
-    that album, songs)``, or ``None`` where a model's result has no entry (e.g. an older run)."""
-    tables = [r.extra.get("p_at_1_by_album", {}) for r in results]
-    albums = sorted({a for t in tables for a in t})
-    return albums, [[tuple(t[a]) if a in t else None for t in tables] for a in albums]  # type: ignore[misc]

@@ -1,4 +1,9 @@
-"""The ``musicsim`` command line.  With no arguments it opens the desktop app."""
+"""The ``musicsim`` command line.  With no arguments it opens the desktop app.
+
+Longer than most modules: it holds the parser of every subcommand (one place for their options,
+bounds and help) and the short commands that only print; the work is the engine's, and the
+longer outputs have their own modules (``cli_bench``: bench; ``cli_playlists``: path, radio).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import Cancelled, MusicSimError
 from .safetext import MAX_SHOWN_CHARS, shown
 
@@ -90,6 +96,25 @@ def _int_in(low: int, high: int):  # type: ignore[no-untyped-def]
     return parse
 
 
+class _Architectures(Sequence[str]):
+    """``--arch``'s choices: the model registry's names, read when an ``--arch`` is given (the
+    registry imports torch, which no other command's start-up should wait for)."""
+
+    def _names(self) -> list[str]:
+        from .models import model_names
+
+        return model_names()
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        return self._names()[i]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+
 #: Bounds of numeric options: each is generous for real use and keeps memory and time finite.
 MAX_K = 2**31 - 1
 MAX_WORKERS = 64
@@ -98,9 +123,10 @@ MAX_SEGMENTS = 64
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import DEVICE_CHOICES, LOSSES
+    from .cli_bench import cmd_bench
+    from .config import AUGMENTATIONS, DEVICE_CHOICES, LOSSES
+    from .distances import DISTANCES, SCALERS
     from .evaluate import MAX_TRIPLETS
-    from .search import DISTANCES, SCALERS
 
     p = _Parser(
         prog="musicsim", description="Find songs that sound alike. Run without a command to open the app."
@@ -167,7 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a model on a music folder")
     s.add_argument("--library", required=True, type=_existing_dir)
-    s.add_argument("--arch", default="musicnet", metavar="ARCH", help="architecture (see 'musicsim models')")
+    s.add_argument(
+        "--arch",
+        default="musicnet",
+        metavar="ARCH",
+        choices=_Architectures(),
+        help="architecture (see 'musicsim models')",
+    )
     s.add_argument("--loss", default="triplet", choices=LOSSES)
     src = s.add_mutually_exclusive_group()
     src.add_argument("--triplets", type=_existing_file, help="ground-truth CSV: song1,song2,song3,odd")
@@ -184,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lr", type=float, default=1e-5)
     s.add_argument("--margin", type=float, default=0.2)
     s.add_argument("--temperature", type=float, default=0.1)
-    s.add_argument("--augment", default="auto", choices=["auto", "none", "light", "thesis"])
+    s.add_argument("--augment", default="auto", choices=AUGMENTATIONS)
     s.add_argument(
         "--pitch-shift",
         type=int,
@@ -233,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     s.add_argument("--workers", type=_int_in(0, MAX_WORKERS), default=None)
     s.add_argument("--out", help="folder for JSON/CSV results (default: <home>/benchmarks/<time>)")
+    s.set_defaults(run=cmd_bench)
 
     sub.add_parser("models", help="list architectures and trained models")
 
@@ -327,9 +360,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         by_id = {s.id: s for s in lib.songs(args.dir)}
     bar.close()
     paths = np.array([by_id[i].rel for i in ids.tolist()])
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, paths=paths, embeddings=matrix)
-    os.replace(tmp, out)
+    with atomic_path(out, suffix=".npz") as tmp:
+        np.savez(tmp, paths=paths, embeddings=matrix)
     print(
         f"wrote {len(paths)} embeddings ({matrix.shape[1] if matrix.size else 0}-d, model "
         f"'{_show(loaded.info.name)}') to {_show(out)}; skipped {len(rep.skipped)}"
@@ -354,76 +386,44 @@ def _check_output_folder(path: Path, option: str) -> None:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from .aspects import AspectRanker, aspects_for, top_text
-    from .bounds import vector_problem
-    from .device import resolve_device
-    from .embed import Embedder
-    from .library import Library
-    from .modelstore import load_model
-    from .search import SearchIndex
+    from .aspects import top_text
+    from .query import query_file
 
-    if args.k < 1:
-        raise MusicSimError("--k must be at least 1")
-    device = resolve_device(args.device)  # a GPU asked for and absent is an error, used or not
-    loaded = load_model(args.model, _home(args))
-    with Library(_home(args)) as lib:
-        none = MusicSimError(
-            f"no songs are indexed with model '{_show(loaded.info.name)}'; "
-            f"run 'musicsim index DIR --model {_show(args.model)}' first"
-        )
-        ids, matrix = lib.embeddings(loaded.info.key)
-        if len(ids) == 0:
-            raise none
-        if lib.register_model(loaded):  # refuses a model whose representation differs from the index's
-            ids, matrix = lib.embeddings(loaded.info.key)  # ... and drops the rows of a damaged record
-            if len(ids) == 0:
-                raise none
-        song = lib.song_by_path(args.song)
-        exclude = None
-        pos = {sid: k for k, sid in enumerate(ids.tolist())}
-        if song is not None and song.id in pos:
-            q = matrix[pos[song.id]]
-            exclude = [pos[song.id]]
-        else:
-            q = Embedder(loaded, device=device).embed_file(args.song)
-            problem = vector_problem(q, matrix.shape[1])
-            if problem:
-                raise MusicSimError(
-                    f"model '{_show(loaded.info.name)}' gave an unusable embedding for "
-                    f"{_show(args.song)} ({problem})"
-                )
-        aspects = aspects_for(loaded.info.arch, matrix.shape[1])
-        ranker = AspectRanker(matrix, aspects) if aspects else None
-        query = exclude[0] if exclude else q
-        k = min(args.k, len(ids) - (1 if exclude else 0))
-        if args.part:
-            labels = ranker.labels if ranker is not None else []
-            if args.part not in labels:
-                parts = f"its parts: {', '.join(labels)}" if labels else "its vector has no named parts"
-                raise MusicSimError(f"model '{loaded.info.name}' has no part '{args.part}'; {parts}")
-            idx, dist = ranker.nearest(query, labels.index(args.part), k)  # type: ignore[union-attr]
-            how = f"in {args.part} alone"
-        else:
-            idx, dist = SearchIndex(matrix, args.scaler).query(q, k, args.distance, exclude_ids=exclude)
-            how = f"{args.distance}, {args.scaler}"
-        songs = {s.id: s for s in lib.songs_by_ids([int(ids[i]) for i in idx])}
-    alike = ranker.percentiles(query, idx) if ranker is not None and len(idx) else None
-    fewer = f"; {args.k} asked for, the index has {len(ids)} songs" if len(idx) < args.k else ""
-    print(f"{len(idx)} nearest to {_show(args.song)} ({how}, model '{_show(loaded.info.name)}'{fewer}):")
-    for rank, (i, d) in enumerate(zip(idx, dist, strict=True), 1):
-        s = songs[int(ids[i])]
+    found = query_file(
+        _home(args),
+        args.song,
+        model=args.model,
+        k=args.k,
+        distance=args.distance,
+        scaler=args.scaler,
+        part=args.part,
+        device=args.device,
+    )
+    matches = found.answer.matches
+    how = f"in {args.part} alone" if args.part else f"{args.distance}, {args.scaler}"
+    fewer = (
+        f"; {args.k} asked for, the index has {found.library_songs} songs" if len(matches) < args.k else ""
+    )
+    print(f"{len(matches)} nearest to {_show(args.song)} ({how}, model '{_show(found.model_name)}'{fewer}):")
+    for rank, m in enumerate(matches, 1):
+        s = found.songs[m.song_id]
         who = " — ".join(_show(x, MAX_SHOWN_CHARS) for x in (s.artist, s.album) if x)
         why = ""
-        if alike is not None:  # the parts this result is closest in, as its place in the library
-            best = sorted(zip(alike[rank - 1], ranker.labels, strict=True), reverse=True)[:3]  # type: ignore[union-attr]
+        if m.alike:  # the parts this result is closest in, as its place in the library
+            best = sorted(((share, label) for label, share in m.alike), reverse=True)[:3]
             why = "  alike in " + ", ".join(f"{label} ({top_text(share)})" for share, label in best)
         title = _show(s.display_title, MAX_SHOWN_CHARS)
-        print(f"{rank:3d}. {d:9.4f}  {_show(s.path)}" + (f"  [{title}{' — ' + who if who else ''}]") + why)
+        print(
+            f"{rank:3d}. {m.distance:9.4f}  {_show(s.path)}"
+            + (f"  [{title}{' — ' + who if who else ''}]")
+            + why
+        )
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from .train import TrainConfig, train
+def _train_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The run ``musicsim train`` asks for (checked by ``TrainConfig`` itself)."""
+    from .train_config import TrainConfig
 
     if args.triplets and args.self_supervised:
         raise MusicSimError("--self-supervised goes with --labels folders or alone, not with --triplets")
@@ -435,7 +435,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         source, csv = "self", None
     else:
         source, csv = "folders", None
-    cfg = TrainConfig(
+    return TrainConfig(
         library=args.library,
         arch=args.arch,
         loss=args.loss,
@@ -457,6 +457,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         segments_per_song=args.segments,
         neighbours=args.neighbours,
     )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    cfg = _train_config(args)
     bar = _Bar("train", args.quiet)
 
     def on_epoch(stats) -> None:  # type: ignore[no-untyped-def]
@@ -476,111 +482,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for path, reason in skipped:
         print(f"  skipped {_show(path)}: {_show(reason)}")
     return 0
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_benchmark
-
-    models = args.model or ["default", "classic"]
-    if args.out:
-        _check_output_folder(Path(args.out).expanduser(), "--out")
-    bar = _Bar("bench", args.quiet)
-    results, out = run_benchmark(
-        args.library,
-        models,
-        args.triplets or "folders",
-        home=_home(args),
-        n_triplets=args.n_triplets,
-        seed=args.seed,
-        device=args.device,
-        workers=args.workers,
-        out_dir=Path(args.out).expanduser() if args.out else None,
-        progress=bar,
-    )
-    bar.close()
-    for res in results:
-        print(res.format_table())
-        print()
-    if len(results) > 1:
-        print(_summary(results))
-    by_album = _by_album(results)
-    if by_album:
-        print(by_album)
-    print(f"results saved to {out}")
-    return 0
-
-
-#: Above this many albums the per-album lines would bury the summary; the JSON files keep them.
-_MAX_ALBUM_LINES = 30
-_BALANCED = "mean over albums"
-
-
-def _by_album(results: list) -> str:  # type: ignore[type-arg]
-    """Per album and model: how many of its songs have a song of the same album as nearest; then
-    the mean over albums, where a big album cannot outweigh the others."""
-    from .bench import p_at_1_by_album
-    from .evaluate import label_balanced_p_at_1
-
-    albums, cells = p_at_1_by_album(results)
-    if not albums:
-        return ""
-    balanced = [label_balanced_p_at_1(r.extra.get("p_at_1_by_album", {})) for r in results]
-    width = max(len(a) for a in albums) if len(albums) <= _MAX_ALBUM_LINES else 0
-    width = max(width, len(_BALANCED))
-    lines = [
-        "\nsame album first (P@1 per album, cosine-Normalizer):",
-        f"  {'album':<{width}}  " + "  ".join(f"{r.model[:16]:>16}" for r in results),
-    ]
-    if len(albums) <= _MAX_ALBUM_LINES:
-        for album, row in zip(albums, cells, strict=True):
-            lines.append(
-                f"  {_show(album, 200):<{width}}  "
-                + "  ".join(f"{f'{c[0]}/{c[1]}' if c else '-':>16}" for c in row)
-            )
-    lines.append(f"  {_BALANCED:<{width}}  " + "  ".join(f"{f'{100 * b:.1f} %':>16}" for b in balanced))
-    return "\n".join(lines)
-
-
-def _summary(results: list) -> str:  # type: ignore[type-arg]
-    """One line per model, with 95 % song-bootstrap intervals, then each model's difference to the
-    first: an interval that holds 0 means this library cannot tell the two apart."""
-
-    def iv(r, key: str) -> str:  # type: ignore[no-untyped-def]
-        low_high = r.extra.get("intervals", {}).get(key)
-        return f"[{low_high[0]:4.1f}, {low_high[1]:4.1f}]" if low_high else ""
-
-    lines = [f"{'model':<27} {'cosine-Normalizer':<22} {'best (distance-scaler)':<36} {'P@1':<22} MAP@R"]
-    for r in results:
-        cn = next(x.score_percent for x in r.rows if x.distance == "cosine" and x.scaler == "Normalizer")
-        b = r.best()
-        best = f"{b.score_percent:5.1f} % ({b.distance}-{b.scaler})"
-        lines.append(
-            f"{r.model:<27} {cn:5.1f} % {iv(r, 'cosine_normalizer'):<13} {best:<36} "
-            f"{r.p_at_1 * 100:5.1f} % {iv(r, 'p_at_1'):<13} {r.map_at_r * 100:5.1f} %"
-        )
-    diffs = [r for r in results[1:] if "first_minus_this" in r.extra.get("intervals", {})]
-    if diffs:
-        first = results[0].model
-        by_albums = "albums" in diffs[0].extra["intervals"]
-        lines.append(
-            f"\n{first} minus each model (95 % song-bootstrap interval"
-            + ("; in ( ) resampling whole albums" if by_albums else "")
-            + "; one that holds 0: this library cannot tell the two apart):"
-        )
-        width = max(len(r.model) for r in diffs)
-        for r in diffs:
-            songs = r.extra["intervals"]["first_minus_this"]
-            albums = r.extra["intervals"].get("albums", {}).get("first_minus_this", {})
-            cells = []
-            for key, name in (("cosine_normalizer", "cosine-Normalizer"), ("p_at_1", "P@1")):
-                if v := songs.get(key):
-                    a = albums.get(key)
-                    cells.append(
-                        f"{name} {v[0]:+5.1f} [{v[1]:+5.1f}, {v[2]:+5.1f}]"
-                        + (f" ({a[1]:+5.1f}, {a[2]:+5.1f})" if a else "")
-                    )
-            lines.append(f"  {first} - {r.model:<{width}}  " + "   ".join(cells))
-    return "\n".join(lines)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -698,7 +599,6 @@ COMMANDS = {
     "precompute": _cmd_precompute,
     "query": _cmd_query,
     "train": _cmd_train,
-    "bench": _cmd_bench,
     "models": _cmd_models,
     "prune": _cmd_prune,
     "check": _cmd_check,

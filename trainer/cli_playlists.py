@@ -20,7 +20,7 @@ from .errors import MusicSimError
 
 def add_parsers(sub: Any) -> None:
     """Add ``path`` and ``radio`` to the ``musicsim`` subcommands."""
-    from .search import DISTANCES, SCALERS
+    from .distances import DISTANCES, SCALERS
 
     def common(s: argparse.ArgumentParser) -> None:
         s.add_argument("--model", default="default", help="model whose embeddings to use (default: default)")
@@ -87,6 +87,7 @@ def _model_info(name: str, home: Path) -> Any:
 def _open(args: argparse.Namespace) -> tuple[Any, _Library]:
     from .cli import _home
     from .library import Library
+    from .paths import graphs_dir
     from .search import SearchIndex
 
     info = _model_info(args.model, _home(args))
@@ -100,7 +101,7 @@ def _open(args: argparse.Namespace) -> tuple[Any, _Library]:
             )
         by_id = {s.id: s for s in lib.songs()}
         songs = [by_id[int(i)] for i in ids]
-        index = SearchIndex(matrix, args.scaler)
+        index = SearchIndex(matrix, args.scaler, graph_dir=graphs_dir(_home(args)))
         found = _Library(
             info.name, songs, index, {int(i): r for r, i in enumerate(ids)}, lib.failures(info.key)
         )

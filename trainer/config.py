@@ -5,9 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-#: Names the command line offers before torch is imported (start-up stays fast).
+#: The choices of training and indexing, listed here once for the command line, the window and
+#: the engine, without importing torch (start-up stays fast).
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 LOSSES = ("triplet", "contrastive")
+#: Where training learns what is similar (``TrainConfig.source``), and how the window says it.
+SOURCES: dict[str, str] = {
+    "folders": "Album folders (songs in one folder are similar)",
+    "csv": "Triplets CSV (song1,song2,song3,odd)",
+    "self": "Self-supervised (excerpts of the same song)",
+    "both": "Album folders + self-supervised",
+}
+#: Log-mel augmentations while training (``auto``: ``thesis`` for contrastive loss, else ``light``).
+AUGMENTATIONS = ("auto", "none", "light", "thesis")
 
 
 @dataclass(frozen=True)

@@ -28,16 +28,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_path
 from .audio import AUDIO_EXTENSIONS
 from .config import FeatureConfig
 from .decode import decode_many
 from .errors import ParameterError
-from .evaluate import read_triplets_csv
 from .features import LogMel
 from .jobs import ProgressFn, StopFn, check_stop, report
+from .labels import folder_album, folder_artist
 from .library import walk_audio
-
-SOURCES = ("folders", "self", "both", "csv")
+from .triplets import read_triplets_csv
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,8 @@ def library_songs(root: Path, skipped: list[tuple[Path, str]] | None = None) -> 
     skipped = skipped if skipped is not None else []
     items = []
     for path, _ in walk_audio(root.resolve(), skipped):
-        rel = path.relative_to(root.resolve())
-        parts = rel.parts
-        album = "/".join(parts[-3:-1]) if len(parts) >= 2 else "(root)"
-        artist = parts[-3] if len(parts) >= 3 else album
-        items.append(SongItem(path, rel.as_posix(), album, artist))
+        rel = path.relative_to(root.resolve()).as_posix()
+        items.append(SongItem(path, rel, folder_album(rel), folder_artist(rel)))
     items.sort(key=lambda s: s.rel)
     if not items:
         raise ParameterError(
@@ -138,9 +135,8 @@ class SegmentCache:
     def _save(self, cache_dir: Path, key: str) -> None:
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = cache_dir / f".segments-{key}.npz"
-            np.savez(tmp, rels=np.array([s.rel for s in self.songs]), mels=np.stack(self.mels))
-            os.replace(tmp, cache_dir / f"segments-{key}.npz")
+            with atomic_path(cache_dir / f"segments-{key}.npz", suffix=".npz") as tmp:
+                np.savez(tmp, rels=np.array([s.rel for s in self.songs]), mels=np.stack(self.mels))
         except (OSError, ValueError):
             pass  # the cache only saves time
 

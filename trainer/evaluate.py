@@ -11,19 +11,12 @@ pairs by position, not 0 % as a strict "closer than" would.
 
 from __future__ import annotations
 
-import csv
-import datetime as _dt
-import io
-import json
-import os
-from collections.abc import Collection, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ParameterError
-from .search import (
+from .distances import (
     DISTANCES,
     SCALERS,
     check_metric,
@@ -33,158 +26,14 @@ from .search import (
     scale,
     smallest_k,
 )
+from .errors import ParameterError
 
-TRIPLET_COLUMNS = ("song1", "song2", "song3", "odd")
 # Rows of triplets scored per step, and distance-matrix entries per step for P@1/MAP@R: bounds
 # memory to a few tens of MB whatever the data size.
 _TRIPLET_CHUNK = 16_384
 _MATRIX_BUDGET = 4_000_000
-
-
-@dataclass(frozen=True)
-class Triplet:
-    """Three songs (paths relative to the library root) and which of them (1, 2 or 3) is odd."""
-
-    song1: str
-    song2: str
-    song3: str
-    odd: int
-
-    @property
-    def songs(self) -> tuple[str, str, str]:
-        return (self.song1, self.song2, self.song3)
-
-
-#: Most triplets a CSV may hold, and its largest size: what a listening test could produce many
-#: times over, and small enough to read in seconds (a 1M-row file took minutes and gigabytes).
-MAX_CSV_TRIPLETS = 100_000
-MAX_CSV_BYTES = 32 << 20
 #: Most album triplets a benchmark draws (each costs 24 bytes and a distance per distance x scaler).
 MAX_TRIPLETS = 1_000_000
-
-
-def _decode(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ParameterError(f"{path.name}: cannot read it ({exc.strerror or exc})") from exc
-    if size > MAX_CSV_BYTES:
-        raise ParameterError(
-            f"{path.name}: {size / 2**20:.0f} MB is more than a triplets CSV may be "
-            f"({MAX_CSV_BYTES >> 20} MB); split it"
-        )
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ParameterError(f"{path.name}: line {line} is not valid UTF-8 text") from exc
-    if not text.strip():
-        raise ParameterError(f"{path.name}: the file is empty; expected a header {','.join(TRIPLET_COLUMNS)}")
-    return text
-
-
-def read_triplets_csv(
-    path: str | os.PathLike, *, known_paths: Collection[str] | None = None
-) -> list[Triplet]:
-    """Read triplets in the thesis's quartet form: header ``song1,song2,song3,odd``.
-
-    Extra columns are ignored, blank lines skipped, and whitespace around fields stripped.
-    Every problem raises :class:`ParameterError` with a one-line message naming the line.
-
-    Parameters
-    ----------
-    path : path-like
-        UTF-8 CSV file (a byte-order mark is accepted).
-    known_paths : collection of str, optional
-        Library paths (relative to its root); when given, every song must be one of them.
-
-    Returns
-    -------
-    list of Triplet
-    """
-    path = Path(path)
-    rows = csv.reader(io.StringIO(_decode(path), newline=""))
-    try:
-        return _read_triplet_rows(path, rows, known_paths)
-    except csv.Error as exc:  # e.g. a field longer than the csv module's limit (131,072 characters)
-        raise ParameterError(f"{path.name}: line {rows.line_num}: {exc}") from None
-
-
-def _read_triplet_rows(
-    path: Path, rows: Iterator[list[str]], known_paths: Collection[str] | None
-) -> list[Triplet]:
-    header = [h.strip().lower() for h in next(rows)]
-    missing = [c for c in TRIPLET_COLUMNS if c not in header]
-    if missing:
-        raise ParameterError(
-            f"{path.name}: line 1: missing column(s) {', '.join(missing)}; "
-            f"expected a header {','.join(TRIPLET_COLUMNS)}"
-        )
-    cols = [header.index(c) for c in TRIPLET_COLUMNS]
-    known = None if known_paths is None else set(known_paths)
-    seen: dict[tuple[str, str, str, int], int] = {}
-    out: list[Triplet] = []
-    for fields in rows:
-        line = rows.line_num  # type: ignore[attr-defined]
-        if not any(f.strip() for f in fields):
-            continue
-        if len(out) >= MAX_CSV_TRIPLETS:
-            raise ParameterError(
-                f"{path.name}: line {line}: more than {MAX_CSV_TRIPLETS:,} triplets; split the file"
-            )
-        if len(fields) < len(header):
-            raise ParameterError(
-                f"{path.name}: line {line}: expected {len(header)} fields, found {len(fields)}"
-            )
-        song1, song2, song3, odd_text = (fields[i].strip() for i in cols)
-        triplet = Triplet(song1, song2, song3, _parse_odd(odd_text, path.name, line))
-        _check_songs(triplet, known, path.name, line)
-        key = (*triplet.songs, triplet.odd)
-        if key in seen:
-            raise ParameterError(f"{path.name}: lines {seen[key]} and {line} are the same triplet")
-        seen[key] = line
-        out.append(triplet)
-    if not out:
-        raise ParameterError(f"{path.name}: no triplets after the header")
-    return out
-
-
-def _parse_odd(text: str, name: str, line: int) -> int:
-    try:
-        odd = int(text)
-    except ValueError:
-        raise ParameterError(f"{name}: line {line}: odd must be 1, 2 or 3, found '{text}'") from None
-    if odd not in (1, 2, 3):
-        raise ParameterError(f"{name}: line {line}: odd must be 1, 2 or 3, found {odd}")
-    return odd
-
-
-def _check_songs(t: Triplet, known: set[str] | None, name: str, line: int) -> None:
-    for song in t.songs:
-        if not song:
-            raise ParameterError(f"{name}: line {line}: a song path is empty")
-        if known is not None and song not in known:
-            raise ParameterError(f"{name}: line {line}: unknown song '{song}' (not in the library)")
-    if len(set(t.songs)) < 3:
-        raise ParameterError(f"{name}: line {line}: the same song appears twice in one triplet")
-
-
-def append_triplets_csv(path: str | os.PathLike, rows: Iterable[Triplet]) -> None:
-    """Append triplets to ``path``, writing the header first when the file is new or empty."""
-    path = Path(path)
-    rows = list(rows)
-    for t in rows:
-        if t.odd not in (1, 2, 3):
-            raise ParameterError(f"odd must be 1, 2 or 3, found {t.odd}")
-    existing = path.read_bytes() if path.exists() else b""
-    with path.open("a", encoding="utf-8", newline="") as fh:
-        if existing and not existing.endswith(b"\n"):
-            fh.write("\n")
-        writer = csv.writer(fh, lineterminator="\n")
-        if not existing.strip():
-            writer.writerow(TRIPLET_COLUMNS)
-        writer.writerows((*t.songs, t.odd) for t in rows)
 
 
 def album_triplets(labels: np.ndarray, n_triplets: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -401,6 +250,13 @@ def sort_rows(rows: Iterable[ScoreRow]) -> list[ScoreRow]:
     return sorted(rows, key=lambda r: (DISTANCES.index(r.distance), SCALERS.index(r.scaler)))
 
 
+def best_row(rows: Iterable[ScoreRow]) -> ScoreRow | None:
+    """The best cell of a table: the highest score, the first in Appendix A order among equals
+    (the command line's summary, the Benchmarks page and its heatmaps all mark this one)."""
+    ordered = sort_rows(rows)
+    return max(ordered, key=lambda r: r.score_percent) if ordered else None
+
+
 @dataclass(frozen=True)
 class RetrievalReport:
     """Leave-one-out retrieval with labels: P@1, MAP@R, and per label ``(hits, queries)`` at 1."""
@@ -478,96 +334,6 @@ def label_balanced_p_at_1(by_label: dict[str, tuple[int, int]]) -> float:
     return float(np.mean(shares)) if shares else float("nan")
 
 
-#: Song-level bootstrap draws behind the benchmark's 95 % intervals.
-BOOTSTRAP_DRAWS = 2000
-#: Draw counts held at once (draws x songs): about 32 MB, whatever the library's size.
-_DRAW_CELLS = 4_000_000
-
-
-def song_draws(n_songs: int, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Iterator[np.ndarray]:
-    """Chunks of ``(k, n_songs)`` counts, ``draws`` rows in all: each row resamples the songs with
-    replacement.  The same seed gives the same rows, so every model of one benchmark is scored on
-    the same resamplings and their differences are paired."""
-    per_chunk = max(1, _DRAW_CELLS // max(n_songs, 1))
-    uniform = np.full(n_songs, 1.0 / n_songs)
-    for chunk, start in enumerate(range(0, draws, per_chunk)):
-        rng = np.random.default_rng([seed, chunk])
-        yield rng.multinomial(n_songs, uniform, size=min(per_chunk, draws - start))
-
-
-def album_draws(labels: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Iterator[np.ndarray]:
-    """Like :func:`song_draws`, but each row resamples whole albums (``labels``) with replacement
-    and a song counts as often as its album was drawn.
-
-    Songs of one album are alike, so resampling songs treats 13 tracks of one soundtrack as 13
-    independent witnesses; resampling albums asks whether a result would hold for other albums.
-    With few albums many rows lose an album's contrasts, hence ``MIN_ALBUMS_TO_RESAMPLE``.
-    """
-    names, album = np.unique(np.asarray(labels), return_inverse=True)
-    if len(names) == 0:
-        return
-    rows = max(1, _DRAW_CELLS // len(album))
-    for counts in song_draws(len(names), draws, seed):
-        for start in range(0, len(counts), rows):
-            yield counts[start : start + rows][:, album]
-
-
-def replicates_of(
-    counts: np.ndarray, idx: np.ndarray, correct: np.ndarray, queries: np.ndarray, hits: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Odd-one-out accuracy and P@1 (percent) under each row of song ``counts``.
-
-    Why songs, not triplets: the triplets share songs, so resampling triplets would pretend a few
-    dozen songs were thousands of independent trials.  A triplet counts as often as the product
-    of its three songs' draws, a query as often as it was drawn.  Songs of one album are alike, so
-    song-level intervals err on the narrow side (:func:`album_draws` resamples albums instead).
-    A row that draws no triplet (or no query) at all gives NaN, which :func:`interval95` skips.
-    """
-    accuracy = np.empty(len(counts))
-    for start in range(0, len(counts), 100):  # (100, triplets) at a time: bounded memory
-        c = counts[start : start + 100]
-        weight = c[:, idx[:, 0]] * c[:, idx[:, 1]] * c[:, idx[:, 2]]
-        accuracy[start : start + 100] = _weighted_percent(weight, correct)
-    return accuracy, _weighted_percent(counts[:, queries], hits)
-
-
-def _weighted_percent(weight: np.ndarray, flags: np.ndarray) -> np.ndarray:
-    total = weight.sum(axis=1)
-    share = (weight @ flags.astype(float)) / np.maximum(total, 1)
-    return np.where(total > 0, 100.0 * share, np.nan)
-
-
-def bootstrap_replicates(
-    n_songs: int,
-    idx: np.ndarray,
-    correct: np.ndarray,
-    queries: np.ndarray,
-    hits: np.ndarray,
-    *,
-    draws: int = BOOTSTRAP_DRAWS,
-    seed: int = 0,
-    albums: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``draws`` bootstrap replicates of odd-one-out accuracy and P@1 (percent): songs resampled,
-    or whole albums when ``albums`` (one label per song) is given."""
-    rows = song_draws(n_songs, draws, seed) if albums is None else album_draws(albums, draws, seed)
-    parts = [replicates_of(c, idx, correct, queries, hits) for c in rows]
-    return np.concatenate([a for a, _ in parts]), np.concatenate([p for _, p in parts])
-
-
-#: Fewer albums than this and album resampling says little: many rows lose the albums a triplet
-#: needs (4 albums drawn with replacement are only 1 or 2 distinct ones in a third of the rows).
-MIN_ALBUMS_TO_RESAMPLE = 8
-
-
-def interval95(replicates: np.ndarray) -> tuple[float, float]:
-    """The central 95 % of the replicates that drew anything (NaN rows skipped)."""
-    if not np.isfinite(replicates).any():
-        return float("nan"), float("nan")
-    low, high = np.nanpercentile(replicates, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def retrieval_scores(
     X: np.ndarray, labels: np.ndarray, *, metric: str = "cosine", scaler: str = "Normalizer"
 ) -> tuple[float, float]:
@@ -588,104 +354,3 @@ def map_at_r(
 ) -> float:
     """Mean average precision at R, R = number of other songs with the query's label."""
     return retrieval_scores(X, labels, metric=metric, scaler=scaler)[1]
-
-
-@dataclass
-class BenchResult:
-    """One model's evaluation: the 27-way table plus retrieval scores, saved as JSON or CSV."""
-
-    model: str
-    rows: list[ScoreRow]
-    p_at_1: float | None = None
-    map_at_r: float | None = None
-    n_songs: int = 0
-    n_triplets: int = 0
-    triplet_source: str = ""
-    created: str = field(default_factory=lambda: _dt.date.today().isoformat())
-    extra: dict = field(default_factory=dict)
-
-    def sorted_rows(self) -> list[ScoreRow]:
-        """Rows in thesis Appendix A order."""
-        return sort_rows(self.rows)
-
-    def best(self) -> ScoreRow:
-        """The highest-scoring row; the first in Appendix A order among equals."""
-        if not self.rows:
-            raise ParameterError(f"benchmark '{self.model}' has no score rows")
-        return max(self.sorted_rows(), key=lambda r: r.score_percent)
-
-    def to_json(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike) -> BenchResult:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            data["rows"] = [ScoreRow(**r) for r in data["rows"]]
-            return cls(**data)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise ParameterError(f"cannot read benchmark result '{path}': {exc}") from exc
-
-    def to_csv(self, path: str | os.PathLike) -> None:
-        """Columns ``model,distance,scaler,score_percent,n_triplets``, readable by
-        :func:`load_reference_tables`."""
-        with Path(path).open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(["model", "distance", "scaler", "score_percent", "n_triplets"])
-            for r in self.sorted_rows():
-                writer.writerow(
-                    [csv_cell(self.model), r.distance, r.scaler, f"{r.score_percent:.3f}", r.n_triplets]
-                )
-
-    def format_table(self) -> str:
-        """Plain-text table for the CLI: 27 rows, the best marked with ``*``, then P@1 and MAP@R."""
-        best = self.best() if self.rows else None
-        lines = [
-            f"{self.model}  ({self.n_songs} songs, {self.n_triplets} triplets, {self.triplet_source or '-'})",
-            f"  {'distance':<12} {'scaler':<15} {'score %':>8}",
-        ]
-        for r in self.sorted_rows():
-            mark = "*" if r == best else " "
-            lines.append(f"{mark} {r.distance:<12} {r.scaler:<15} {r.score_percent:8.3f}")
-        for name, value in (("P@1", self.p_at_1), ("MAP@R", self.map_at_r)):
-            lines.append(f"  {name:<6} {'-' if value is None else f'{value:.4f}'}")
-        return "\n".join(lines)
-
-
-#: A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(…), +cmd|…).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(text: str) -> str:
-    """``text`` as a CSV cell no spreadsheet runs as a formula: a leading ``'`` where it would
-    start one (OWASP's advice); :func:`from_csv_cell` takes it off again."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def from_csv_cell(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
-
-
-def load_reference_tables(csv_path: str | os.PathLike) -> dict[str, list[ScoreRow]]:
-    """Read Appendix A (``model,table,distance,scaler,score_percent``) into rows per model.
-
-    ``table`` is optional and an ``n_triplets`` column is used when present (0 otherwise), so a
-    :meth:`BenchResult.to_csv` file loads too.
-    """
-    path = Path(csv_path)
-    rows = csv.DictReader(io.StringIO(_decode(path), newline=""))
-    need = {"model", "distance", "scaler", "score_percent"}
-    if not need <= set(rows.fieldnames or ()):
-        raise ParameterError(f"{path.name}: line 1: expected columns {', '.join(sorted(need))}")
-    out: dict[str, list[ScoreRow]] = {}
-    for r in rows:
-        line = rows.line_num
-        if r["distance"] not in DISTANCES or r["scaler"] not in SCALERS:
-            raise ParameterError(f"{path.name}: line {line}: unknown distance or scaler")
-        try:
-            score = float(r["score_percent"])
-            n = int(r.get("n_triplets") or 0)
-        except ValueError:
-            raise ParameterError(f"{path.name}: line {line}: score_percent must be a number") from None
-        out.setdefault(from_csv_cell(r["model"]), []).append(ScoreRow(r["distance"], r["scaler"], score, n))
-    return {model: sort_rows(rows_) for model, rows_ in out.items()}

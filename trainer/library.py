@@ -1,5 +1,9 @@
 """The library index: one SQLite database (WAL) with every song's file facts, tags and embeddings.
 
+Longer than most modules on purpose: :class:`Library` is the one owner of the schema, so every
+statement that reads or writes the index -- scanning, embedding, shipped embeddings, pruning --
+lives here and nowhere else (the repair of a damaged file is ``trainer.repair``).
+
 Paths are stored as bytes (``os.fsencode``) so names that are not valid UTF-8 survive.  A scan
 only stats files; files that are new or changed (size or mtime) are decoded and embedded in
 worker processes, and results are committed every few songs, so a killed index keeps all
@@ -27,6 +31,7 @@ from . import bounds
 from .audio import AUDIO_EXTENSIONS
 from .errors import LibraryBusyError, ModelError, MusicSimError, ParameterError, StorageError
 from .jobs import ProgressFn, StopFn, check_stop, report
+from .labels import folder_album, folder_artist
 from .modelstore import LazyModel, LoadedModel, sha256_file
 from .paths import home_dir
 from .precomputed import FILE_NAME as PRECOMPUTED_FILE
@@ -108,12 +113,12 @@ class Song:
 
     @property
     def folder_album(self) -> str:
-        """Album by folder layout (parent folder): the label folder-based training and benchmarks use."""
-        return self.path.parent.name
+        """The album label folder-based training and benchmarks use (:func:`trainer.labels.folder_album`)."""
+        return folder_album(self.rel)
 
     @property
     def folder_artist(self) -> str:
-        return self.path.parent.parent.name
+        return folder_artist(self.rel)
 
 
 @dataclass
@@ -550,7 +555,7 @@ class Library:
     def _drop_unusable(self, key: str, dim: int, root: Path, rep: IndexReport) -> None:
         """Delete this key's stored embeddings under ``root`` that cannot be embeddings (NaN, inf,
         absurd, all-zero, the wrong size), so that those songs are embedded anew from their audio.
-        (No join or sort: 10,000 songs cost ~35 ms on a 2-core CPU.)"""
+        (No join or sort, so it stays cheap on every index.)"""
         rows = self.conn.execute(
             "SELECT song_id, vector FROM embeddings WHERE model_key = ? AND song_id IN "
             "(SELECT id FROM songs WHERE root = ?)",

@@ -1,5 +1,8 @@
 """Trained models on disk: a folder with ``weights.safetensors`` and ``config.json``.
 
+(Longer than most modules: listing, checking, loading and saving a model folder share the checks
+a stranger's folder must pass, kept in one place.)
+
 Loading reads JSON and raw tensors only, so a model from a stranger cannot execute code (no
 pickle anywhere).  The config names the architecture and the exact ``FeatureConfig``; a model is
 refused with a reason when its architecture is unknown or its weights do not fit it.

@@ -40,6 +40,11 @@ def benchmarks_dir(home: Path) -> Path:
     return home / "benchmarks"
 
 
+def graphs_dir(home: Path) -> Path:
+    """HNSW graphs of big libraries, kept between sessions (``trainer.ann``)."""
+    return home / "graphs"
+
+
 def runs_dir(home: Path) -> Path:
     """Checkpoints of training runs in progress (so a killed run can resume)."""
     return home / "runs"

@@ -1,5 +1,8 @@
 """Playlists that move through a library's sound: radio from one song, journeys from A to B.
 
+(Longer than most modules: journeys, radio and the figures that judge them share the candidate
+search and the step distances below.)
+
 Pure functions over a :class:`trainer.search.SearchIndex` (its scaled matrix and its top-k
 queries, exact or HNSW as the index decides), so a journey or a radio step uses the same model,
 distance and scaler as the results beside it.  No Qt; the CLI (``musicsim path``, ``musicsim
@@ -33,8 +36,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .ann import ANN_METRICS
+from .distances import check_metric, paired_distances, pairwise_distances
 from .errors import ParameterError
-from .search import ANN_METRICS, check_metric, paired_distances, pairwise_distances
 
 if TYPE_CHECKING:
     from .search import SearchIndex

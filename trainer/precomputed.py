@@ -27,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import save_file
 
 from . import bounds
+from .atomic import atomic_path
 from .errors import ModelError
 from .safetext import clean_tag, shown
 
@@ -78,13 +79,13 @@ def write_precomputed(path: Path, data: PrecomputedEmbeddings) -> Path:
         "features": data.features,
         "songs": [asdict(s) for s in data.songs],
     }
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        save_file({"embeddings": vectors}, str(tmp), metadata={"musicsim": json.dumps(meta, sort_keys=True)})
-        tmp.chmod(0o644)  # safetensors writes it private; it is ordinary data meant to be shipped
-        os.replace(tmp, path)
+        # safetensors writes the file private; it is ordinary data meant to be shipped: 0o644
+        with atomic_path(path, mode=0o644) as tmp:
+            save_file(
+                {"embeddings": vectors}, str(tmp), metadata={"musicsim": json.dumps(meta, sort_keys=True)}
+            )
     except (OSError, SafetensorError) as exc:
-        tmp.unlink(missing_ok=True)
         raise ModelError(f"cannot write '{path}': {getattr(exc, 'strerror', None) or exc}") from exc
     return path
 

@@ -117,7 +117,7 @@ def test_changing_distance_scaler_k_reranks_without_reading_audio(qtbot, window)
     assert after != before
     with qtbot.waitSignal(session.resultsChanged, timeout=1000):
         panel.scaler_combo.setCurrentText("StandardScaler")
-    assert (session.model_key, "StandardScaler") in session._indexes
+    assert (session.model_key, "StandardScaler") in session.searches
     with qtbot.waitSignal(session.resultsChanged, timeout=1000):
         panel.k_spin.setValue(3)
     assert len(session.results) == 3
@@ -214,7 +214,7 @@ def test_add_folder_and_remove(qtbot, window, tmp_path):
 
 
 def test_odd_one_out_appends_a_triplet(qtbot, window, tmp_path):
-    from trainer.evaluate import read_triplets_csv
+    from trainer.triplets import read_triplets_csv
 
     out = tmp_path / "mine.csv"
     from musicsim_app.odd_one_out import OddOneOutDialog

@@ -139,7 +139,8 @@ def test_queue_remove_drag_and_export(qtbot, window, tmp_path, monkeypatch):
 
 
 def _journey_checks(window, a: int, b: int):
-    from trainer.search import SearchIndex, pairwise_distances
+    from trainer.distances import pairwise_distances
+    from trainer.search import SearchIndex
 
     queue = window.playlists.queue
     songs = queue.songs

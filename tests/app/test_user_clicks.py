@@ -430,7 +430,7 @@ def test_every_page_fits_the_window_with_nothing_cut_off(qtbot, window, size):
 # -- smaller things ------------------------------------------------------------------------------
 def test_odd_one_out_from_the_tools_menu(qtbot, window, tmp_path):
     from musicsim_app.odd_one_out import OddOneOutDialog
-    from trainer.evaluate import read_triplets_csv
+    from trainer.triplets import read_triplets_csv
 
     window.settings.triplets_csv = str(tmp_path / "mine.csv")
     menu_action(window, "Tools", "Odd one out (ground truth by ear)…").trigger()

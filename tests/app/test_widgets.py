@@ -15,8 +15,8 @@ from musicsim_app.session import LibrarySession
 from musicsim_app.spectrogram_view import SpectrogramPanel, mel_ticks
 from musicsim_app.triplet_choice import choose_trio
 from musicsim_app.workers import JobRunner
+from trainer.distances import DISTANCES, SCALERS
 from trainer.library import Song
-from trainer.search import DISTANCES, SCALERS
 
 
 @dataclass(frozen=True)
@@ -101,20 +101,20 @@ def test_a_big_library_prepares_its_search_on_a_worker(qtbot, session, monkeypat
     are built on a worker (a minute at a million songs); the results follow."""
     import threading
 
-    import musicsim_app.engine_jobs as engine_jobs
     import musicsim_app.session as session_module
     import trainer.search as search
+    import trainer.search_cache as search_cache
 
     monkeypatch.setattr(session_module, "SYNC_SEARCH_ROWS", 10)
     monkeypatch.setattr(search, "ANN_THRESHOLD", 20)  # so these 40 songs get HNSW graphs
     threads = []
-    real = engine_jobs.prepare_search
+    real = search_cache.prepare_search
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine_jobs, "prepare_search", spy)
+    monkeypatch.setattr(search_cache, "prepare_search", spy)
     X = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
     session.model_refs = [_model_ref("m", dim=X.shape[1])]
     session.model_name = "m"
@@ -255,30 +255,35 @@ def test_map_with_10000_points_hit_testing(qtbot):
 
 def test_benchmark_intervals_read_as_words():
     from musicsim_app.benchmark_page import _interval_texts
+    from trainer.results import Uncertainty
 
     texts = _interval_texts(
-        {
-            "draws": 2000,
-            "cosine_normalizer": [44.5, 62.6],
-            "p_at_1": [51.1, 76.6],
-            "first_minus_this": {
-                "first": "default",
-                "cosine_normalizer": [-7.5, -18.2, 3.5],
-                "p_at_1": [-8.5, -23.4, 8.5],
-            },
-        }
+        Uncertainty.from_dict(
+            {
+                "draws": 2000,
+                "cosine_normalizer": [44.5, 62.6],
+                "p_at_1": [51.1, 76.6],
+                "first_minus_this": {
+                    "first": "default",
+                    "cosine_normalizer": [-7.5, -18.2, 3.5],
+                    "p_at_1": [-8.5, -23.4, 8.5],
+                },
+            }
+        )
     )
     assert texts == [
         "95 % interval: cosine-Normalizer 44.5–62.6 %, P@1 51.1–76.6 %",
         "default minus this: cosine-Normalizer -7.5 [-18.2, +3.5], P@1 -8.5 [-23.4, +8.5]",
     ]
-    assert _interval_texts({}) == []  # results saved before intervals existed
+    assert _interval_texts(None) == []  # results saved before intervals existed
     diff = {"first": "default", "cosine_normalizer": [3.5, -6, 12]}
     texts = _interval_texts(
-        {
-            "cosine_normalizer": [44.5, 62.6],
-            "albums": {"cosine_normalizer": [40.0, 66.0], "first_minus_this": diff},
-        }
+        Uncertainty.from_dict(
+            {
+                "cosine_normalizer": [44.5, 62.6],
+                "albums": {"cosine_normalizer": [40.0, 66.0], "first_minus_this": diff},
+            }
+        )
     )
     assert texts == [
         "95 % interval: cosine-Normalizer 44.5–62.6 %",

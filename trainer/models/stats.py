@@ -47,6 +47,7 @@ from trainer.errors import ParameterError
 from trainer.models.classic import band_matrix
 from trainer.models.ours import MusicNetHybrid
 from trainer.models.registry import register
+from trainer.parts import COMPONENTS_PER_BLOCK, STATISTICS_BLOCKS
 
 N_MFCC = 20
 N_ENVELOPE_BANDS = 16
@@ -62,15 +63,16 @@ def _gaussian_size(n: int) -> int:
     return n + n * (n + 1) // 2
 
 
-BLOCK_SIZES: dict[str, int] = {
+_SIZES = {
     "timbre": _gaussian_size(N_MFCC),
     "timbre_motion": _gaussian_size(N_MFCC),
     "envelope": _gaussian_size(N_ENVELOPE_BANDS),
     "modulation": N_MODULATION_BANDS * N_MODULATION_BINS,
 }
+#: Each block's size before reduction, in the order of the model's parts (trainer.parts).
+BLOCK_SIZES: dict[str, int] = {name: _SIZES[name] for name, _ in STATISTICS_BLOCKS}
 N_STATS = sum(BLOCK_SIZES.values())
-#: Each block is reduced to its main directions on the training music: 4 × 16 of the 128 outputs.
-COMPONENTS_PER_BLOCK = 16
+#: Each block is reduced to its main directions on the training music (COMPONENTS_PER_BLOCK each).
 N_STATS_OUT = COMPONENTS_PER_BLOCK * len(BLOCK_SIZES)
 
 

@@ -5,8 +5,8 @@ model in memory and scores it on the held-out games after every ``--eval-every``
 odd-one-out at cosine-Normalizer and the best of the 27 cells (the same 5,000 triplets each time),
 P@1 and MAP@R.  ``musicsim bench`` stays the authoritative measurement; this is for choosing.
 
-    python benchmarks/quality_lab.py --corpus CORPUS --held-out warzone2100,nexuiz [recipe options]
-    python benchmarks/quality_lab.py ... --init default --train-on held-out --neighbours 0.5
+    python research/quality_lab.py --corpus CORPUS --held-out warzone2100,nexuiz [recipe options]
+    python research/quality_lab.py ... --init default --train-on held-out --neighbours 0.5
 
 Recipe options: ``--album W`` adds a SupCon term on folder labels, ``--set-size S`` makes each
 view the mean of S excerpts, ``--neighbours P`` uses nearest-neighbour positives, ``--extra DIR``

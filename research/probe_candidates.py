@@ -15,7 +15,7 @@ default with, in turn:
 The sets are those of ``probe_statistics.py``: two to choose by (the training games, labels unused
 by training; 8 other games) and two to test on (warzone + nexuiz; heldx4).
 
-    python benchmarks/probe_candidates.py --corpus CORPUS --extra EXTRA [--part blocks|projections]
+    python research/probe_candidates.py --corpus CORPUS --extra EXTRA [--part blocks|projections]
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def main() -> None:
             [f["model"][..., :LEARNT_DIM], together(torch.cat([f[n] for n in shipped], -1))], [1.0, 2.0]
         )
 
-    print(f"python benchmarks/probe_candidates.py --corpus {a.corpus} --extra {a.extra} --part {a.part}")
+    print(f"python research/probe_candidates.py --corpus {a.corpus} --extra {a.extra} --part {a.part}")
     for set_name, (_, labels) in sets.items():
         idx, odd = album_triplets(labels, 5000, seed=0)
         print(f"\n{set_name} ({len(labels)} songs)")

@@ -20,7 +20,7 @@ bench`` — for the default and the classic features, on every ``--set``:
 Figures: odd-one-out at cosine-Normalizer (5,000 album triplets, seed 0) / P@1 / MAP@R, in percent.
 Choose on the ``--select`` sets, then read the others.
 
-    python benchmarks/probe_posthoc.py --home PROBE_HOME \\
+    python research/probe_posthoc.py --home PROBE_HOME \\
         --set train=TRAIN_GAMES --set sel8=EIGHT_OTHER_GAMES --select train --select sel8 \\
         --set wznex=HELD_OUT --set heldx4=HELDX4 --set demo=resources/demo --set testpool=TEST_POOL \\
         [--part hubness fusion weights stereo]
@@ -43,7 +43,7 @@ from scipy.spatial.distance import cdist
 from scipy.stats import norm as gaussian
 from sklearn.decomposition import PCA
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # common.py
 from common import command_line, machine  # noqa: E402
 from trainer.audio import excerpt_starts, probe  # noqa: E402
 from trainer.config import FeatureConfig  # noqa: E402

@@ -7,7 +7,7 @@ concatenated — in full, or reduced to its main directions as the shipped model
 song embeddings (mean of normalised excerpt embeddings, as the indexer) on four sets: the training
 games and eight other games to choose by, warzone + nexuiz and four more games to test on.
 
-    python benchmarks/probe_statistics.py --corpus CORPUS --extra EXTRA [--model default]
+    python research/probe_statistics.py --corpus CORPUS --extra EXTRA [--model default]
 
 CORPUS from ../shared/corpus/build_dev_corpus.py, EXTRA from benchmarks/build_extra_corpus.py;
 log-mels are cached by quality_lab.py's ``cached_excerpts`` (32 excerpts of 3 s per song).
@@ -114,7 +114,7 @@ def main() -> None:
         f"+ all blocks, {a.components} directions each": (blocks, a.components),
         **{f"+ {k} only, full": ((k,), None) for k in blocks},
     }
-    print(f"python benchmarks/probe_statistics.py --corpus {a.corpus} --extra {a.extra} --model {a.model}")
+    print(f"python research/probe_statistics.py --corpus {a.corpus} --extra {a.extra} --model {a.model}")
     for set_name, (_, labels) in sets.items():
         idx, odd = album_triplets(labels, 5000, seed=0)
         print(f"\n{set_name} ({len(labels)} songs)")

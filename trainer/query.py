@@ -1,0 +1,238 @@
+"""The one query path of the command line and the window: the songs nearest a song, and why.
+
+A query is a library row (the song itself is then left out of its answer) or the vector of a song
+from outside the library.  :func:`nearest` ranks by the whole vector under a distance and a scaler
+(on a :class:`~trainer.search.SearchIndex`, exact or HNSW as the index decides) or by one named
+part alone, and says for each result where it stands in each named part of the model's vector
+(:mod:`trainer.aspects`).  ``musicsim query`` calls :func:`query_file`, which finds or embeds the
+file first; the window calls :func:`nearest` on the embeddings it holds.  Both only render the
+typed :class:`Answer`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .aspects import AspectRanker
+from .errors import MusicSimError, ParameterError
+from .parts import Aspect, aspects_for
+from .safetext import shown
+
+if TYPE_CHECKING:
+    from .search import SearchIndex
+
+#: Why a distance gives every song the same distance from a query, where we know.
+BINARY_DISTANCES = {
+    "hamming": "hamming counts the coordinates that differ, and real-valued embeddings differ in all of them",
+    "kulsinski": "kulsinski compares which coordinates are nonzero, and in real-valued embeddings all "
+    "of them are",
+}
+
+
+@dataclass(frozen=True)
+class Match:
+    """One result: its library row, its song, its distance from the query."""
+
+    row: int
+    song_id: int
+    distance: float
+    #: (part, share of the library's other songs less alike the query in it), for models with named parts
+    alike: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The results of one query, nearest first."""
+
+    matches: list[Match]
+    #: the named part the songs were ranked by alone, or None for the whole vector
+    part: str | None = None
+    #: why the distance cannot tell the songs apart (every one at the same distance); "" when it can
+    unseparated: str = ""
+
+
+class LibraryVectors:
+    """One model's embeddings of a library, with what queries build from them at first use.
+
+    Parameters
+    ----------
+    ids : np.ndarray, shape (n,)
+        Song ids, one per row.
+    matrix : np.ndarray, shape (n, d)
+    parts : list of Aspect
+        The model's named parts (:func:`trainer.parts.aspects_for`); empty for an opaque code.
+    """
+
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray, parts: list[Aspect]) -> None:
+        self.ids = np.asarray(ids)
+        self.matrix = matrix
+        self.parts = parts
+        self.row_of = {int(i): r for r, i in enumerate(self.ids.tolist())}
+        self._ranker: AspectRanker | None = None
+
+    @classmethod
+    def of_model(cls, ids: np.ndarray, matrix: np.ndarray, arch: str) -> LibraryVectors:
+        """The vectors of a model of architecture ``arch``, with the parts it declares."""
+        width = matrix.shape[1] if matrix.ndim == 2 else 0
+        return cls(ids, matrix, aspects_for(arch, width) if width else [])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def part_labels(self) -> list[str]:
+        return [p.label for p in self.parts]
+
+    def ranker(self) -> AspectRanker | None:
+        """The parts' ranker over these rows (built at first use); None for an opaque code."""
+        if not self.parts:
+            return None
+        if self._ranker is None:
+            self._ranker = AspectRanker(self.matrix, self.parts)
+        return self._ranker
+
+
+def nearest(
+    vectors: LibraryVectors,
+    query: int | np.ndarray,
+    *,
+    k: int,
+    distance: str = "cosine",
+    scaler: str = "Normalizer",
+    part: str | None = None,
+    index: SearchIndex | None = None,
+) -> Answer:
+    """The ``k`` songs nearest ``query``: a row of ``vectors`` (left out of the answer) or a vector
+    ``(d,)`` of a song from outside the library.
+
+    ``part`` ranks by that named part alone; otherwise the whole vector is ranked on ``index``
+    (built here when not given; a window passes the one it caches, HNSW graph included).  Fewer
+    than ``k`` matches come back when the library has fewer other songs.  Raises
+    :class:`ParameterError` for a part the model does not have.
+    """
+    from .search import SearchIndex
+
+    inside = isinstance(query, (int, np.integer))
+    exclude = [int(query)] if inside else None
+    q = vectors.matrix[int(query)] if inside else np.asarray(query)
+    k = min(int(k), len(vectors) - (1 if inside else 0))
+    ranker = vectors.ranker()
+    unseparated = ""
+    if part is not None:
+        if part not in vectors.part_labels:
+            raise ParameterError(f"no part '{part}' in this model's vector")
+        idx, dist = ranker.nearest(query, vectors.part_labels.index(part), k)  # type: ignore[union-attr]
+    else:
+        index = index if index is not None else SearchIndex(vectors.matrix, scaler)
+        idx, dist = index.query(q, k, distance, exclude_ids=exclude)
+        unseparated = _unseparated(index, q, exclude, dist, distance)
+    alike: list[tuple[tuple[str, float], ...]] = [()] * len(idx)
+    if ranker is not None and len(idx):
+        alike = [
+            tuple(zip(vectors.part_labels, map(float, p), strict=True))
+            for p in ranker.percentiles(query, idx)
+        ]
+    matches = [
+        Match(int(i), int(vectors.ids[int(i)]), float(d), why)
+        for i, d, why in zip(idx, dist, alike, strict=True)
+    ]
+    return Answer(matches, part, unseparated)
+
+
+def _unseparated(
+    index: SearchIndex, q: np.ndarray, exclude: list[int] | None, dist: np.ndarray, metric: str
+) -> str:
+    """Why every song is at the same distance from the query (hamming and kulsinski on real-valued
+    embeddings), so that the "nearest" would be table order; "" when they are not.  Only checked
+    when the top k tie, and never over an HNSW graph."""
+    if len(dist) < 2 or dist[0] != dist[-1] or index.backend_for(metric) == "ann":
+        return ""
+    others = index.n - (len(exclude) if exclude else 0)
+    if len(dist) < others:
+        _, dist = index.query(q, others, metric, exclude_ids=exclude)
+    if dist[0] != dist[-1]:
+        return ""
+    why = BINARY_DISTANCES.get(metric, "")
+    return (
+        f"{metric} puts every song at the same distance ({dist[0]:.4g}) from this query, so "
+        f"it cannot tell them apart" + (f": {why}" if why else "") + ". Pick another distance."
+    )
+
+
+@dataclass(frozen=True)
+class FileAnswer:
+    """:func:`query_file`'s answer with what the command line prints beside it."""
+
+    answer: Answer
+    songs: dict[int, Any]  #: song id -> trainer.library.Song of every match
+    model_name: str
+    library_songs: int  #: songs indexed with the model
+
+
+def query_file(
+    home: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    model: str = "default",
+    k: int = 10,
+    distance: str = "cosine",
+    scaler: str = "Normalizer",
+    part: str | None = None,
+    device: str = "auto",
+) -> FileAnswer:
+    """``musicsim query``: the library's songs nearest the audio file ``path`` under ``model``.
+
+    A file the index holds is its own row; any other file is decoded and embedded first.
+    """
+    from .bounds import vector_problem
+    from .device import resolve_device
+    from .embed import Embedder
+    from .library import Library
+    from .modelstore import load_model
+    from .paths import graphs_dir
+    from .search import SearchIndex
+
+    if k < 1:
+        raise MusicSimError("--k must be at least 1")
+    dev = resolve_device(device)  # a GPU asked for and absent is an error, used or not
+    loaded = load_model(model, home)
+    name = loaded.info.name
+    with Library(home) as lib:
+        none = MusicSimError(
+            f"no songs are indexed with model '{shown(name)}'; "
+            f"run 'musicsim index DIR --model {shown(model)}' first"
+        )
+        ids, matrix = lib.embeddings(loaded.info.key)
+        if len(ids) == 0:
+            raise none
+        if lib.register_model(loaded):  # refuses a model whose representation differs from the index's
+            ids, matrix = lib.embeddings(loaded.info.key)  # ... and drops the rows of a damaged record
+            if len(ids) == 0:
+                raise none
+        vectors = LibraryVectors.of_model(ids, matrix, loaded.info.arch)
+        song = lib.song_by_path(path)
+        query: int | np.ndarray
+        if song is not None and song.id in vectors.row_of:
+            query = vectors.row_of[song.id]
+        else:
+            query = Embedder(loaded, device=dev).embed_file(Path(path))
+            problem = vector_problem(query, matrix.shape[1])
+            if problem:
+                raise MusicSimError(
+                    f"model '{shown(name)}' gave an unusable embedding for {shown(path)} ({problem})"
+                )
+        if part and part not in vectors.part_labels:
+            labels = vectors.part_labels
+            parts = f"its parts: {', '.join(labels)}" if labels else "its vector has no named parts"
+            raise MusicSimError(f"model '{name}' has no part '{part}'; {parts}")
+        index = None if part else SearchIndex(matrix, scaler, graph_dir=graphs_dir(Path(home)))
+        answer = nearest(
+            vectors, query, k=k, distance=distance, scaler=scaler, part=part or None, index=index
+        )
+        songs = {s.id: s for s in lib.songs_by_ids([m.song_id for m in answer.matches])}
+    return FileAnswer(answer, songs, name, len(ids))
