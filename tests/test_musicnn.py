@@ -97,10 +97,14 @@ def test_registered_models_run_on_a_batch_of_excerpts():
     waves = torch.randn(3, MUSICNN_FEATURES.excerpt_samples) * 0.1
     x = LogMel(MUSICNN_FEATURES)(waves)
     raw = build_model("musicnn-msd").eval()
-    head = build_model("musicnn-msd-head", embedding_dim=256).eval()
+    head = build_model("musicnn-msd-head").eval()
     with torch.no_grad():
         assert raw(x).shape == (3, 1506)
-        assert head(x).shape == (3, 256)
+        out = head(x)
+    assert out.shape == (3, 128)
+    # three parts (timbre 64, rhythm 32, texture 32), each of unit length
+    norms = torch.stack([p.norm(dim=1) for p in out.split([64, 32, 32], dim=1)])
+    assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
     assert not any(p.requires_grad for p in head.backbone.parameters())
     assert any(p.requires_grad for p in head.mlp.parameters())
 
@@ -111,6 +115,8 @@ def test_a_head_wider_than_256_dimensions_is_refused():
 
     with pytest.raises(ParameterError):
         MusicnnHead(MUSICNN_FEATURES, embedding_dim=512, pretrained=False)
+    with pytest.raises(ParameterError):
+        MusicnnHead(MUSICNN_FEATURES, embedding_dim=2, pretrained=False)
 
 
 def test_musicnn_models_refuse_other_input():

@@ -333,26 +333,56 @@ class PretrainedMusicnn(nn.Module):
         return self.head(self.frontend(x))
 
 
+#: The pooled layers' channels by what their filters listen to: the timbral front-end filters
+#: (7 frames × 38 or 67 bands), the temporal ones (128, 64, 32 frames × 1 band) and the mid end
+#: that combines both.  Each is taken from the max- and the mean-pooled layer alike.
+POOLED_PARTS: tuple[tuple[str, int, int], ...] = (
+    ("timbre", 0, 2 * TIMBRAL_FILTERS),
+    ("rhythm", 2 * TIMBRAL_FILTERS, FRONTEND_CHANNELS),
+    ("texture", FRONTEND_CHANNELS, POOLED_CHANNELS),
+)
+
+
+def part_columns(start: int, stop: int) -> torch.Tensor:
+    """The columns of channels ``start:stop`` in ``[max_pool, mean_pool]``."""
+    return torch.cat([torch.arange(start, stop), POOLED_CHANNELS + torch.arange(start, stop)])
+
+
+def head_part_sizes(embedding_dim: int) -> tuple[int, int, int]:
+    """How ``embedding_dim`` is shared by timbre, rhythm and texture: half, a quarter, the rest."""
+    timbre, rhythm = embedding_dim // 2, embedding_dim // 4
+    return timbre, rhythm, embedding_dim - timbre - rhythm
+
+
 class MusicnnHead(PretrainedMusicnn):
     """Frozen musicnn + standardised pooled layers + a learnt head to ``embedding_dim`` (≤ 256).
 
-    The head is the thesis's metric learning on top of the pretrained features: a residual MLP
-    whose linear path starts as the principal directions of the standardised features of the
-    training music (:meth:`fit_statistics`; on unseen games the first 256 keep every score of the
-    1506-d features, docs/QUALITY.md) and whose MLP path starts at zero, so an untrained head *is*
-    the pretrained features, and training with triplet or NT-Xent loss moves it from there.
+    The output has three parts a listener can name — timbre, rhythm, texture (half, a quarter, a
+    quarter of the columns; :data:`POOLED_PARTS`) — each L2-normalised, so each has the same say
+    in a cosine distance and the results can say which one a neighbour is alike in.  Each part's
+    linear path starts as the principal directions of that part of the standardised training
+    features (:meth:`fit_statistics`); a residual MLP over all of them starts at zero.  An untrained
+    head is therefore the pretrained features, reduced (on the selection games it scores what all
+    1506 dimensions score, docs/QUALITY.md), and training with triplet or NT-Xent loss moves it
+    from there.
     """
 
     def __init__(
-        self, cfg: FeatureConfig, embedding_dim: int = 256, hidden: int = 512, pretrained: bool = True
+        self, cfg: FeatureConfig, embedding_dim: int = 128, hidden: int = 512, pretrained: bool = True
     ) -> None:
         super().__init__(cfg, pretrained=pretrained)
-        if not 1 <= embedding_dim <= 256:
-            raise ParameterError(f"a musicnn head maps to at most 256 dimensions, got {embedding_dim}")
+        if not 4 <= embedding_dim <= 256:
+            raise ParameterError(f"a musicnn head maps to 4 to 256 dimensions, got {embedding_dim}")
+        self.sizes = head_part_sizes(embedding_dim)
+        for k, (_, start, stop) in enumerate(POOLED_PARTS):
+            self.register_buffer(f"columns{k}", part_columns(start, stop), persistent=False)
+        self.project = nn.ModuleList(
+            nn.Linear(2 * (stop - start), size) for (_, start, stop), size in zip(POOLED_PARTS, self.sizes)
+        )
+        for layer in self.project:  # until fitted: random projections
+            nn.init.normal_(layer.weight, std=1.0 / layer.in_features**0.5)
+            nn.init.zeros_(layer.bias)
         d_in = self.frontend_dim
-        self.project = nn.Linear(d_in, embedding_dim)
-        nn.init.normal_(self.project.weight, std=1.0 / d_in**0.5)  # until fitted: a random projection
-        nn.init.zeros_(self.project.bias)
         self.mlp = nn.Sequential(
             nn.Dropout(0.1), nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, embedding_dim)
         )
@@ -360,23 +390,32 @@ class MusicnnHead(PretrainedMusicnn):
         nn.init.zeros_(self.mlp[-1].bias)
         self.embedding_dim = embedding_dim
 
+    def _parts_in(self, z: torch.Tensor) -> list[torch.Tensor]:
+        return [F.normalize(z[:, getattr(self, f"columns{k}")], dim=1) for k in range(len(POOLED_PARTS))]
+
+    def _standardised(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.standardise.mean) / self.standardise.std
+
     @torch.no_grad()
     def fit_statistics(self, features: torch.Tensor) -> None:
-        """Standardisation, then the projection: the centred principal directions of the
-        standardised training vectors ``(N, 1506)``."""
-        super().fit_statistics(features)
-        z = self.standardise(features).double()
-        mean = z.mean(dim=0)
-        _, _, v = torch.linalg.svd(z - mean, full_matrices=False)
-        k = min(self.embedding_dim, v.shape[0])
-        weight = torch.zeros_like(self.project.weight, dtype=torch.float64)
-        weight[:k] = v[:k]
-        self.project.weight.copy_(weight.float())
-        self.project.bias.copy_((-weight @ mean).float())
+        """Standardisation, then each part's projection: the centred principal directions of that
+        part of the standardised training vectors ``(N, 1506)``."""
+        self.standardise.fit(features)
+        for layer, part in zip(self.project, self._parts_in(self._standardised(features))):
+            part = part.double()
+            mean = part.mean(dim=0)
+            _, _, v = torch.linalg.svd(part - mean, full_matrices=False)
+            weight = torch.zeros_like(layer.weight, dtype=torch.float64)
+            k = min(layer.out_features, v.shape[0])
+            weight[:k] = v[:k]
+            layer.weight.copy_(weight.float())
+            layer.bias.copy_((-weight @ mean).float())
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
-        z = self.standardise(features)
-        return self.project(z) + self.mlp(z)
+        z = self._standardised(features)
+        out = torch.cat([layer(part) for layer, part in zip(self.project, self._parts_in(z))], dim=1)
+        out = out + self.mlp(z)
+        return torch.cat([F.normalize(p, dim=1) for p in out.split(self.sizes, dim=1)], dim=1)
 
 
 @register(
@@ -397,8 +436,8 @@ def musicnn_msd(cfg: FeatureConfig, embedding_dim: int = 1506) -> nn.Module:  # 
     default_batch_size=64,
     default_loss="triplet",
     features=MUSICNN_FEATURES,
-    description="musicnn (MSD, frozen) + a learnt head to <= 256-d (triplet or NT-Xent on cached "
-    "pretrained features: fast on a CPU)",
+    description="musicnn (MSD, frozen) + a learnt head to <= 256-d in three parts: timbre, rhythm, texture "
+    "(triplet or NT-Xent on cached pretrained features: fast on a CPU)",
 )
-def musicnn_msd_head(cfg: FeatureConfig, embedding_dim: int = 256) -> nn.Module:
-    return MusicnnHead(cfg, embedding_dim=min(embedding_dim, 256))
+def musicnn_msd_head(cfg: FeatureConfig, embedding_dim: int = 128) -> nn.Module:
+    return MusicnnHead(cfg, embedding_dim=embedding_dim)
