@@ -31,13 +31,15 @@ def test_parts_are_declared_for_registered_architectures_of_their_width():
     """Each declared layout names a registered architecture and fits the vector it builds."""
     import torch
 
-    from trainer.models import build_model, model_names
+    from trainer.config import FeatureConfig
+    from trainer.models import build_model, get_spec, model_names
 
     for arch in PARTS_BY_ARCH:
         assert arch in model_names()
+        cfg = get_spec(arch).features or FeatureConfig()  # a pretrained net takes its own input
         with torch.no_grad():
             model = build_model(arch).eval()
-            dim = int(model(torch.randn(2, 1, 96, 130)).shape[1])
+            dim = int(model(torch.randn(2, 1, cfg.n_mels, cfg.n_frames)).shape[1])
         assert sorted(c for a in aspects_for(arch, dim) for c in a.columns) == list(range(dim))
 
 
