@@ -125,3 +125,14 @@ def test_musicnn_models_refuse_other_input():
 
     with pytest.raises(ParameterError, match="16 kHz"):
         build_model("musicnn-msd", FeatureConfig())
+
+
+def test_the_why_line_knows_the_parts_of_both_musicnn_models():
+    from trainer.parts import aspects_for
+
+    head = aspects_for("musicnn-msd-head", 128)
+    assert [a.label for a in head] == ["timbre", "rhythm", "texture"]
+    assert [len(a.columns) for a in head] == [64, 32, 32]
+    raw = aspects_for("musicnn-msd", 1506)
+    assert sorted(c for a in raw for c in a.columns) == list(range(1506))
+    assert len(raw[0].columns) == 2 * 408  # the timbral filters' channels, max- and mean-pooled

@@ -63,10 +63,45 @@ def classic_parts(embedding_dim: int) -> list[Aspect]:
     ]
 
 
+#: musicnn's pooled channels (of 753, in its max- and its mean-pooled layer alike) by what their
+#: filters listen to: the timbral front-end filters (7 frames × 38 or 67 bands), the temporal ones
+#: (128, 64, 32 frames × 1 band) and the mid end that combines them.
+MUSICNN_POOLED_CHANNELS = 753
+MUSICNN_PARTS: tuple[tuple[str, int, int], ...] = (
+    ("timbre", 0, 408),
+    ("rhythm", 408, 561),
+    ("texture", 561, 753),
+)
+
+
+def musicnn_head_sizes(embedding_dim: int) -> tuple[int, int, int]:
+    """How a musicnn head's output is shared by timbre, rhythm and texture: ½, ¼, the rest."""
+    timbre, rhythm = embedding_dim // 2, embedding_dim // 4
+    return timbre, rhythm, embedding_dim - timbre - rhythm
+
+
+def musicnn_head_parts(embedding_dim: int) -> list[Aspect]:
+    parts, start = [], 0
+    for (label, _, _), size in zip(MUSICNN_PARTS, musicnn_head_sizes(embedding_dim), strict=True):
+        parts.append(Aspect(label, tuple(range(start, start + size))))
+        start += size
+    return parts
+
+
+def musicnn_pooled_parts(embedding_dim: int) -> list[Aspect]:
+    """The raw ``[max_pool, mean_pool]`` features: each part's channels in both layers."""
+    n = MUSICNN_POOLED_CHANNELS
+    if embedding_dim != 2 * n:
+        return []
+    return [Aspect(label, (*range(a, b), *range(n + a, n + b))) for label, a, b in MUSICNN_PARTS]
+
+
 #: Every architecture whose vector has named parts (a registered model name -> its layout).
 PARTS_BY_ARCH: dict[str, Callable[[int], list[Aspect]]] = {
     "musicnet-stats-small": statistics_parts,
     "classic": classic_parts,
+    "musicnn-msd-head": musicnn_head_parts,
+    "musicnn-msd": musicnn_pooled_parts,
 }
 
 

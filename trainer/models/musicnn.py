@@ -35,6 +35,7 @@ from torch import nn
 from trainer.config import FeatureConfig
 from trainer.errors import ModelError, ParameterError
 from trainer.models.registry import register
+from trainer.parts import MUSICNN_PARTS, MUSICNN_POOLED_CHANNELS, musicnn_head_sizes
 
 #: TensorFlow's batch-norm epsilon (``tf.compat.v1.layers.batch_normalization``).
 TF_BN_EPS = 1e-3
@@ -47,6 +48,7 @@ TEMPORAL_KERNELS = (128, 64, 32)
 FRONTEND_CHANNELS = 2 * TIMBRAL_FILTERS + 3 * TEMPORAL_FILTERS  # 561
 MIDEND_FILTERS = 64
 POOLED_CHANNELS = FRONTEND_CHANNELS + 3 * MIDEND_FILTERS  # 753
+assert POOLED_CHANNELS == MUSICNN_POOLED_CHANNELS
 BACKEND_UNITS = 200
 N_TAGS = 50
 
@@ -333,25 +335,14 @@ class PretrainedMusicnn(nn.Module):
         return self.head(self.frontend(x))
 
 
-#: The pooled layers' channels by what their filters listen to: the timbral front-end filters
-#: (7 frames × 38 or 67 bands), the temporal ones (128, 64, 32 frames × 1 band) and the mid end
-#: that combines both.  Each is taken from the max- and the mean-pooled layer alike.
-POOLED_PARTS: tuple[tuple[str, int, int], ...] = (
-    ("timbre", 0, 2 * TIMBRAL_FILTERS),
-    ("rhythm", 2 * TIMBRAL_FILTERS, FRONTEND_CHANNELS),
-    ("texture", FRONTEND_CHANNELS, POOLED_CHANNELS),
-)
+#: What the pooled channels listen to (timbre, rhythm, texture): written once, in trainer.parts.
+POOLED_PARTS = MUSICNN_PARTS
+head_part_sizes = musicnn_head_sizes
 
 
 def part_columns(start: int, stop: int) -> torch.Tensor:
     """The columns of channels ``start:stop`` in ``[max_pool, mean_pool]``."""
     return torch.cat([torch.arange(start, stop), POOLED_CHANNELS + torch.arange(start, stop)])
-
-
-def head_part_sizes(embedding_dim: int) -> tuple[int, int, int]:
-    """How ``embedding_dim`` is shared by timbre, rhythm and texture: half, a quarter, the rest."""
-    timbre, rhythm = embedding_dim // 2, embedding_dim // 4
-    return timbre, rhythm, embedding_dim - timbre - rhythm
 
 
 class MusicnnHead(PretrainedMusicnn):
