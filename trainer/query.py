@@ -120,7 +120,7 @@ def nearest(
     inside = isinstance(query, (int, np.integer))
     exclude = [int(query)] if inside else None
     q = vectors.matrix[int(query)] if inside else np.asarray(query)
-    k = min(int(k), len(vectors) - (1 if inside else 0))
+    k = int(k)
     ranker = vectors.ranker()
     unseparated = ""
     if part is not None:
