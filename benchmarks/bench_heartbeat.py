@@ -244,10 +244,11 @@ def first_query_phases(n: int, measure, rep: Report) -> dict[str, list[float]]:
     """The first query of an ``n``-song library: prepared on a worker (the app) vs on the GUI thread."""
     import numpy as np
 
-    from musicsim_app.engine_jobs import Snapshot, prepare_search
+    from musicsim_app.engine_jobs import Snapshot
     from musicsim_app.session import LibrarySession
     from musicsim_app.workers import JobRunner
     from trainer.library import Song
+    from trainer.search_cache import prepare_search
 
     X = np.random.default_rng(0).normal(size=(n, 128)).astype(np.float32)
     songs = [
@@ -278,7 +279,11 @@ def first_query_phases(n: int, measure, rep: Report) -> dict[str, list[float]]:
     )
     rep.log(f"GUI-thread build: {time.perf_counter() - t:.1f} s")
     session = LibrarySession(Path(tempfile.mkdtemp(prefix="bench_heartbeat_home_")), JobRunner())
-    session.model_refs = [type("Ref", (), {"name": "m", "info": type("I", (), {"key": "m@bench"})()})()]
+    session.model_refs = [
+        type(
+            "Ref", (), {"name": "m", "info": type("I", (), {"key": "m@bench", "arch": "musicnet-small"})()}
+        )()
+    ]
     session.model_name = "m"
     session.apply_snapshot(Snapshot(songs=songs, ids=np.arange(n), matrix=X, model_key="m@bench"))
     t = time.perf_counter()

@@ -34,7 +34,7 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=5, help="timings per combination (the median is used)")
     args = p.parse_args()
 
-    from trainer import search
+    from trainer import distances, search
 
     rep = Report("bench_rerank: re-rank from cached embeddings after a distance or scaler change", args)
     X = synthetic(args.songs, args.dim)
@@ -43,8 +43,8 @@ def main() -> int:
     k = args.k
     worst_cold = worst_warm = worst_base = (0.0, "")
     per_combo = {}
-    for scaler in search.SCALERS:
-        for metric in search.DISTANCES:
+    for scaler in distances.SCALERS:
+        for metric in distances.DISTANCES:
             cold, warm, base = [], [], []
             for r in rows:
                 r = int(r)
