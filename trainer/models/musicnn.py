@@ -349,13 +349,14 @@ class MusicnnHead(PretrainedMusicnn):
     """Frozen musicnn + standardised pooled layers + a learnt head to ``embedding_dim`` (≤ 256).
 
     The output has three parts a listener can name — timbre, rhythm, texture (half, a quarter, a
-    quarter of the columns; :data:`POOLED_PARTS`) — each L2-normalised, so each has the same say
-    in a cosine distance and the results can say which one a neighbour is alike in.  Each part's
-    linear path starts as the principal directions of that part of the standardised training
-    features (:meth:`fit_statistics`); a residual MLP over all of them starts at zero.  An untrained
-    head is therefore the pretrained features, reduced (on the selection games it scores what all
-    1506 dimensions score, docs/QUALITY.md), and training with triplet or NT-Xent loss moves it
-    from there.
+    quarter of the columns; :data:`trainer.parts.MUSICNN_PARTS`) — so the results can say which one
+    a neighbour is alike in.  Each part's linear path starts as the principal directions of that
+    part's columns of the standardised, block-normalised training features
+    (:meth:`fit_statistics`), and the parts keep the weight those columns have in the 1506-d
+    features, so an untrained head is the pretrained features' geometry in 128 dimensions (it
+    scores what they score on every set we have; one joint projection did as well, renormalising
+    each part did worse: docs/QUALITY.md).  A residual MLP over all 1506 starts at zero; training
+    with triplet or NT-Xent loss moves the head from there.
     """
 
     def __init__(
@@ -382,17 +383,14 @@ class MusicnnHead(PretrainedMusicnn):
         self.embedding_dim = embedding_dim
 
     def _parts_in(self, z: torch.Tensor) -> list[torch.Tensor]:
-        return [F.normalize(z[:, getattr(self, f"columns{k}")], dim=1) for k in range(len(POOLED_PARTS))]
-
-    def _standardised(self, features: torch.Tensor) -> torch.Tensor:
-        return (features - self.standardise.mean) / self.standardise.std
+        return [z[:, getattr(self, f"columns{k}")] for k in range(len(POOLED_PARTS))]
 
     @torch.no_grad()
     def fit_statistics(self, features: torch.Tensor) -> None:
         """Standardisation, then each part's projection: the centred principal directions of that
         part of the standardised training vectors ``(N, 1506)``."""
         self.standardise.fit(features)
-        for layer, part in zip(self.project, self._parts_in(self._standardised(features))):
+        for layer, part in zip(self.project, self._parts_in(self.standardise(features)), strict=True):
             part = part.double()
             mean = part.mean(dim=0)
             _, _, v = torch.linalg.svd(part - mean, full_matrices=False)
@@ -403,10 +401,9 @@ class MusicnnHead(PretrainedMusicnn):
             layer.bias.copy_((-weight @ mean).float())
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
-        z = self._standardised(features)
-        out = torch.cat([layer(part) for layer, part in zip(self.project, self._parts_in(z))], dim=1)
-        out = out + self.mlp(z)
-        return torch.cat([F.normalize(p, dim=1) for p in out.split(self.sizes, dim=1)], dim=1)
+        z = self.standardise(features)
+        parts = zip(self.project, self._parts_in(z), strict=True)
+        return torch.cat([layer(part) for layer, part in parts], dim=1) + self.mlp(z)
 
 
 @register(
