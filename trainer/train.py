@@ -423,7 +423,7 @@ def _export(
         arch=cfg.arch,
         embedding_dim=int(getattr(model, "embedding_dim", cfg.embedding_dim)),
         features=index_features,
-        loss=cfg.loss,
+        loss=cfg.loss if state["epoch"] else None,  # statistics only: no loss was used
         epochs=state["epoch"],
         training={
             **base,
