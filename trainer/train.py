@@ -1,8 +1,9 @@
 """Train an embedder with triplet or contrastive loss; checkpoint every epoch; resume after a kill.
 
-``_train`` reads as the run's steps -- build the model, decode the library, choose the batches'
-source, fit, export -- one helper each; the settings are ``trainer.train_config``, the checkpoint
-file ``trainer.checkpoint`` and the per-epoch score ``trainer.validation``.
+Longer than most modules because it is one run read top to bottom: ``_train`` is the run's steps
+-- build the model, decode the library, choose the batches' source, fit, export -- one helper
+each; the settings are ``trainer.train_config``, the checkpoint file ``trainer.checkpoint`` and
+the per-epoch score ``trainer.validation``.
 
 The run's state (weights, Adam moments, epoch, history) is one safetensors file written
 atomically at the end of every epoch, so a killed or cancelled run resumes from its last good
