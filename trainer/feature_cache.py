@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
 
+from .atomic import atomic_path
 from .data import SegmentCache
 from .jobs import ProgressFn, StopFn, check_stop, report
 
@@ -124,13 +124,12 @@ def _save(cache: FeatureCache, cache_dir: Path, key: str) -> None:
 
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_dir / f".frontend-{key}.safetensors"
-        save_file(
-            {"features": np.stack(cache.mels)},
-            str(tmp),
-            metadata={"rels": json.dumps([s.rel for s in cache.songs])},
-        )
-        os.replace(tmp, cache_dir / f"frontend-{key}.safetensors")
+        with atomic_path(cache_dir / f"frontend-{key}.safetensors") as tmp:
+            save_file(
+                {"features": np.stack(cache.mels)},
+                str(tmp),
+                metadata={"rels": json.dumps([s.rel for s in cache.songs])},
+            )
     except (OSError, ValueError, SafetensorError):
         pass  # the cache only saves time
 
