@@ -82,7 +82,7 @@ def _tf_to_torch_names() -> list[tuple[str, str]]:
         "midend_bn.1",
         "midend_bn.2",
     ]
-    for k, (conv, norm) in enumerate(zip(torch_convs, torch_bns)):
+    for k, (conv, norm) in enumerate(zip(torch_convs, torch_bns, strict=True)):
         names += layer("conv2d" if k == 0 else f"conv2d_{k}", conv) + bn(f"batch_normalization_{k + 1}", norm)
     names += bn("batch_normalization_9", "pool_bn") + layer("dense", "dense")
     names += bn("batch_normalization_10", "dense_bn") + layer("dense_1", "logits")
@@ -137,7 +137,9 @@ def inside(out: Path, fixture: Path) -> None:
     if sorted(variables) != sorted(tf_name for tf_name, _ in names):
         raise SystemExit(f"unexpected variables in {MODEL}: {sorted(variables)}")
     values = sess.run([variables[tf_name] for tf_name, _ in names])
-    tensors = {torch_key: _to_torch_layout(torch_key, v) for (_, torch_key), v in zip(names, values)}
+    tensors = {
+        torch_key: _to_torch_layout(torch_key, v) for (_, torch_key), v in zip(names, values, strict=True)
+    }
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out / f"{MODEL}.safetensors"), metadata={"source": f"{WHEEL} {MODEL}"})
     dist = next(package.parent.glob("musicnn-0.1.0.dist-info"))

@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.evaluate import album_triplets, retrieval_report, triplet_correct, triplet_scores  # noqa: E402
 from trainer.losses import make_loss  # noqa: E402
-from trainer.models.musicnn import MUSICNN_FEATURES, BlockStandardiser, MusicnnHead  # noqa: E402
+from trainer.models.musicnn import MUSICNN_FEATURES  # noqa: E402
+from trainer.models.musicnn_heads import BlockStandardiser, MusicnnHead  # noqa: E402
 
 
 def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -155,10 +156,8 @@ def main() -> None:
         )
         for name, (feats, albums) in sets.items():
             X = head_vectors(model, subset(feats, args.excerpts))
-            print(
-                f"head {loss:11s} {args.epochs:3d} ep dim {args.dim}  {name:9s} {score(X, albums, best=False)}",
-                flush=True,
-            )
+            line = f"head {loss:11s} {args.epochs:3d} ep dim {args.dim}  {name:9s}"
+            print(line, score(X, albums, best=False), flush=True)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def test_port_ranks_the_same_top5_tags(reference, port):
     with torch.no_grad():
         tags = port(x).numpy()
     assert list(reference["tags"]) == list(MSD_TAGS)
-    for got, want in zip(tags, reference["taggram"]):
+    for got, want in zip(tags, reference["taggram"], strict=True):
         assert list(np.argsort(-got)[:5]) == list(np.argsort(-want)[:5])
     # a sanity check on what the tags say: the electronic Nexuiz clip is tagged electronic
     assert MSD_TAGS[int(np.argmax(tags[0]))] in ("electronic", "electro", "dance")
@@ -108,7 +108,7 @@ def test_registered_models_run_on_a_batch_of_excerpts():
 
 def test_a_head_wider_than_256_dimensions_is_refused():
     from trainer.errors import ParameterError
-    from trainer.models.musicnn import MusicnnHead
+    from trainer.models.musicnn_heads import MusicnnHead
 
     with pytest.raises(ParameterError):
         MusicnnHead(MUSICNN_FEATURES, embedding_dim=512, pretrained=False)

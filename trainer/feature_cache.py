@@ -70,7 +70,7 @@ class FeatureCache(SegmentCache):
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
         batch: int = 32,
-    ) -> "FeatureCache":
+    ) -> FeatureCache:
         """Run ``model.frontend`` once over fixed crops of every song's segments."""
         key = _key(segments, model)
         cached = _load(cache_dir, key, segments) if cache_dir else None

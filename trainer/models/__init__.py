@@ -3,7 +3,7 @@
 Importing this package registers every model; see :mod:`trainer.models.registry`.
 """
 
-from trainer.models import classic, musicnn, ours, stats, thesis  # noqa: F401  (registration side effects)
+from trainer.models import classic, musicnn_heads, ours, stats, thesis  # noqa: F401  (registration side effects)
 from trainer.models.registry import (
     ModelSpec,
     build_model,
