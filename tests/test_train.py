@@ -303,3 +303,27 @@ def test_zero_epochs_fit_a_pretrained_heads_statistics_and_nothing_else(synth_li
     assert torch.count_nonzero(model.mlp[-1].weight) == 0  # the learnt part is untouched
     with pytest.raises(ParameterError, match="epochs"):
         train(_cfg(synth_library, epochs=0, name="nothing-to-fit"), home=home)
+
+
+@pytest.mark.slow
+def test_a_head_trains_from_a_triplets_csv_and_from_folders_plus_song_identity(synth_library, home, tmp_path):
+    """Every label source works on cached front-end vectors: the thesis's quartet CSV, and
+    folders + self-supervised together (the front end runs once for both runs: one home)."""
+    csv = tmp_path / "truth.csv"
+    rows = [
+        Triplet("synth/tones/tones-0.wav", "synth/tones/tones-1.wav", "synth/noise/noise-0.wav", 3),
+        Triplet("synth/squares/squares-0.wav", "synth/noise/noise-1.wav", "synth/noise/noise-2.wav", 1),
+        Triplet("synth/tones/tones-2.wav", "synth/squares/squares-1.wav", "synth/squares/squares-2.wav", 1),
+    ]
+    append_triplets_csv(csv, rows)
+    for name, kw in (
+        ("head-csv", dict(source="csv", triplets_csv=csv)),
+        ("head-both", dict(source="both", loss="contrastive")),
+    ):
+        folder = train(
+            _cfg(synth_library, arch="musicnn-msd-head", embedding_dim=16, name=name, **kw), home=home
+        )
+        cfg = json.loads((folder / "config.json").read_text())
+        assert cfg["arch"] == "musicnn-msd-head" and cfg["training"]["source"] == kw["source"]
+        assert np.isfinite(cfg["metrics"]["history"][0]["train_loss"])
+    assert len(list((home / "cache").glob("frontend-*.safetensors"))) == 1

@@ -281,11 +281,13 @@ def test_benchmark_fills_27_cells(qtbot, window, tmp_path):
 
 
 @pytest.mark.slow
-def _fill_training_form(qtbot, page, library, name: str, epochs: int = 1) -> None:
+def _fill_training_form(
+    qtbot, page, library, name: str, epochs: int = 1, arch: str = "musicnet-small"
+) -> None:
     """Fill the Training page's form as a user does: pick from the combos, type the name."""
     qtbot.waitUntil(lambda: page.arch_combo.count() > 0, timeout=30_000)  # filled when the page shows
     page.library_combo.setCurrentText(str(library))
-    page.arch_combo.setCurrentIndex(page.arch_combo.findData("musicnet-small"))
+    page.arch_combo.setCurrentIndex(page.arch_combo.findData(arch))
     page.source_combo.setCurrentIndex(page.source_combo.findData("folders"))
     page.epochs_spin.setValue(epochs)
     page.batch_spin.setValue(6)
@@ -294,11 +296,13 @@ def _fill_training_form(qtbot, page, library, name: str, epochs: int = 1) -> Non
     qtbot.keyClicks(page.name_edit, name)
 
 
-def test_start_training_button_trains_and_the_model_appears(qtbot, window, music_library):
-    """The real Start button, clicked: an epoch runs, the GUI stays responsive, the model is listed."""
+@pytest.mark.parametrize("arch", ["musicnet-small", "musicnn-msd-head"])
+def test_start_training_button_trains_and_the_model_appears(qtbot, window, music_library, arch):
+    """The real Start button, clicked: an epoch runs, the GUI stays responsive, the model is listed
+    — a network trained from scratch, and a head on the pretrained front end."""
     window.sidebar.setCurrentRow(1)
     page = window.training_page
-    _fill_training_form(qtbot, page, music_library, "gui-test")
+    _fill_training_form(qtbot, page, music_library, "gui-test", arch=arch)
     errors = []
     window.session.errorOccurred.connect(errors.append)
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
