@@ -1,3 +1,5 @@
+import re
+
 """The command line as a user runs it: subprocesses, real files, exit codes and output."""
 
 import subprocess
@@ -61,6 +63,9 @@ def test_query_ranks_by_one_part_and_says_why(indexed):
     assert "(in spectral balance alone, model 'classic')" in out
     lines = [line for line in out.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
     assert len(lines) == 3 and all("alike in " in line for line in lines)
+    # a library of 12 songs: places among the 11 others, as the window says them, not "top 9 %"
+    assert all(re.search(r"\((1st|2nd|3rd|\d+th) of 11\)", line) for line in lines), out
+    assert " %)" not in out
     distances = [float(line.split()[1]) for line in lines]
     assert distances == sorted(distances)
     bad = musicsim(home, "query", song, "--model", "classic", "--part", "tempo", check=False)

@@ -386,7 +386,7 @@ def _check_output_folder(path: Path, option: str) -> None:
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    from .aspects import top_text
+    from .aspects import place_text
     from .query import query_file
 
     found = query_file(
@@ -411,7 +411,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
         why = ""
         if m.alike:  # the parts this result is closest in, as its place in the library
             best = sorted(((share, label) for label, share in m.alike), reverse=True)[:3]
-            why = "  alike in " + ", ".join(f"{label} ({top_text(share)})" for share, label in best)
+            why = "  alike in " + ", ".join(
+                f"{label} ({place_text(share, found.others)})" for share, label in best
+            )
         title = _show(s.display_title, MAX_SHOWN_CHARS)
         print(
             f"{rank:3d}. {m.distance:9.4f}  {_show(s.path)}"

@@ -172,6 +172,7 @@ class FileAnswer:
     songs: dict[int, Any]  #: song id -> trainer.library.Song of every match
     model_name: str
     library_songs: int  #: songs indexed with the model
+    others: int = 0  #: the songs a result is placed among: the library, less the query if it is one
 
 
 def query_file(
@@ -235,4 +236,5 @@ def query_file(
             vectors, query, k=k, distance=distance, scaler=scaler, part=part or None, index=index
         )
         songs = {s.id: s for s in lib.songs_by_ids([m.song_id for m in answer.matches])}
-    return FileAnswer(answer, songs, name, len(ids))
+    others = len(ids) - 1 if isinstance(query, int) else len(ids)
+    return FileAnswer(answer, songs, name, len(ids), others)
