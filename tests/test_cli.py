@@ -1,7 +1,6 @@
-import re
-
 """The command line as a user runs it: subprocesses, real files, exit codes and output."""
 
+import re
 import subprocess
 import sys
 
