@@ -25,7 +25,6 @@ Details that matter for parity: TensorFlow's batch norm uses eps = 1e-3 (PyTorch
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -243,11 +242,3 @@ def load_pretrained(backbone: MusiCNN, folder: Path = PRETRAINED_DIR) -> MusiCNN
     except RuntimeError as exc:
         raise ModelError(f"'{path}' does not fit the musicnn port: {exc}") from exc
     return backbone
-
-
-def pretrained_info(folder: Path = PRETRAINED_DIR) -> dict:
-    """The conversion record (``config.json``: source wheel, checkpoint hash, tolerance)."""
-    try:
-        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}

@@ -21,7 +21,7 @@ from trainer.config import FeatureConfig
 from trainer.errors import ParameterError
 from trainer.models.musicnn import MUSICNN_FEATURES, N_MELS, POOLED_CHANNELS, MusiCNN, load_pretrained
 from trainer.models.registry import register
-from trainer.parts import MUSICNN_PARTS, musicnn_head_sizes
+from trainer.parts import musicnn_head_sizes, musicnn_pooled_parts
 
 
 def _check_features(cfg: FeatureConfig) -> None:
@@ -108,16 +108,6 @@ class PretrainedMusicnn(nn.Module):
         return self.head(self.frontend(x))
 
 
-#: What the pooled channels listen to (timbre, rhythm, texture): written once, in trainer.parts.
-POOLED_PARTS = MUSICNN_PARTS
-head_part_sizes = musicnn_head_sizes
-
-
-def part_columns(start: int, stop: int) -> torch.Tensor:
-    """The columns of channels ``start:stop`` in ``[max_pool, mean_pool]``."""
-    return torch.cat([torch.arange(start, stop), POOLED_CHANNELS + torch.arange(start, stop)])
-
-
 class MusicnnHead(PretrainedMusicnn):
     """Frozen musicnn + standardised pooled layers + a learnt head to ``embedding_dim`` (≤ 256).
 
@@ -138,12 +128,13 @@ class MusicnnHead(PretrainedMusicnn):
         super().__init__(cfg, pretrained=pretrained)
         if not 4 <= embedding_dim <= 256:
             raise ParameterError(f"a musicnn head maps to 4 to 256 dimensions, got {embedding_dim}")
-        self.sizes = head_part_sizes(embedding_dim)
-        for k, (_, start, stop) in enumerate(POOLED_PARTS):
-            self.register_buffer(f"columns{k}", part_columns(start, stop), persistent=False)
+        self.sizes = musicnn_head_sizes(embedding_dim)
+        # each part's columns of [max_pool, mean_pool], as trainer.parts names them for the raw features
+        parts = musicnn_pooled_parts(self.frontend_dim)
+        for k, part in enumerate(parts):
+            self.register_buffer(f"columns{k}", torch.tensor(part.columns), persistent=False)
         self.project = nn.ModuleList(
-            nn.Linear(2 * (stop - start), size)
-            for (_, start, stop), size in zip(POOLED_PARTS, self.sizes, strict=True)
+            nn.Linear(len(part.columns), size) for part, size in zip(parts, self.sizes, strict=True)
         )
         for layer in self.project:  # until fitted: random projections
             nn.init.normal_(layer.weight, std=1.0 / layer.in_features**0.5)
@@ -157,7 +148,7 @@ class MusicnnHead(PretrainedMusicnn):
         self.embedding_dim = embedding_dim
 
     def _parts_in(self, z: torch.Tensor) -> list[torch.Tensor]:
-        return [z[:, getattr(self, f"columns{k}")] for k in range(len(POOLED_PARTS))]
+        return [z[:, getattr(self, f"columns{k}")] for k in range(len(self.sizes))]
 
     @torch.no_grad()
     def fit_statistics(self, features: torch.Tensor) -> None:
