@@ -169,7 +169,7 @@ class Embedder:
             if getattr(self.loaded.model, "compute_bound", False):
                 # A network that costs several times the decoding (musicnn: ~85 % of the CPU time)
                 # gets every core; one decoder process keeps up with it and mostly sleeps.
-                n_workers = workers = 1 if workers is None else workers
+                workers = 1 if workers is None else workers
                 torch.set_num_threads(max(1, min(threads_before, usable_cores())))
             else:
                 torch.set_num_threads(max(1, min(threads_before, usable_cores() - n_workers)))
