@@ -339,10 +339,4 @@ class PlayQueue(QObject):
         from trainer.playlists import write_m3u
 
         songs = [s for s in (self.session.song(i) for i in self.songs) if s is not None]
-        write_m3u(
-            path,
-            [
-                (s.path, s.duration_s, f"{song_text.artist(s) or 'Unknown'} - {song_text.title(s)}")
-                for s in songs
-            ],
-        )
+        write_m3u(path, [song_text.playlist_entry(s) for s in songs])

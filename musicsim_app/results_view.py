@@ -27,21 +27,12 @@ from .session import LibrarySession, Result
 
 
 def write_m3u(path: Path, results: list[Result], query=None) -> None:
-    """Extended M3U (UTF-8): the query first when given, then the results in rank order.
+    """Extended M3U (UTF-8): the query first when given, then the results in rank order, written
+    by the engine's one M3U writer (``trainer.playlists.write_m3u``)."""
+    from trainer.playlists import write_m3u as write_playlist
 
-    A tag cannot add lines (control characters become spaces); a file name that is not UTF-8
-    keeps its bytes, one with a newline becomes a ``file://`` URI (``trainer.safetext``)."""
-    from trainer.safetext import m3u_location, one_line
-
-    lines = ["#EXTM3U"]
     songs = ([query] if query is not None else []) + [r.song for r in results]
-    for song in songs:
-        seconds = int(round(song.duration_s)) if song.duration_s else -1
-        label = one_line(f"{song_text.artist(song) or 'Unknown'} - {song_text.title(song)}")
-        lines.append(f"#EXTINF:{seconds},{label}")
-        lines.append(m3u_location(song.path))
-    with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
-        fh.write("\n".join(lines) + "\n")
+    write_playlist(path, [song_text.playlist_entry(s) for s in songs])
 
 
 class ResultsModel(QAbstractTableModel):

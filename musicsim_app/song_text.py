@@ -40,3 +40,8 @@ def rel_path(song) -> str:
 def describe(song) -> str:
     """ "Title — Artist — Album" for tooltips and the query panel."""
     return " — ".join(p for p in (title(song), artist(song), album(song)) if p)
+
+
+def playlist_entry(song) -> tuple[Path, float | None, str]:
+    """``(file, seconds, "Artist - Title")``: one entry of ``trainer.playlists.write_m3u``."""
+    return song.path, song.duration_s, f"{artist(song) or 'Unknown'} - {title(song)}"
