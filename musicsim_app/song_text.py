@@ -4,30 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trainer.labels import library_parts, tag_or_folder_artist
+
 
 def title(song) -> str:
     return song.title or Path(song.path).stem
 
 
 def album(song) -> str:
+    """The album tag, else the folder holding the song (what the table shows)."""
     if song.album:
         return song.album
-    rel = _rel_parts(song)
+    rel = library_parts(song)
     return rel[-2] if len(rel) >= 2 else ""
 
 
-def artist(song) -> str:
-    if song.artist:
-        return song.artist
-    rel = _rel_parts(song)
-    return rel[-3] if len(rel) >= 3 else ""
-
-
-def _rel_parts(song) -> tuple[str, ...]:
-    try:
-        return Path(song.path).relative_to(song.root).parts
-    except (ValueError, AttributeError):
-        return Path(song.path).parts[-3:]
+#: The artist tag, else the folder above the album's.
+artist = tag_or_folder_artist
 
 
 def rel_path(song) -> str:

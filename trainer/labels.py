@@ -8,7 +8,7 @@ so two artists' albums of the same name stay apart; a file directly in the libra
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 ROOT_ALBUM = "(root)"
 
@@ -23,3 +23,29 @@ def folder_artist(rel: str) -> str:
     """The folder above the album's; the album where there is none."""
     parts = PurePosixPath(rel).parts
     return parts[-3] if len(parts) >= 3 else folder_album(rel)
+
+
+def library_parts(song) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """The parts of a song's path below its library folder (``song.path``, ``song.root``); the
+    last three parts of its path when it lies outside it."""
+    try:
+        return Path(song.path).relative_to(song.root).parts
+    except (ValueError, AttributeError):
+        return Path(song.path).parts[-3:]
+
+
+def tag_or_folder_artist(song) -> str:  # type: ignore[no-untyped-def]
+    """The artist tag, else the folder above the album's ("" where there is none)."""
+    if song.artist:
+        return str(song.artist)
+    parts = library_parts(song)
+    return parts[-3] if len(parts) >= 3 else ""
+
+
+def tag_or_folder_album(song) -> str:  # type: ignore[no-untyped-def]
+    """The album tag, else the folder label of :func:`folder_album` ("" for a file directly in the
+    library folder): which album a song is from, as a key (radio keeps two songs of one album apart)."""
+    if song.album:
+        return str(song.album)
+    parts = library_parts(song)
+    return folder_album("/".join(parts)) if len(parts) >= 2 else ""  # none for a file at the top

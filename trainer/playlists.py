@@ -39,6 +39,7 @@ import numpy as np
 from .ann import ANN_METRICS
 from .distances import check_metric, paired_distances, pairwise_distances
 from .errors import ParameterError
+from .labels import tag_or_folder_album, tag_or_folder_artist
 
 if TYPE_CHECKING:
     from .search import SearchIndex
@@ -415,28 +416,9 @@ def playlist_stats(
 
 
 # -- songs and files -----------------------------------------------------------------------------
-def song_album(song) -> str:  # type: ignore[no-untyped-def]
-    """Which album a song is from, as a key: the album tag, else the folder holding the song
-    relative to its library folder (``game/music``, not the ``music`` every game has)."""
-    if song.album:
-        return str(song.album)
-    parts = _rel_parts(song)
-    return "/".join(parts[:-1])
-
-
-def song_artist(song) -> str:  # type: ignore[no-untyped-def]
-    """The artist tag, else the folder above the album's."""
-    if song.artist:
-        return str(song.artist)
-    parts = _rel_parts(song)
-    return parts[-3] if len(parts) >= 3 else ""
-
-
-def _rel_parts(song) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
-    try:
-        return Path(song.path).relative_to(song.root).parts
-    except (ValueError, AttributeError):
-        return Path(song.path).parts[-3:]
+#: Which album and artist a song is, as keys (the tag, else its folders): written once, in trainer.labels.
+song_album = tag_or_folder_album
+song_artist = tag_or_folder_artist
 
 
 def song_labels(songs: Sequence) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
