@@ -37,6 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 PINNED = ["tensorflow-cpu==2.15.1", "numpy==1.26.4", "librosa==0.10.2.post1", "safetensors==0.4.5"]
 WHEEL = "musicnn==0.1.0"
 MODEL = "MSD_musicnn"
+#: The wheel's musicnn checkpoints with this architecture -> the name of their tag list in
+#: ``musicnn.configuration``.  MusicSim ships MSD_musicnn; ``--checkpoint MTT_musicnn`` converts the
+#: MagnaTagATune one for experiments (docs/QUALITY.md, "musicnn and the statistics").
+CHECKPOINTS = {"MSD_musicnn": "MSD_LABELS", "MTT_musicnn": "MTT_LABELS"}
 #: Real clips for the parity fixture: (demo file, offset in s).  Three games, three styles.
 CLIPS = [
     ("Nexuiz/Nexuiz CD Tracks/01 - Brainsukker.ogg", 5.0),
@@ -107,7 +111,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def inside(out: Path, fixture: Path) -> None:
+def inside(out: Path, fixture: Path, model: str = MODEL) -> None:
     """Runs in the TensorFlow virtualenv."""
     import librosa
     import musicnn
@@ -118,15 +122,16 @@ def inside(out: Path, fixture: Path) -> None:
     from safetensors.numpy import save_file
 
     tf.compat.v1.disable_eager_execution()
+    labels = getattr(mcfg, CHECKPOINTS[model])
     package = Path(musicnn.__file__).parent
-    ckpt = package / MODEL
+    ckpt = package / model
     n_frames = librosa.time_to_frames(3, sr=mcfg.SR, n_fft=mcfg.FFT_SIZE, hop_length=mcfg.FFT_HOP) + 1
     tf.compat.v1.reset_default_graph()
     with tf.name_scope("model"):
         x = tf.compat.v1.placeholder(tf.float32, [None, n_frames, mcfg.N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
         y, _t, _tp, _c1, _c2, _c3, mean_pool, max_pool, penultimate = models.define_model(
-            x, is_training, MODEL, len(mcfg.MSD_LABELS)
+            x, is_training, model, len(labels)
         )
         taggram = tf.nn.sigmoid(y)
     sess = tf.compat.v1.Session()
@@ -135,17 +140,17 @@ def inside(out: Path, fixture: Path) -> None:
     variables = {v.name.split(":")[0]: v for v in tf.compat.v1.global_variables()}
     names = _tf_to_torch_names()
     if sorted(variables) != sorted(tf_name for tf_name, _ in names):
-        raise SystemExit(f"unexpected variables in {MODEL}: {sorted(variables)}")
+        raise SystemExit(f"unexpected variables in {model}: {sorted(variables)}")
     values = sess.run([variables[tf_name] for tf_name, _ in names])
     tensors = {
         torch_key: _to_torch_layout(torch_key, v) for (_, torch_key), v in zip(names, values, strict=True)
     }
     out.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out / f"{MODEL}.safetensors"), metadata={"source": f"{WHEEL} {MODEL}"})
+    save_file(tensors, str(out / f"{model}.safetensors"), metadata={"source": f"{WHEEL} {model}"})
     dist = next(package.parent.glob("musicnn-0.1.0.dist-info"))
     shutil.copyfile(dist / "LICENSE.md", out / "LICENSE.md")
     record = {
-        "source": f"pip wheel {WHEEL} (https://github.com/jordipons/musicnn), checkpoint '{MODEL}'",
+        "source": f"pip wheel {WHEEL} (https://github.com/jordipons/musicnn), checkpoint '{model}'",
         "authors": "Jordi Pons and Xavier Serra, Music Technology Group, Universitat Pompeu Fabra",
         "licence": "ISC (LICENSE.md, copied from the wheel)",
         "paper": "Pons & Serra, musicnn: pre-trained convolutional neural networks for music audio "
@@ -162,9 +167,9 @@ def inside(out: Path, fixture: Path) -> None:
             "mel": "librosa defaults (Slaney scale and norm, "
             "fmin 0, fmax sr/2, power 2, hann window, centred frames)",
         },
-        "tags": list(mcfg.MSD_LABELS),
+        "tags": list(labels),
         "variables": {torch_key: tf_name for tf_name, torch_key in names},
-        "weights_sha256": _sha256(out / f"{MODEL}.safetensors"),
+        "weights_sha256": _sha256(out / f"{model}.safetensors"),
     }
     (out / "config.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
@@ -211,10 +216,10 @@ def inside(out: Path, fixture: Path) -> None:
         penultimate=outputs[3],
         clip_names=np.array([rel for rel, _ in CLIPS]),
         clip_offsets=np.array([o for _, o in CLIPS]),
-        tags=np.array(mcfg.MSD_LABELS),
+        tags=np.array(labels),
     )
     print(
-        f"wrote {out / (MODEL + '.safetensors')} ({len(tensors)} tensors, "
+        f"wrote {out / (model + '.safetensors')} ({len(tensors)} tensors, "
         f"{sum(t.size for t in tensors.values()):,} values) and {fixture}"
     )
 
@@ -231,7 +236,7 @@ def _batch_from_audio(audio, sr, n_frames, librosa, mcfg):
     return np.stack([rep[s : s + n_frames] for s in starts]), rep
 
 
-def outside(venv: Path, out: Path, fixture: Path) -> None:
+def outside(venv: Path, out: Path, fixture: Path, model: str = MODEL) -> None:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -239,7 +244,19 @@ def outside(venv: Path, out: Path, fixture: Path) -> None:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", WHEEL], check=True)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     subprocess.run(
-        [str(python), __file__, "--inside", "--out", str(out), "--fixture", str(fixture)], check=True, env=env
+        [
+            str(python),
+            __file__,
+            "--inside",
+            "--out",
+            str(out),
+            "--fixture",
+            str(fixture),
+            "--checkpoint",
+            model,
+        ],
+        check=True,
+        env=env,
     )
 
 
@@ -248,12 +265,15 @@ def main() -> None:
     ap.add_argument("--venv", type=Path, default=Path.home() / ".cache" / "musicsim-musicnn-tf")
     ap.add_argument("--out", type=Path, default=REPO / "resources" / "pretrained" / "musicnn")
     ap.add_argument("--fixture", type=Path, default=REPO / "tests" / "data" / "musicnn_parity.npz")
+    ap.add_argument(
+        "--checkpoint", choices=sorted(CHECKPOINTS), default=MODEL, help="which of the wheel's networks"
+    )
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inside:
-        inside(args.out.resolve(), args.fixture.resolve())
+        inside(args.out.resolve(), args.fixture.resolve(), args.checkpoint)
     else:
-        outside(args.venv, args.out.resolve(), args.fixture.resolve())
+        outside(args.venv, args.out.resolve(), args.fixture.resolve(), args.checkpoint)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 """Per-excerpt musicnn pooled layers of every song of a library, for choosing the default offline.
 
 usage: python research/musicnn_features.py LIBRARY OUT.npz [--excerpts 16] [--seconds 2.976]
+                                          [--weights MTT_musicnn.safetensors]
 
 Writes ``rels`` (paths relative to LIBRARY), ``albums`` (the bench's folder label) and
 ``features`` ``(songs, excerpts, 1506)`` float32 — ``[max_pool, mean_pool]`` of each excerpt,
@@ -35,12 +36,25 @@ def main() -> None:
     ap.add_argument("--excerpts", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=MUSICNN_FEATURES.excerpt_seconds)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="another converted checkpoint (benchmarks/convert_musicnn.py --checkpoint MTT_musicnn)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = replace(MUSICNN_FEATURES, n_excerpts=args.excerpts, excerpt_seconds=args.seconds)
     songs = library_songs(args.library)
     logmel = LogMel(cfg)
-    net = load_pretrained(MusiCNN()).eval()
+    if args.weights is None:
+        net = load_pretrained(MusiCNN()).eval()
+    else:
+        from safetensors.torch import load_file
+
+        net = MusiCNN()
+        net.load_state_dict(load_file(str(args.weights)))
+        net.eval()
     album = {s.path: s.album for s in songs}
     rel = {s.path: s.rel for s in songs}
     rels, albums, feats = [], [], []

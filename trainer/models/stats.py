@@ -128,10 +128,10 @@ class ExcerptStatistics(nn.Module):
             raise ParameterError(f"expected (B, 1, {self.n_mels}, n_frames), got {tuple(x.shape)}")
         # Sums of squared dB values overflow half precision: always float32, even under autocast.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return self._blocks(x[:, 0].float() * self.scale_db - self.offset_db)
+            return self.from_db(x[:, 0].float() * self.scale_db - self.offset_db)
 
-    def _blocks(self, db: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``(B, M, T)`` dB → the four blocks."""
+    def from_db(self, db: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``(B, M, T)`` dB → the four blocks (for a model whose input is not MusicSim's dB scale)."""
         if db.shape[-1] < 2:
             db = db.expand(-1, -1, 2)
         mfcc = torch.einsum("bmt,mk->bkt", db, self.dct)
@@ -186,6 +186,13 @@ class RunningPCA(nn.Module):
         if self.training:
             self._update(x.detach())
         return (x - self.centre) @ self.projection.T
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """Fit on ``x`` ``(N, size)`` alone, at once (a model whose statistics are fitted from
+        cached vectors rather than while training)."""
+        self.restart()
+        self._update(x.float())
 
     @torch.no_grad()
     def _update(self, x: torch.Tensor) -> None:
