@@ -20,10 +20,22 @@ does not outweigh the rest): with the 6 held-out games (8 albums) it gives 14 la
 on, where the 2 held-out games alone give 4 and cannot tell the default from classic
 (docs/QUALITY.md).
 About 0.8 GB of packages are downloaded.
+
+usage: build_extra_corpus.py --fresh-pool DEST
+
+builds instead an independent evaluation set: 23 more games (FRESH_POOL) that are in no other
+corpus and that no choice is made on, enough albums (one album = one game's music folder) for
+album-level confidence intervals.  Same layout, same cap of 15 evenly spaced tracks per game; a
+game needs at least 4 tracks.  Tracks are de-duplicated by content (sha256) within the pool, and
+a game is dropped whole if any of its tracks is already in one of the other corpora found next
+to DEST (DEST/../dev or DEST/../corpus, DEST/../extra, DEST/../testpool; a missing one is said).
+Tracker modules and MIDI are not taken.
+About 1 GB of packages are downloaded (ufoai-music alone is 210 MB); DEST holds 189 tracks, 0.4 GB.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -65,9 +77,45 @@ TEST_POOL: dict[str, list[tuple[str, str]]] = {
     "pushover-data": [("pushover", "usr/share/pushover/themes")],
     "starfighter-data": [("starfighter", "usr/share/starfighter/music")],
 }
+#: Evaluation-only games (``--fresh-pool``): same format as SOURCES; in no other corpus.
+FRESH_POOL: dict[str, list[tuple[str, str]]] = {
+    "ardentryst": [("ardentryst", "usr/share/games/ardentryst/Music")],
+    "btanks-data": [("btanks", "usr/share/games/btanks/data/tunes")],
+    "colobot-common-sounds": [("colobot", "usr/share/games/colobot/music")],
+    "drascula-music": [("drascula", "usr/share/scummvm/drascula/audio")],
+    "fillets-ng-data": [("fillets-ng", "usr/share/games/fillets-ng/music")],
+    "freecol": [("freecol", "usr/share/games/freecol/default/resources/music/default")],
+    "freedink-data": [("freedink", "usr/share/games/dink/dink/Sound")],
+    "gunroar-data": [("gunroar", "usr/share/games/gunroar/sounds/musics")],
+    "hyperrogue-music": [("hyperrogue", "usr/share/hyperrogue/music")],
+    "lordsawar-data": [("lordsawar", "usr/share/games/lordsawar/music")],
+    "marsshooter-data": [
+        ("marsshooter", "usr/share/games/marsshooter/audio"),
+        ("marsshooter", "usr/share/games/marsshooter/audio/music"),
+    ],
+    "mu-cade-data": [("mu-cade", "usr/share/games/mu-cade/sounds/musics")],
+    "neverball-common": [("neverball", "usr/share/games/neverball/bgm")],
+    "openarena-088-data": [("openarena", "zip:usr/share/games/openarena/baseoa/pak6-patch088.pk3:music/")],
+    "parsec47-data": [("parsec47", "usr/share/games/parsec47/sounds")],
+    "singularity-music": [("singularity", "usr/share/games/singularity/music")],
+    "torus-trooper-data": [("torus-trooper", "usr/share/games/torus-trooper/sounds/musics")],
+    "trackballs-data": [("trackballs", "usr/share/games/trackballs/music")],
+    "tumiki-fighters-data": [("tumiki-fighters", "usr/share/games/tumiki-fighters/sounds")],
+    "tuxmath-data": [("tuxmath", "usr/share/tuxmath/sounds")],
+    "ufoai-music": [("ufoai", "zip:usr/share/games/ufoai/base/0music.pk3:music/")],
+    "wordwarvi-sound": [("wordwarvi", "usr/share/wordwarvi/sounds")],
+    "zaz-data": [("zaz", "usr/share/games/zaz")],
+}
+#: A fresh-pool game with fewer tracks than this (after de-duplication) is left out.
+FRESH_POOL_MIN_TRACKS = 4
+#: Corpora, next to the fresh pool's DEST, whose tracks the fresh pool must not repeat (the dev
+#: corpus is "dev" here and "corpus" in benchmarks/reproduce_default_model.sh).
+FRESH_POOL_AVOID = ("dev", "corpus", "extra", "testpool")
 #: Long files in those folders that are ambience, not music.
 NOT_MUSIC = {"DesertAmbient.ogg", "Wind.ogg"}
-#: At most this many tracks per test-pool game, evenly spaced over its sorted tracks.
+#: ... and files that are another file's unmixed variant or a test clip (ardentryst, ufoai).
+NOT_MUSIC |= {"theme1_raw.ogg", "dynamictest-battle-41-74sec.ogg"}
+#: At most this many tracks per test- or fresh-pool game, evenly spaced over its sorted tracks.
 TEST_POOL_CAP = 15
 MIN_SECONDS = 30.0
 OGG_MAGIC = b"OggS"
@@ -109,17 +157,64 @@ def _evenly(items: list, cap: int) -> list:
     return [items[round(i * (len(items) - 1) / (cap - 1))] for i in range(cap)]
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _avoided_hashes(dest: Path) -> set[str]:
+    """Content hashes of every file in the corpora the fresh pool must not repeat."""
+    seen: set[str] = set()
+    for name in FRESH_POOL_AVOID:
+        corpus = dest.parent / name
+        if not corpus.is_dir():
+            print(f"  ({corpus} not found: not de-duplicated against it)")
+            continue
+        seen.update(_sha256(p.read_bytes()) for p in corpus.rglob("*") if p.is_file())
+    return seen
+
+
+def _fresh_tracks(
+    pkg: str,
+    tracks: dict[str, list[tuple[str, bytes]]],
+    avoid: set[str],
+    pool_seen: set[str],
+) -> dict[str, list[tuple[str, bytes]]]:
+    """Drop a game that repeats an avoided corpus, repeats within the pool, and small games."""
+    kept: dict[str, list[tuple[str, bytes]]] = {}
+    for game, found in tracks.items():
+        hashes = [_sha256(data) for _, data in found]
+        if avoid.intersection(hashes):
+            print(f"  {pkg}: dropped {game}, it repeats a track of {FRESH_POOL_AVOID}")
+            continue
+        unique: dict[str, tuple[str, bytes]] = {}
+        for (name, data), digest in zip(found, hashes, strict=True):
+            if digest in pool_seen or digest in unique:
+                print(f"  {pkg}: skipped {name}, a duplicate within the pool")
+                continue
+            unique[digest] = (name, data)
+        if len(unique) < FRESH_POOL_MIN_TRACKS:
+            print(f"  {pkg}: dropped {game}, {len(unique)} tracks < {FRESH_POOL_MIN_TRACKS}")
+            continue
+        pool_seen.update(unique)
+        kept[game] = list(unique.values())
+    return kept
+
+
 def main() -> None:
     args = sys.argv[1:]
     test_pool = args[:1] == ["--test-pool"]
-    args = args[1:] if test_pool else args
+    fresh_pool = args[:1] == ["--fresh-pool"]
+    args = args[1:] if test_pool or fresh_pool else args
     if len(args) != 1:
         sys.exit(__doc__)
-    sources = TEST_POOL if test_pool else SOURCES
+    sources = TEST_POOL if test_pool else FRESH_POOL if fresh_pool else SOURCES
+    capped = test_pool or fresh_pool
     dest = Path(args[0]).resolve()
+    avoid = _avoided_hashes(dest) if fresh_pool else set()
+    pool_seen: set[str] = set()
     credits = [
         "# Credits\n\n"
-        + ("Test-only music" if test_pool else "Training music")
+        + ("Test-only music" if test_pool else "Evaluation-only music" if fresh_pool else "Training music")
         + " from these Debian packages; each package's copyright file follows.\n"
     ]
     total = 0
@@ -136,18 +231,20 @@ def main() -> None:
                     for name, data in _members(root, src)
                     if name not in NOT_MUSIC and _keep(data, name)
                 )
+            if fresh_pool:
+                tracks = _fresh_tracks(pkg, tracks, avoid, pool_seen)
             kept = 0
             for game, found in tracks.items():
                 out = dest / game / "music"
                 out.mkdir(parents=True, exist_ok=True)
-                for name, data in _evenly(found, TEST_POOL_CAP) if test_pool else found:
+                for name, data in _evenly(found, TEST_POOL_CAP) if capped else found:
                     stem = name[:-4] if name.lower().endswith(".ogg") else name
                     (out / f"{stem}.ogg").write_bytes(data)
                     kept += 1
             total += kept
             print(f"{pkg}: {kept} tracks")
             copyright_file = root / "usr/share/doc" / pkg / "copyright"
-            if copyright_file.exists():
+            if copyright_file.exists() and (kept or not fresh_pool):
                 credits.append(f"\n## {pkg}\n\n```\n{copyright_file.read_text(errors='replace')}\n```\n")
             shutil.rmtree(root)
             deb.unlink()
