@@ -142,6 +142,13 @@ def test_running_pca_fitted_in_batches_equals_one_fit_on_all_the_data():
     out = pca(data)
     assert out.shape == (300, 3)
     assert all(torch.equal(before[k], v) for k, v in pca.state_dict().items())  # eval fits nothing
+    # fit() forgets that fit and fits afresh on what it is given, at once: the same projection.
+    other = RunningPCA(6, 3)
+    other.fit(torch.randn(50, 6))
+    other.fit(data)
+    assert float(other.count) == 300
+    signs = torch.sign((other.projection * pca.projection).sum(1, keepdim=True))
+    torch.testing.assert_close(other.projection * signs, pca.projection, rtol=1e-4, atol=1e-5)
 
 
 def test_model_output_is_five_unit_parts_and_fixed_after_training():
