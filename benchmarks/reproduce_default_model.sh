@@ -11,6 +11,8 @@
 #    pool (benchmarks/build_extra_corpus.py).  Whole games are split: the default's statistics are
 #    fitted on hedgewars + supertux + wesnoth (8 albums, 106 tracks); warzone2100 + nexuiz (4 albums,
 #    47 tracks) are the held-out games; all 22 albums of games it never saw make the UNSEEN22 set.
+#    The fresh pool (23 more games, 189 tracks, --fresh-pool) was added after every choice had been
+#    made: an independent check with enough albums of its own (docs/QUALITY.md).
 # 3. The default: musicnn-msd-head, statistics only (--epochs 0).  Every head trained further with
 #    the thesis's losses scored lower on the 8 selection games (research/musicnn_choose.py,
 #    docs/QUALITY.md "A pretrained front end"), so the shipped head is not trained by gradient.
@@ -34,6 +36,7 @@ cmp "$WORK/pretrained/MSD_musicnn.safetensors" "$HERE/../resources/pretrained/mu
 [ -d "$WORK/corpus" ] || python3 ../shared/corpus/build_dev_corpus.py "$WORK/corpus"
 [ -d "$WORK/extra" ] || python3 "$HERE/build_extra_corpus.py" "$WORK/extra"
 [ -d "$WORK/testpool" ] || python3 "$HERE/build_extra_corpus.py" --test-pool "$WORK/testpool"
+[ -d "$WORK/freshpool" ] || python3 "$HERE/build_extra_corpus.py" --fresh-pool "$WORK/freshpool"
 link() { mkdir -p "$2"; [ -e "$2/$(basename "$1")" ] || cp -al "$1" "$2/"; }
 for g in hedgewars supertux wesnoth; do link "$WORK/corpus/$g" "$WORK/train"; done
 for g in warzone2100 nexuiz; do link "$WORK/corpus/$g" "$WORK/heldout"; link "$WORK/corpus/$g" "$WORK/unseen22"; done
@@ -59,6 +62,7 @@ MODELS=(--model default-candidate --model musicnn-msd-candidate --model musicnet
         --model thesis-contrastive-resnet18 --model classic)
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/heldout" --labels folders "${MODELS[@]}"
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/unseen22" --labels folders "${MODELS[@]}"
+$MUSICSIM --home "$HOME_DIR" bench --library "$WORK/freshpool" --labels folders "${MODELS[@]}"
 
 # 6. adaptation to the held-out library (no labels used), and its control
 $MUSICSIM --home "$HOME_DIR" train --library "$WORK/heldout" --init-from default-candidate --loss contrastive \
