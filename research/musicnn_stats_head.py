@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -141,8 +140,8 @@ class MusicnnStats(MusicnnHead):
     default_batch_size=64,
     default_loss="triplet",
     features=MUSICNN_STATS_FEATURES,
-    description="The default: musicnn (MSD, frozen) + a learnt head in three parts (timbre, rhythm, "
-    "texture) beside fixed timbre-spread, timbre-change and spectral-balance statistics (<= 256-d)",
+    description="Research, not shipped: musicnn (MSD, frozen) + a learnt head in three parts (timbre, "
+    "rhythm, texture) beside fixed timbre-spread, timbre-change and spectral-balance statistics",
 )
 def musicnn_msd_stats(cfg: FeatureConfig, embedding_dim: int = 128) -> nn.Module:
     return MusicnnStats(cfg, embedding_dim=embedding_dim)
@@ -161,8 +160,11 @@ def main() -> None:
     ap.add_argument("--model", action="append", default=[], help="another model to compare with")
     ap.add_argument("--name", default="musicnn-stats-candidate")
     args = ap.parse_args()
-    cfg = TrainConfig(library=args.train, arch="musicnn-msd-stats", epochs=0, seed=0, name=args.name)
-    train(replace(cfg, features=MUSICNN_STATS_FEATURES), home=args.home)
+    # --epochs 0: the statistics and projections only, as the shipped default is fitted.
+    train(
+        TrainConfig(library=args.train, arch="musicnn-msd-stats", epochs=0, seed=0, name=args.name),
+        home=args.home,
+    )
     for library in args.bench:
         results, out = run_benchmark(library, [args.name, *args.model], home=args.home)
         print(f"== {library}\n{summary(results)}\n{by_album_text(results)}\nsaved to {out}")
