@@ -41,6 +41,7 @@ link() { mkdir -p "$2"; [ -e "$2/$(basename "$1")" ] || cp -al "$1" "$2/"; }
 for g in hedgewars supertux wesnoth; do link "$WORK/corpus/$g" "$WORK/train"; done
 for g in warzone2100 nexuiz; do link "$WORK/corpus/$g" "$WORK/heldout"; link "$WORK/corpus/$g" "$WORK/unseen22"; done
 for g in "$WORK"/extra/*/ "$WORK"/testpool/*/; do link "${g%/}" "$WORK/unseen22"; done
+for g in "$WORK"/unseen22/*/ "$WORK"/freshpool/*/; do link "${g%/}" "$WORK/unseen45"; done
 
 # 3. the default and the raw features: statistics of the training games, no gradient steps
 $MUSICSIM --home "$HOME_DIR" train --library "$WORK/train" --arch musicnn-msd-head --epochs 0 --seed 0 \
@@ -63,6 +64,8 @@ MODELS=(--model default-candidate --model musicnn-msd-candidate --model musicnet
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/heldout" --labels folders "${MODELS[@]}"
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/unseen22" --labels folders "${MODELS[@]}"
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/freshpool" --labels folders "${MODELS[@]}"
+$MUSICSIM --home "$HOME_DIR" bench --library "$WORK/unseen45" --labels folders --model default-candidate \
+  --model musicnn-msd-candidate --model musicnet-stats-small --model classic
 
 # 6. adaptation to the held-out library (no labels used), and its control
 $MUSICSIM --home "$HOME_DIR" train --library "$WORK/heldout" --init-from default-candidate --loss contrastive \
