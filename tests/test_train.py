@@ -54,7 +54,8 @@ def test_one_epoch_each_loss_and_source(synth_library, home, loss, source):
     assert not (home / "runs" / folder.name).exists()  # the run's checkpoint is cleaned up when done
 
 
-def test_triplets_csv_source(synth_library, home, tmp_path):
+def _truth_csv(tmp_path):
+    """Three of the thesis's quartet rows over the synthetic library, as a user's CSV."""
     csv = tmp_path / "truth.csv"
     rows = [
         Triplet("synth/tones/tones-0.wav", "synth/tones/tones-1.wav", "synth/noise/noise-0.wav", 3),
@@ -62,6 +63,11 @@ def test_triplets_csv_source(synth_library, home, tmp_path):
         Triplet("synth/tones/tones-2.wav", "synth/squares/squares-1.wav", "synth/squares/squares-2.wav", 1),
     ]
     append_triplets_csv(csv, rows)
+    return csv
+
+
+def test_triplets_csv_source(synth_library, home, tmp_path):
+    csv = _truth_csv(tmp_path)
     folder = train(_cfg(synth_library, source="csv", triplets_csv=csv, name="from-csv"), home=home)
     assert json.loads((folder / "config.json").read_text())["training"]["source"] == "csv"
 
@@ -309,13 +315,7 @@ def test_zero_epochs_fit_a_pretrained_heads_statistics_and_nothing_else(synth_li
 def test_a_head_trains_from_a_triplets_csv_and_from_folders_plus_song_identity(synth_library, home, tmp_path):
     """Every label source works on cached front-end vectors: the thesis's quartet CSV, and
     folders + self-supervised together (the front end runs once for both runs: one home)."""
-    csv = tmp_path / "truth.csv"
-    rows = [
-        Triplet("synth/tones/tones-0.wav", "synth/tones/tones-1.wav", "synth/noise/noise-0.wav", 3),
-        Triplet("synth/squares/squares-0.wav", "synth/noise/noise-1.wav", "synth/noise/noise-2.wav", 1),
-        Triplet("synth/tones/tones-2.wav", "synth/squares/squares-1.wav", "synth/squares/squares-2.wav", 1),
-    ]
-    append_triplets_csv(csv, rows)
+    csv = _truth_csv(tmp_path)
     for name, kw in (
         ("head-csv", dict(source="csv", triplets_csv=csv)),
         ("head-both", dict(source="both", loss="contrastive")),
