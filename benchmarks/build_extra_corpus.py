@@ -111,10 +111,9 @@ FRESH_POOL_MIN_TRACKS = 4
 #: Corpora, next to the fresh pool's DEST, whose tracks the fresh pool must not repeat (the dev
 #: corpus is "dev" here and "corpus" in benchmarks/reproduce_default_model.sh).
 FRESH_POOL_AVOID = ("dev", "corpus", "extra", "testpool")
-#: Long files in those folders that are ambience, not music.
-NOT_MUSIC = {"DesertAmbient.ogg", "Wind.ogg"}
-#: ... and files that are another file's unmixed variant or a test clip (ardentryst, ufoai).
-NOT_MUSIC |= {"theme1_raw.ogg", "dynamictest-battle-41-74sec.ogg"}
+#: Long files in those folders that are not music of their own: ambience (lugaru), another track's
+#: unmixed variant (ardentryst) and a test clip (ufoai).
+NOT_MUSIC = {"DesertAmbient.ogg", "Wind.ogg", "theme1_raw.ogg", "dynamictest-battle-41-74sec.ogg"}
 #: At most this many tracks per test- or fresh-pool game, evenly spaced over its sorted tracks.
 TEST_POOL_CAP = 15
 MIN_SECONDS = 30.0
