@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Choose the musicnn-based default offline, from ``research/musicnn_features.py`` files.
 
-usage: python research/musicnn_choose.py --train FEATS/train3.npz --eval NAME=FEATS/x.npz ...
-                                         [--heads] [--epochs 30]
+usage: python research/musicnn_choose.py --train FEATS/train3.npz [--train MORE.npz]
+                                         --eval NAME=FEATS/x.npz ...
+                                         [--heads] [--epochs 30] [--fit-on-eval]
 
 For each evaluation set and each recipe it prints cosine-Normalizer odd-one-out (5,000 album
 triplets, seed 0, as ``musicsim bench``), the best of the 27 cells, P@1 and MAP@R — the same
@@ -11,6 +12,11 @@ raw or standardised pooled layers, and — with ``--heads`` — heads trained on
 cached excerpt vectors with the thesis's losses (triplet on folder labels, NT-Xent on song
 identity, both), exactly the ``MusicnnHead.head`` the app trains.  Selection sets only: the
 held-out sets are scored once, by ``musicsim bench``, after the choice.
+
+Where the standardisation's statistics come from is a choice too: every ``--train`` file is
+pooled (e.g. the training games and the fresh pool), and ``--fit-on-eval`` adds a line per set
+standardised on that set's own excerpts — what a library-fitted scaler would give, which no model
+can know when it embeds one song.
 """
 
 from __future__ import annotations
@@ -111,7 +117,7 @@ def head_vectors(model: MusicnnHead, excerpt_feats: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train", type=Path, required=True)
+    ap.add_argument("--train", type=Path, action="append", required=True, help="repeat to pool")
     ap.add_argument("--eval", action="append", default=[])
     ap.add_argument("--heads", action="store_true")
     ap.add_argument("--epochs", type=int, default=20)
@@ -121,9 +127,13 @@ def main() -> None:
     ap.add_argument("--losses", default="triplet,contrastive,both")
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--layouts", default="4,8,16")
+    ap.add_argument("--fit-on-eval", action="store_true", help="also standardise each set on itself")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    train, train_albums = load(args.train)
+    loaded = [load(path) for path in args.train]
+    n_excerpts = min(f.shape[1] for f, _ in loaded)
+    train = np.concatenate([subset(f, n_excerpts) for f, _ in loaded])
+    train_albums = np.concatenate([a for _, a in loaded])
     std = BlockStandardiser()
     std.fit(torch.from_numpy(train.reshape(-1, train.shape[-1])))
     sets = {"train": (train, train_albums)}
@@ -141,6 +151,14 @@ def main() -> None:
                 print(
                     f"{n:2d} excerpts  {name:9s} standardised  {score(song_vectors(z), albums)}", flush=True
                 )
+                if args.fit_on_eval and name != "train":
+                    own = BlockStandardiser()
+                    flat = torch.from_numpy(f.reshape(-1, f.shape[-1]))
+                    own.fit(flat)
+                    with torch.no_grad():
+                        z = own(flat).numpy().reshape(f.shape[0], n, -1)
+                    own_line = score(song_vectors(z), albums)
+                    print(f"{n:2d} excerpts  {name:9s} on itself     {own_line}", flush=True)
         return
     for loss in args.losses.split(","):
         if args.epochs == 0 and loss != args.losses.split(",")[0]:

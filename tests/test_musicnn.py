@@ -133,3 +133,13 @@ def test_the_why_line_knows_the_parts_of_both_musicnn_models():
     raw = aspects_for("musicnn-msd", 1506)
     assert sorted(c for a in raw for c in a.columns) == list(range(1506))
     assert len(raw[0].columns) == 2 * 408  # the timbral filters' channels, max- and mean-pooled
+
+
+def test_the_parts_layout_matches_the_ports_channels():
+    """``trainer.parts`` names musicnn's channels without importing torch; it must agree with the port."""
+    from trainer.models.musicnn import FRONTEND_CHANNELS, POOLED_CHANNELS
+    from trainer.parts import MUSICNN_PARTS, MUSICNN_POOLED_CHANNELS
+
+    assert POOLED_CHANNELS == MUSICNN_POOLED_CHANNELS
+    assert MUSICNN_PARTS[-1][2] == POOLED_CHANNELS
+    assert MUSICNN_PARTS[1][2] == FRONTEND_CHANNELS  # rhythm ends where the mid end begins

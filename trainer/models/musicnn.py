@@ -33,7 +33,6 @@ from torch import nn
 
 from trainer.config import FeatureConfig
 from trainer.errors import ModelError
-from trainer.parts import MUSICNN_POOLED_CHANNELS
 
 #: TensorFlow's batch-norm epsilon (``tf.compat.v1.layers.batch_normalization``).
 TF_BN_EPS = 1e-3
@@ -46,7 +45,6 @@ TEMPORAL_KERNELS = (128, 64, 32)
 FRONTEND_CHANNELS = 2 * TIMBRAL_FILTERS + 3 * TEMPORAL_FILTERS  # 561
 MIDEND_FILTERS = 64
 POOLED_CHANNELS = FRONTEND_CHANNELS + 3 * MIDEND_FILTERS  # 753
-assert POOLED_CHANNELS == MUSICNN_POOLED_CHANNELS
 BACKEND_UNITS = 200
 N_TAGS = 50
 
