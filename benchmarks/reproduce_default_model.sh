@@ -12,7 +12,9 @@
 #    fitted on hedgewars + supertux + wesnoth (8 albums, 106 tracks); warzone2100 + nexuiz (4 albums,
 #    47 tracks) are the held-out games; all 22 albums of games it never saw make the UNSEEN22 set.
 #    The fresh pool (23 more games, 189 tracks, --fresh-pool) was added after every choice had been
-#    made: an independent check with enough albums of its own (docs/QUALITY.md).
+#    made: an independent check with enough albums of its own (docs/QUALITY.md); the second fresh
+#    pool (14 more games, 71 tracks, --fresh-pool-2) likewise, and all 59 unseen albums together
+#    make UNSEEN59.
 # 3. The default: musicnn-msd-head, statistics only (--epochs 0).  Every head trained further with
 #    the thesis's losses scored lower on the 8 selection games (research/musicnn_choose.py,
 #    docs/QUALITY.md "A pretrained front end"), so the shipped head is not trained by gradient.
@@ -37,11 +39,13 @@ cmp "$WORK/pretrained/MSD_musicnn.safetensors" "$HERE/../resources/pretrained/mu
 [ -d "$WORK/extra" ] || python3 "$HERE/build_extra_corpus.py" "$WORK/extra"
 [ -d "$WORK/testpool" ] || python3 "$HERE/build_extra_corpus.py" --test-pool "$WORK/testpool"
 [ -d "$WORK/freshpool" ] || python3 "$HERE/build_extra_corpus.py" --fresh-pool "$WORK/freshpool"
+[ -d "$WORK/freshpool2" ] || python3 "$HERE/build_extra_corpus.py" --fresh-pool-2 "$WORK/freshpool2"
 link() { mkdir -p "$2"; [ -e "$2/$(basename "$1")" ] || cp -al "$1" "$2/"; }
 for g in hedgewars supertux wesnoth; do link "$WORK/corpus/$g" "$WORK/train"; done
 for g in warzone2100 nexuiz; do link "$WORK/corpus/$g" "$WORK/heldout"; link "$WORK/corpus/$g" "$WORK/unseen22"; done
 for g in "$WORK"/extra/*/ "$WORK"/testpool/*/; do link "${g%/}" "$WORK/unseen22"; done
 for g in "$WORK"/unseen22/*/ "$WORK"/freshpool/*/; do link "${g%/}" "$WORK/unseen45"; done
+for g in "$WORK"/unseen45/*/ "$WORK"/freshpool2/*/; do link "${g%/}" "$WORK/unseen59"; done
 
 # 3. the default and the raw features: statistics of the training games, no gradient steps
 $MUSICSIM --home "$HOME_DIR" train --library "$WORK/train" --arch musicnn-msd-head --epochs 0 --seed 0 \
@@ -64,8 +68,10 @@ MODELS=(--model default-candidate --model musicnn-msd-candidate --model musicnet
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/heldout" --labels folders "${MODELS[@]}"
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/unseen22" --labels folders "${MODELS[@]}"
 $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/freshpool" --labels folders "${MODELS[@]}"
-$MUSICSIM --home "$HOME_DIR" bench --library "$WORK/unseen45" --labels folders --model default-candidate \
-  --model musicnn-msd-candidate --model musicnet-stats-small --model classic
+for set in unseen45 freshpool2 unseen59; do
+  $MUSICSIM --home "$HOME_DIR" bench --library "$WORK/$set" --labels folders --model default-candidate \
+    --model musicnn-msd-candidate --model musicnet-stats-small --model classic
+done
 
 # 6. adaptation to the held-out library (no labels used), and its control
 $MUSICSIM --home "$HOME_DIR" train --library "$WORK/heldout" --init-from default-candidate --loss contrastive \
