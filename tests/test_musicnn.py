@@ -143,3 +143,24 @@ def test_the_parts_layout_matches_the_ports_channels():
     assert POOLED_CHANNELS == MUSICNN_POOLED_CHANNELS
     assert MUSICNN_PARTS[-1][2] == POOLED_CHANNELS
     assert MUSICNN_PARTS[1][2] == FRONTEND_CHANNELS  # rhythm ends where the mid end begins
+
+
+def test_the_fitted_head_projects_without_centring_on_the_training_music():
+    """The raw features are compared uncentred; a head that subtracted its training games' mean sat
+    0.3 to 2 points below them on every set (docs/QUALITY.md), so the fit leaves the bias at zero."""
+    from trainer.models.musicnn_heads import MusicnnHead
+
+    gen = torch.Generator().manual_seed(0)
+    features = torch.randn(300, 1506, generator=gen) * 3.0 + 5.0
+    head = MusicnnHead(MUSICNN_FEATURES, embedding_dim=128, pretrained=False).eval()
+    head.fit_statistics(features)
+    with torch.no_grad():
+        at_the_mean = head.head(head.standardise.mean[None])  # standardised to zero
+        z = head.standardise(features[:5])
+        parts = zip(head.project, head._parts_in(z), strict=True)
+        expected = torch.cat([p @ layer.weight.T for layer, p in parts], dim=1)
+        assert torch.allclose(head.head(features[:5]), expected, atol=1e-5)
+    assert torch.count_nonzero(at_the_mean) == 0
+    for layer in head.project:  # principal directions: orthonormal rows
+        gram = layer.weight @ layer.weight.T
+        assert torch.allclose(gram, torch.eye(layer.out_features), atol=1e-4)

@@ -152,18 +152,22 @@ class MusicnnHead(PretrainedMusicnn):
 
     @torch.no_grad()
     def fit_statistics(self, features: torch.Tensor) -> None:
-        """Standardisation, then each part's projection: the centred principal directions of that
-        part of the standardised training vectors ``(N, 1506)``."""
+        """Standardisation, then each part's projection onto the principal directions of that part
+        of the standardised training vectors ``(N, 1506)``.
+
+        The projection does not subtract the training music's mean (its bias stays zero): the raw
+        features are compared uncentred, and centring on a few training games cost the head 0.3
+        to 2 points of odd-one-out against them on every set measured (docs/QUALITY.md, "Why
+        the head sat below the raw features")."""
         self.standardise.fit(features)
         for layer, part in zip(self.project, self._parts_in(self.standardise(features)), strict=True):
             part = part.double()
-            mean = part.mean(dim=0)
-            _, _, v = torch.linalg.svd(part - mean, full_matrices=False)
+            _, _, v = torch.linalg.svd(part - part.mean(dim=0), full_matrices=False)
             weight = torch.zeros_like(layer.weight, dtype=torch.float64)
             k = min(layer.out_features, v.shape[0])
             weight[:k] = v[:k]
             layer.weight.copy_(weight.float())
-            layer.bias.copy_((-weight @ mean).float())
+            layer.bias.zero_()
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         z = self.standardise(features)
