@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 #: package -> (game, folder inside the unpacked package, or "zip:<archive>:<member prefix>")
@@ -159,6 +160,30 @@ MIN_SECONDS = 30.0
 OGG_MAGIC = b"OggS"
 
 
+@dataclass(frozen=True)
+class CorpusKind:
+    """What one command-line flag builds: which packages, for what, and how they are filtered."""
+
+    sources: dict[str, list[tuple[str, str]]]
+    purpose: str  #: the CREDITS.md heading's first words
+    capped: bool = True  #: at most TEST_POOL_CAP tracks per game
+    #: corpora next to DEST a game must not repeat (None: no de-duplication, no minimum)
+    avoid: tuple[str, ...] | None = None
+    min_tracks: int = 0
+
+
+CORPUS_KINDS: dict[str, CorpusKind] = {
+    "": CorpusKind(SOURCES, "Training music", capped=False),
+    "--test-pool": CorpusKind(TEST_POOL, "Test-only music"),
+    "--fresh-pool": CorpusKind(
+        FRESH_POOL, "Evaluation-only music", avoid=FRESH_POOL_AVOID, min_tracks=FRESH_POOL_MIN_TRACKS
+    ),
+    "--fresh-pool-2": CorpusKind(
+        FRESH_POOL_2, "Evaluation-only music", avoid=FRESH_POOL_2_AVOID, min_tracks=FRESH_POOL_2_MIN_TRACKS
+    ),
+}
+
+
 def _keep(data: bytes, name: str) -> bool:
     """Ogg files only (blobwars names them without an extension), at least MIN_SECONDS long."""
     if not data.startswith(OGG_MAGIC):
@@ -248,22 +273,17 @@ def _fresh_tracks(
 
 def main() -> None:
     args = sys.argv[1:]
-    test_pool = args[:1] == ["--test-pool"]
-    second = args[:1] == ["--fresh-pool-2"]
-    fresh_pool = args[:1] == ["--fresh-pool"] or second
-    args = args[1:] if test_pool or fresh_pool else args
+    flag = args[0] if args and args[0] in CORPUS_KINDS else ""
+    args = args[1:] if flag else args
     if len(args) != 1:
         sys.exit(__doc__)
-    sources = TEST_POOL if test_pool else FRESH_POOL_2 if second else FRESH_POOL if fresh_pool else SOURCES
-    capped = test_pool or fresh_pool
+    kind = CORPUS_KINDS[flag]
+    sources, fresh_pool = kind.sources, kind.avoid is not None
     dest = Path(args[0]).resolve()
-    avoid = _avoided_hashes(dest, FRESH_POOL_2_AVOID if second else FRESH_POOL_AVOID) if fresh_pool else set()
-    min_tracks = FRESH_POOL_2_MIN_TRACKS if second else FRESH_POOL_MIN_TRACKS
+    avoid = _avoided_hashes(dest, kind.avoid) if kind.avoid is not None else set()
     pool_seen: set[str] = set()
     credits = [
-        "# Credits\n\n"
-        + ("Test-only music" if test_pool else "Evaluation-only music" if fresh_pool else "Training music")
-        + " from these Debian packages; each package's copyright file follows.\n"
+        f"# Credits\n\n{kind.purpose} from these Debian packages; each package's copyright file follows.\n"
     ]
     total = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -280,12 +300,12 @@ def main() -> None:
                     if name not in NOT_MUSIC and _keep(data, name)
                 )
             if fresh_pool:
-                tracks = _fresh_tracks(pkg, tracks, avoid, pool_seen, min_tracks)
+                tracks = _fresh_tracks(pkg, tracks, avoid, pool_seen, kind.min_tracks)
             kept = 0
             for game, found in tracks.items():
                 out = dest / game / "music"
                 out.mkdir(parents=True, exist_ok=True)
-                for name, data in _evenly(found, TEST_POOL_CAP) if capped else found:
+                for name, data in _evenly(found, TEST_POOL_CAP) if kind.capped else found:
                     stem = name[:-4] if name.lower().endswith(".ogg") else name
                     (out / f"{stem}.ogg").write_bytes(data)
                     kept += 1
