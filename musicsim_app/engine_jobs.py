@@ -77,6 +77,26 @@ def index_roots(
         ]
 
 
+def embed_outside_file(
+    home: Path, model_name: str, path: Path, *, device: str = "auto", progress=None, should_stop=None
+):
+    """A song from outside the library and its vector under ``model_name``
+    (:func:`trainer.query.embed_outside`), for the window's *Find songs like a file*."""
+    from trainer.device import resolve_device
+    from trainer.jobs import check_stop, report
+    from trainer.modelstore import load_model
+    from trainer.query import embed_outside
+    from trainer.safetext import shown
+
+    name = shown(Path(path).name)
+    report(progress, 0, 1, f"listening to {name}")
+    loaded = load_model(model_name, home)
+    check_stop(should_stop)
+    outside = embed_outside(loaded, path, loaded.info.embedding_dim, device=resolve_device(device))
+    report(progress, 1, 1, f"listened to {name}")
+    return outside
+
+
 def load_snapshot(home: Path, roots: list[Path], model_key: str) -> Snapshot:
     from trainer.library import Library
 

@@ -71,7 +71,7 @@ class LibraryPage(QWidget):
         self.results_view.useAsQueryRequested.connect(self._walk_to)
         self.results_view.playRequested.connect(self.play_song)
         self.results_view.currentSongChanged.connect(self._on_result_selected)
-        self.query_panel.playQueryRequested.connect(self.play_song)
+        self.query_panel.playQueryRequested.connect(self.play_query)
         self.map_view.songClicked.connect(self._walk_to)
         self.map_view.methodChanged.connect(lambda _m: self.update_map())
         self.map_view.colorByChanged.connect(lambda _c: self._recolor())
@@ -85,6 +85,12 @@ class LibraryPage(QWidget):
     # -- actions --------------------------------------------------------------------------------
     def play_song(self, song_id: int) -> None:
         song = self.session.song(song_id)
+        if song is not None:
+            self.player.play_file(song.path, song_text.describe(song))
+
+    def play_query(self) -> None:
+        """Play the query song, from the library or from outside it."""
+        song = self.session.query_song
         if song is not None:
             self.player.play_file(song.path, song_text.describe(song))
 

@@ -292,6 +292,12 @@ class MainWindow(QMainWindow):
         self.add_folder_action.setToolTip("Add a music folder; the folders already open stay")
         self.add_folder_action.triggered.connect(self.add_folder_dialog)
         file_menu.addAction(self.add_folder_action)
+        self.find_like_action = QAction(
+            "&Find songs like a file…", self, shortcut=QKeySequence("Ctrl+Shift+O")
+        )
+        self.find_like_action.setToolTip("Query an audio file from anywhere, in the library or not")
+        self.find_like_action.triggered.connect(self._find_like_file)
+        file_menu.addAction(self.find_like_action)
         file_menu.addAction("&Rescan library", self.session.rescan)
         file_menu.addAction("Open &demo library", self._open_demo)
         self.remove_menu = file_menu.addMenu("Re&move folder")
@@ -353,6 +359,10 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Add a music folder", str(Path.home()))
         if path:
             self.add_folders([Path(path)])
+
+    def _find_like_file(self) -> None:
+        self.sidebar.setCurrentRow(0)
+        self.library_page.query_panel.find_like_file()
 
     def add_folders(self, folders: list[Path]) -> None:
         for folder in folders:

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QToolButton
 
+from . import song_text
 from .icons import skip_icon
 from .journey_dialog import JourneyDialog
 from .play_queue import PlayQueue
@@ -76,9 +77,7 @@ class PlaylistActions(QObject):
         self.next_action.triggered.connect(self.queue.next)
         self.queue_button.toggled.connect(self.dock.setVisible)
         self.dock.visibilityChanged.connect(self._sync_queue_button)
-        self.radio_action.triggered.connect(
-            lambda: self.play_similar(session.query_id) if session.query_id is not None else None
-        )
+        self.radio_action.triggered.connect(self.play_similar_to_query)
         self.journey_action.triggered.connect(lambda: self.ask_journey(None, from_id=session.query_id))
         page = window.library_page
         for view in (page.library_view, page.results_view):
@@ -101,6 +100,22 @@ class PlaylistActions(QObject):
     def play_similar(self, song_id: int) -> None:
         self.queue.start_radio(song_id)
         self.show_queue()
+
+    def play_similar_to_query(self) -> None:
+        """Radio from the query; from a song outside the library, from its nearest library song
+        (the radio walks the library's own neighbours)."""
+        session = self.window.session
+        if session.query_id is not None:
+            self.play_similar(session.query_id)
+        elif session.outside is not None and session.results:
+            nearest = session.results[0].song
+            session.message.emit(
+                f"Playing songs like '{song_text.title(nearest)}', the library's nearest to "
+                f"'{song_text.title(session.outside)}'"
+            )
+            self.play_similar(nearest.id)
+        else:
+            session.message.emit("Play similar: pick a query song first (double-click a song)")
 
     def ask_journey(self, to_id: int | None, from_id: int | None = None) -> JourneyDialog:
         """Open the journey dialog (To: this song, From: the query unless given); on "Play journey"

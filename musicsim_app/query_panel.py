@@ -1,10 +1,17 @@
-"""The query song and the search controls: model, distance, scaler, k."""
+"""The query song and the search controls: model, distance, scaler, k.
+
+The query is a library song, or an audio file from anywhere (*From a file…*, or dropped on the
+panel): "I just heard this; what in my library sounds like it?" is the question the app is for.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QGridLayout,
     QLabel,
     QSizePolicy,
@@ -39,8 +46,18 @@ SCALER_TIPS = {
 }
 
 
+def audio_files(mime) -> list[Path]:
+    """The local audio files among dropped URLs (by extension, as a library scan takes them)."""
+    from trainer.audio import AUDIO_EXTENSIONS
+
+    if not mime.hasUrls():
+        return []
+    paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+    return [p for p in paths if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()]
+
+
 class QueryPanel(QWidget):
-    playQueryRequested = Signal(int)
+    playQueryRequested = Signal()
 
     def __init__(self, session: LibrarySession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +72,13 @@ class QueryPanel(QWidget):
         self.play_button = QToolButton(icon=play_icon("#3fa7d6"), toolTip="Play the query song")
         self.play_button.setAutoRaise(True)
         self.play_button.setIconSize(QSize(34, 34))
+        self.file_button = QToolButton(
+            text="From a file…",
+            toolTip="Find the library's songs most like an audio file from anywhere, in the library "
+            "or not (or drop the file on this panel)",
+        )
+        self.setAcceptDrops(True)
+        self._last_folder = Path.home()
 
         self.model_combo = QComboBox(toolTip="Embedding model (trained models appear here)")
         # a long model name may be cut in the closed picker (its tooltip and the list show it all);
@@ -81,7 +105,8 @@ class QueryPanel(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.play_button, 0, 0, 2, 1)
-        grid.addWidget(self.title_label, 0, 1, 1, 3)
+        grid.addWidget(self.title_label, 0, 1, 1, 2)
+        grid.addWidget(self.file_button, 0, 3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         grid.addWidget(self.detail_label, 1, 1, 1, 3)
         for row, pair in enumerate(
             (
@@ -109,6 +134,7 @@ class QueryPanel(QWidget):
         self.scaler_combo.currentTextChanged.connect(session.set_scaler)
         self.k_spin.valueChanged.connect(session.set_k)
         self.play_button.clicked.connect(self._on_play)
+        self.file_button.clicked.connect(self.find_like_file)
         session.modelsChanged.connect(self._fill_models)
         session.optionsChanged.connect(self._sync_options)
         session.queryChanged.connect(self._on_query)
@@ -163,14 +189,43 @@ class QueryPanel(QWidget):
             self.title_label.setText("No query song")
             self.detail_label.setText(
                 "Double-click a song in the library (or select it and press Enter), "
-                "or click a point on the map"
+                "click a point on the map, or drop an audio file here"
             )
             return
         self.title_label.setText(song_text.title(song))
         rest = " — ".join(p for p in (song_text.artist(song), song_text.album(song)) if p)
+        if song is self.session.outside:
+            rest = " · ".join(p for p in (rest, "not in the library") if p)
         self.detail_label.setText(rest or song_text.rel_path(song))
         self.title_label.setToolTip(str(song.path))
 
     def _on_play(self) -> None:
-        if self.session.query_id is not None:
-            self.playQueryRequested.emit(self.session.query_id)
+        if self.session.query_song is not None:
+            self.playQueryRequested.emit()
+
+    def find_like_file(self) -> None:
+        """Ask for an audio file and query it (*From a file…*, *File ▸ Find songs like a file…*)."""
+        from trainer.audio import AUDIO_EXTENSIONS
+
+        patterns = " ".join(f"*{ext}" for ext in sorted(AUDIO_EXTENSIONS))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Find songs like…", str(self._last_folder), f"Audio files ({patterns});;All files (*)"
+        )
+        if path:
+            self._last_folder = Path(path).parent  # the next file is often beside this one
+            self.session.query_file(Path(path))
+
+    # -- an audio file dropped on the panel: query it -----------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if audio_files(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()  # a folder goes on to the window, which adds it to the library
+
+    def dropEvent(self, event) -> None:
+        files = audio_files(event.mimeData())
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.session.query_file(files[0])

@@ -181,7 +181,7 @@ class ResultsView(QWidget):
             return
         from trainer.aspects import place_text
 
-        others = max(len(self.session.embeddings()[0]) - 1, 0)
+        others = self.session.others()
         active = self.session.alike_in
 
         def place(share: float) -> str:
@@ -203,8 +203,9 @@ class ResultsView(QWidget):
         else:
             self.why_label.setText("Alike in: " + " · ".join(shown))
         self.why_label.setToolTip(
-            f"Where “{escape(song_text.title(result.song))}” ranks among the library's {others} other "
-            "songs by closeness to the query, in each part of the model's vector:<br>"
+            f"Where “{escape(song_text.title(result.song))}” ranks among the library's {others}"
+            f"{' other' if self.session.outside is None else ''} songs by closeness to the query, "
+            "in each part of the model's vector:<br>"
             + "<br>".join(
                 f"{'▸ ' if name == active else ''}{escape(name)}: {place(share)}" for name, share in ranked
             )

@@ -89,6 +89,11 @@ class LibrarySession(QObject):
         #: or by the whole vector (None); see trainer.aspects
         self.alike_in: str | None = None
         self.query_id: int | None = None
+        #: a query song from outside the library (*Find songs like a file*; its id is
+        #: trainer.query.OUTSIDE_ID), or None while the query is a library song or none
+        self.outside: Any = None  # trainer.library.Song
+        self._outside_vectors: dict[str, np.ndarray] = {}  # model key -> the outside song's vector
+        self._outside_pending: Path | None = None  # the file a worker is embedding now
         self.results: list[Result] = []
         #: when the distance cannot separate the songs (every one at the same distance from the
         #: query), why -- shown instead of results listed in table order
@@ -378,6 +383,8 @@ class LibrarySession(QObject):
             self.results = []
             self.resultsChanged.emit()
             self._reload(then_index=True)
+        if self.outside is not None and self.model_key not in self._outside_vectors:
+            self._embed_outside(self.outside.path)  # a vector of the new model's, then the results
 
     def set_distance(self, distance: str) -> None:
         if distance != self.distance:
@@ -419,12 +426,65 @@ class LibrarySession(QObject):
 
     @property
     def query_song(self):
-        return self.song(self.query_id)
+        """The library song queried, or the song from outside the library, or None."""
+        return self.outside if self.outside is not None else self.song(self.query_id)
 
     def set_query(self, song_id: int | None) -> None:
+        self.outside: Any = None  # trainer.library.Song
+        self._outside_vectors = {}
+        self._outside_pending = None
         self.query_id = song_id
         self.queryChanged.emit(self.query_song)
         self._rerank()
+
+    def others(self) -> int:
+        """How many songs a result is placed among: the library's, less the query if it is one."""
+        n = len(self.embeddings()[0])
+        return n if self.outside is not None else max(n - 1, 0)
+
+    def query_file(self, path: Path) -> None:
+        """*Find songs like a file*: the library's songs nearest the audio file ``path``.  A file
+        of the open library is queried as its song; any other is decoded and embedded with the
+        current model on a worker (a second or two; progress and Cancel as for any job), then
+        ranked like a library song, and re-embedded when the model changes."""
+        path = Path(path).expanduser()
+        try:
+            path = path.resolve()
+        except OSError:
+            pass
+        song = next((s for s in self.songs if s.path == path), None)
+        if song is not None:
+            self.set_query(song.id)
+            return
+        self._embed_outside(path)
+
+    def _embed_outside(self, path: Path) -> None:
+        self._outside_pending = path
+
+        def done(outside) -> None:
+            if self._outside_pending != path:  # another query was asked for meanwhile
+                return
+            self._outside_pending = None
+            if self.outside is None or self.outside.path != path:
+                self._outside_vectors = {}
+            self._outside_vectors[outside.model_key] = outside.vector
+            self.outside = outside.song
+            self.query_id = None
+            self.queryChanged.emit(self.outside)
+            self._rerank()
+
+        def ended() -> None:
+            if self._outside_pending == path:
+                self._outside_pending = None
+
+        self.enqueue(
+            "Finding songs like a file",
+            engine_jobs.embed_outside_file,
+            (self.home, self.model_name, path),
+            {"device": self.device},
+            on_done=done,
+            on_end=ended,
+        )
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         """``(song_ids (n,), matrix (n, d))`` of the current model (empty before indexing)."""
@@ -508,8 +568,14 @@ class LibrarySession(QObject):
         if song is None:
             return []
         vectors = self._emb.get(self.model_key)
-        row = vectors.row_of.get(song.id) if vectors else None
-        if row is None:
+        query: int | np.ndarray | None
+        if self.outside is not None:
+            query = self._outside_vectors.get(self.model_key)
+            if query is None or not vectors:  # its vector, or the library's, is on its way
+                return []
+        else:
+            query = vectors.row_of.get(song.id) if vectors else None
+        if query is None:
             reason = self.failures.get(song.id) or song.error
             if reason:
                 self.message.emit(f"'{song.display_title}' could not be used: {reason}")
@@ -524,7 +590,7 @@ class LibrarySession(QObject):
                 return []
         try:
             answer = nearest(
-                vectors, row, k=self.k, distance=self.distance, scaler=self.scaler, part=part, index=index
+                vectors, query, k=self.k, distance=self.distance, scaler=self.scaler, part=part, index=index
             )
         except Exception as exc:  # noqa: BLE001 - e.g. ParameterError for a degenerate metric
             self.errorOccurred.emit(f"search failed: {exc}")

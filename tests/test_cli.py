@@ -55,6 +55,26 @@ def test_query_lists_same_album_first(indexed):
     assert "tones-0.wav" not in out.split("\n", 1)[1]  # the query itself is not its own neighbour
 
 
+def test_query_a_file_from_outside_the_library(indexed, tmp_path):
+    import shutil
+
+    home, lib, _ = indexed
+    outside = tmp_path / "elsewhere" / "heard on the radio.wav"
+    outside.parent.mkdir()
+    shutil.copy(lib / "synth" / "squares" / "squares-1.wav", outside)
+    out = musicsim(home, "query", outside, "--k", "3", "--model", "classic").stdout
+    lines = [line for line in out.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
+    assert out.startswith(f"3 nearest to {outside} ")
+    assert "squares-1.wav" in lines[0] and float(lines[0].split()[1]) == 0.0  # its twin, nothing left out
+    assert all("squares" in line for line in lines), out
+
+    junk = tmp_path / "elsewhere" / "not audio.ogg"
+    junk.write_bytes(b"OggS" + bytes(200))
+    bad = musicsim(home, "query", junk, "--model", "classic", check=False)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "not audio.ogg could not be used" in bad.stderr
+
+
 def test_query_ranks_by_one_part_and_says_why(indexed):
     home, lib, _ = indexed
     song = lib / "synth" / "tones" / "tones-0.wav"

@@ -190,9 +190,7 @@ def query_file(
 
     A file the index holds is its own row; any other file is decoded and embedded first.
     """
-    from .bounds import vector_problem
     from .device import resolve_device
-    from .embed import Embedder
     from .library import Library
     from .modelstore import load_model
     from .paths import graphs_dir
@@ -221,12 +219,7 @@ def query_file(
         if song is not None and song.id in vectors.row_of:
             query = vectors.row_of[song.id]
         else:
-            query = Embedder(loaded, device=dev).embed_file(Path(path))
-            problem = vector_problem(query, matrix.shape[1])
-            if problem:
-                raise MusicSimError(
-                    f"model '{shown(name)}' gave an unusable embedding for {shown(path)} ({problem})"
-                )
+            query = embed_outside(loaded, path, matrix.shape[1], device=dev).vector
         if part and part not in vectors.part_labels:
             labels = vectors.part_labels
             parts = f"its parts: {', '.join(labels)}" if labels else "its vector has no named parts"
@@ -238,3 +231,60 @@ def query_file(
         songs = {s.id: s for s in lib.songs_by_ids([m.song_id for m in answer.matches])}
     others = len(ids) - 1 if isinstance(query, int) else len(ids)
     return FileAnswer(answer, songs, name, len(ids), others)
+
+
+#: The id of a query song from outside the library: no library row has it (SQLite's start at 1).
+OUTSIDE_ID = -1
+
+
+@dataclass(frozen=True)
+class OutsideSong:
+    """A song from outside the library, embedded to be a query: a ``Song`` the views can show
+    (id :data:`OUTSIDE_ID`, tags cleaned as the index stores them) and its vector."""
+
+    song: Any  # trainer.library.Song
+    vector: np.ndarray
+    model_key: str
+
+
+def embed_outside(loaded: Any, path: str | os.PathLike[str], dim: int, *, device: Any = "cpu") -> OutsideSong:
+    """The audio file ``path`` and its vector under ``loaded`` (a ``LoadedModel``), for a query from
+    outside the library.
+
+    The file is as untrusted as any in a music folder, so it is decoded and checked the way
+    indexing does (:func:`trainer.decode.decode_one`, :func:`trainer.bounds.vector_problem`
+    against the library's width ``dim``) and every failure is a :class:`MusicSimError` that says
+    why, never a crash or a vector that would rank nonsense.
+    """
+    from .bounds import vector_problem
+    from .decode import decode_one
+    from .embed import Embedder
+    from .library import Song
+    from .safetext import clean_tag
+
+    file = Path(path)
+    if not file.is_file():
+        raise MusicSimError(f"{shown(file)} is not a file" if file.exists() else f"no file {shown(file)}")
+    embedder = Embedder(loaded, device=device)
+    decoded = decode_one(file, embedder.cfg)
+    if decoded.waves is None:
+        raise MusicSimError(f"{shown(file.name)} could not be used: {decoded.error or 'no audio'}")
+    vector = embedder.embed_songs([decoded.waves])[0]
+    problem = vector_problem(vector, dim)
+    if problem:
+        raise MusicSimError(
+            f"model '{shown(loaded.info.name)}' gave an unusable embedding for {shown(file.name)} ({problem})"
+        )
+    tags = decoded.tags
+    facts = file.stat()
+    song = Song(
+        OUTSIDE_ID,
+        file,
+        file.parent,
+        facts.st_size,
+        facts.st_mtime,
+        decoded.info.duration_s if decoded.info else None,
+        *(clean_tag(getattr(tags, field, None)) for field in ("title", "artist", "album", "genre")),
+        None,
+    )
+    return OutsideSong(song, vector, loaded.info.key)

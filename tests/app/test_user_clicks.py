@@ -279,6 +279,116 @@ def test_add_folder_adds_to_the_demo_and_one_list_says_what_was_skipped(qtbot, w
     assert [bench.itemText(i) for i in range(bench.count())] == offered
 
 
+# -- a file from outside the library -------------------------------------------------------------
+def test_from_a_file_finds_the_library_songs_like_a_song_from_anywhere(qtbot, window, tmp_path, monkeypatch):
+    from musicsim_app import query_panel
+
+    panel, results, session = (
+        window.library_page.query_panel,
+        window.library_page.results_view,
+        window.session,
+    )
+    import soundfile as sf
+
+    twin = next(s for s in session.songs if s.path.name == "02 - High song 2.wav")
+    y, sr = sf.read(twin.path, dtype="float32")
+    outside = tmp_path / "radio" / "heard today.flac"  # the same song in another file and format
+    write(outside, y, sr, format="FLAC")
+    asked = []
+    monkeypatch.setattr(
+        query_panel.QFileDialog, "getOpenFileName", lambda *a, **k: (asked.append(a) or str(outside), "")
+    )
+    qtbot.mouseClick(panel.file_button, LEFT)
+    assert asked  # the button asked for a file
+    qtbot.waitUntil(lambda: session.outside is not None and bool(session.results), timeout=30_000)
+
+    assert panel.title_label.text() == "heard today"
+    assert "not in the library" in panel.detail_label.text()
+    assert session.query_id is None
+    assert (
+        results.model.rowCount() == 9 and results.empty_label.text() == "9 nearest by cosine"
+    )  # none left out
+    assert session.results[0].song.id == twin.id  # nothing left out: its twin is the nearest
+    spectrogram = window.library_page.spectrograms.query_panel
+    qtbot.waitUntil(lambda: spectrogram.path == outside, timeout=10_000)
+    with qtbot.waitSignal(window.player.stateChanged, timeout=10_000, check_params_cb=lambda s: s == PLAYING):
+        qtbot.mouseClick(panel.play_button, LEFT)
+    assert window.player.path == outside
+    # the radio from a song outside the library sets out from its nearest library song
+    menu_action(window, "Playback", "Play similar to the query").trigger()
+    qtbot.waitUntil(lambda: len(window.playlists.queue.songs) > 1, timeout=10_000)
+    assert window.playlists.queue.songs[0] == twin.id
+
+    # another model: the file is heard again with it, and the results follow
+    pick(qtbot, panel.model_combo, "default")
+    key = session.model_key
+    qtbot.waitUntil(lambda: not session.busy() and key in session._outside_vectors, timeout=120_000)
+    qtbot.waitUntil(lambda: bool(session.results), timeout=10_000)
+    assert panel.title_label.text() == "heard today" and session.results[0].song.id > 0
+
+    # a result used as the query is a library song again
+    first = session.results[0].song
+    click_cell(qtbot, results.table, results.model.index(0, 2), double=True)
+    assert session.query_id == first.id and session.outside is None
+    assert "not in the library" not in panel.detail_label.text()
+
+    # a file of the library, asked for from the menu, is its own song (left out of its results)
+    inside = next(s for s in session.songs if s.path.name == "02 - High song 2.wav")
+    monkeypatch.setattr(query_panel.QFileDialog, "getOpenFileName", lambda *a, **k: (str(inside.path), ""))
+    menu_action(window, "File", "Find songs like a file…").trigger()
+    qtbot.waitUntil(lambda: session.query_id == inside.id and bool(session.results), timeout=10_000)
+    assert session.outside is None and inside.id not in [r.song.id for r in session.results]
+
+
+def test_an_audio_file_dropped_on_the_query_panel_is_queried_and_a_bad_one_says_why(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    from musicsim_app import song_text as st
+
+    panel, session = window.library_page.query_panel, window.session
+
+    def drop(path: Path) -> bool:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        at = panel.rect().center()
+        enter = QDragEnterEvent(
+            at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+        )
+        QApplication.sendEvent(panel, enter)
+        if enter.isAccepted():
+            done = QDropEvent(
+                QPointF(at),
+                Qt.DropAction.CopyAction,
+                mime,
+                Qt.MouseButton.NoButton,
+                Qt.KeyboardModifier.NoModifier,
+            )
+            QApplication.sendEvent(panel, done)
+        return enter.isAccepted()
+
+    junk = tmp_path / "not a song.mp3"
+    junk.write_bytes(b"ID3\x03" + b"\x00" * 300)
+    assert drop(junk)
+    qtbot.waitUntil(lambda: "could not be used" in window.statusBar().currentMessage(), timeout=30_000)
+    assert session.query_song is None and panel.title_label.text() == "No query song"  # nothing was lost
+
+    import soundfile as sf
+    from mutagen.flac import FLAC
+
+    twin = next(s for s in session.songs if s.path.name == "01 - Low song 1.wav")
+    low = tmp_path / "low hum.flac"
+    write(low, *sf.read(twin.path, dtype="float32"), format="FLAC")
+    tags = FLAC(low)
+    tags["title"], tags["artist"] = "Low hum (live)", "Someone\x1b[2J else"
+    tags.save()
+    assert drop(low)
+    qtbot.waitUntil(lambda: session.outside is not None and bool(session.results), timeout=30_000)
+    assert panel.title_label.text() == "Low hum (live)"
+    assert panel.detail_label.text() == "Someone [2J else · not in the library"  # tags shown escaped
+    assert session.results[0].song.id == twin.id and st.album(session.results[0].song) == "Low Album"
+
+
 def indexed_all(window) -> bool:
     ids, _ = window.session.embeddings()
     return not window.session.busy() and len(ids) + len(window.session.failures) >= len(window.session.songs)
