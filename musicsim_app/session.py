@@ -430,7 +430,7 @@ class LibrarySession(QObject):
         return self.outside if self.outside is not None else self.song(self.query_id)
 
     def set_query(self, song_id: int | None) -> None:
-        self.outside: Any = None  # trainer.library.Song
+        self.outside = None
         self._outside_vectors = {}
         self._outside_pending = None
         self.query_id = song_id
