@@ -107,7 +107,9 @@ class LibraryPage(QWidget):
         results = self.session.results
         if not results:
             self.spectrograms.show_song(self.spectrograms.result_panel, None)
-        self.map_view.highlight(self.session.query_id, [r.song.id for r in results])
+        self.map_view.highlight(
+            self.session.query_id, [r.song.id for r in results], outside=self.session.outside is not None
+        )
 
     def _on_result_selected(self, song_id: int) -> None:
         self.spectrograms.show_song(
@@ -159,4 +161,8 @@ class LibraryPage(QWidget):
             groups.append(song_text.artist(song) if by == "artist" else song_text.album(song))
             tips.append(song_text.describe(song))
         self.map_view.set_map(self._map_ids, self._map_pos, groups, tips)
-        self.map_view.highlight(self.session.query_id, [r.song.id for r in self.session.results])
+        self.map_view.highlight(
+            self.session.query_id,
+            [r.song.id for r in self.session.results],
+            outside=self.session.outside is not None,
+        )

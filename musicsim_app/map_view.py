@@ -24,6 +24,8 @@ LEGEND_NAME_CHARS = 26
 LEGEND_MAX_SHARE = 0.5
 #: How long a resize must settle before the legend is fitted again.
 LEGEND_REFIT_MS = 120
+#: A query from outside the library is starred at the mean place of this many of its nearest songs.
+OUTSIDE_AMONG = 3
 
 
 def palette(n: int) -> list[QColor]:
@@ -189,11 +191,16 @@ class MapPlot(pg.PlotWidget):
         """The legend's texts in the order added: largest group first, "+ N more" last."""
         return [label.text for _, label in self.legend.items]
 
-    def highlight(self, query_row: int | None, result_rows: list[int]) -> None:
+    def highlight(self, query_row: int | None, result_rows: list[int], *, among: int = 0) -> None:
+        """Ring the results and star the query's point; ``among > 0`` (a query from outside the
+        library, which the map was not computed with) stars the mean place of its ``among``
+        nearest results instead."""
         rows = [r for r in result_rows if 0 <= r < len(self.pos)]
         self.results_item.setData(pos=self.pos[rows] if rows else np.zeros((0, 2)))
         if query_row is not None and 0 <= query_row < len(self.pos):
             self.query_item.setData(pos=self.pos[[query_row]])
+        elif among > 0 and rows:
+            self.query_item.setData(pos=self.pos[rows[:among]].mean(axis=0, keepdims=True))
         else:
             self.query_item.clear()
 
@@ -312,10 +319,13 @@ class MapView(QWidget):
         self.journey_ids = list(song_ids)
         self.plot.set_journey([self._row_of[i] for i in self.journey_ids if i in self._row_of])
 
-    def highlight(self, query_id: int | None, result_ids: list[int]) -> None:
+    def highlight(self, query_id: int | None, result_ids: list[int], *, outside: bool = False) -> None:
+        """Star the query and ring its results; a query from ``outside`` the library has no point
+        of its own, so its star sits among its nearest songs (``OUTSIDE_AMONG`` of them)."""
         self.plot.highlight(
             self._row_of.get(query_id) if query_id is not None else None,
             [self._row_of[i] for i in result_ids if i in self._row_of],
+            among=OUTSIDE_AMONG if outside else 0,
         )
 
     def _on_point_clicked(self, row: int) -> None:

@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import (
@@ -311,6 +312,12 @@ def test_from_a_file_finds_the_library_songs_like_a_song_from_anywhere(qtbot, wi
     assert session.results[0].song.id == twin.id  # nothing left out: its twin is the nearest
     spectrogram = window.library_page.spectrograms.query_panel
     qtbot.waitUntil(lambda: spectrogram.path == outside, timeout=10_000)
+    # the map was not computed with it: its star sits among its three nearest songs
+    map_view = window.library_page.map_view
+    qtbot.waitUntil(lambda: len(map_view.plot.query_item.getData()[0]) == 1, timeout=30_000)
+    star = np.array([coord[0] for coord in map_view.plot.query_item.getData()])
+    nearest = [map_view._row_of[r.song.id] for r in session.results[:3]]
+    np.testing.assert_allclose(star, map_view.plot.pos[nearest].mean(axis=0), rtol=1e-6)
     with qtbot.waitSignal(window.player.stateChanged, timeout=10_000, check_params_cb=lambda s: s == PLAYING):
         qtbot.mouseClick(panel.play_button, LEFT)
     assert window.player.path == outside
