@@ -7,6 +7,7 @@ and owns what outlives a page (settings, the status bar, closing down the worker
 from __future__ import annotations
 
 import logging
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QPushButton,
     QStackedWidget,
     QStyle,
     QToolButton,
@@ -49,6 +51,9 @@ PAGES = ("Library", "Training", "Benchmarks")
 DEFAULT_SIZE = (1400, 900)
 #: How long an error stays red in the status bar.
 ERROR_FLASH_MS = 12000
+#: A library of at least this many songs, once indexed, gets the offer to adapt the model to it
+#: (once per folder); below it, a few songs give the self-supervised loss little to learn from.
+ADAPT_OFFER_MIN_SONGS = 40
 
 
 class JobIndicator(QWidget):
@@ -97,15 +102,20 @@ class JobIndicator(QWidget):
 class Banner(QWidget):
     """A line across the top of the window that says something once, plainly; × hides it."""
 
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+    def __init__(self, text: str, parent: QWidget | None = None, *, action: str = "") -> None:
         super().__init__(parent)
         self.setObjectName("Banner")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.label = QLabel(text, wordWrap=True)
         self.close_button = QToolButton(text="×", toolTip="Hide this message", autoRaise=True)
+        #: the one thing the message offers to do, when it offers one
+        self.action_button = QPushButton(action) if action else None
         row = QHBoxLayout(self)
         row.setContentsMargins(12, 6, 6, 6)
         row.addWidget(self.label, 1)
+        if self.action_button is not None:
+            row.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignTop)
+            self.action_button.clicked.connect(self.hide)
         row.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
         self.close_button.clicked.connect(self.hide)
 
@@ -167,6 +177,9 @@ class MainWindow(QMainWindow):
                 "clock and the playhead, but nothing is heard."
             )
             outer.addWidget(self.audio_banner)
+        self.adapt_banner = Banner("", action="Adapt…")
+        self.adapt_banner.hide()
+        outer.addWidget(self.adapt_banner)
         outer.addLayout(body, 1)
         outer.addWidget(self.transport)
         self.setCentralWidget(center)
@@ -278,11 +291,34 @@ class MainWindow(QMainWindow):
         """Open the training page set up to fine-tune the current model on the open library without
         labels (the preset of docs/QUALITY.md); the user checks the settings and presses Start."""
         model = self.session.model_name
-        library = self.session.roots[0] if self.session.roots else None
+        library = self.session.main_root()
         if not self.training_page.set_up_adaptation(model, library):
             self.session.errorOccurred.emit(f"model '{model}' has no trained weights to adapt; pick another")
             return
         self.sidebar.setCurrentRow(PAGES.index("Training"))
+
+    def _offer_adaptation(self, embedded: int) -> None:
+        """Once per library folder, after an index job: the one step that makes the model better
+        on *this* music is hidden in the Tools menu, so say it — adapting without labels, in the
+        background (README, "In-app training"), for a model that can be fine-tuned."""
+        s = self.session
+        root = s.main_root()
+        count = len(s.embeddings()[0])
+        if (
+            root is None
+            or str(root) in self.settings.adaptation_offered
+            or count < ADAPT_OFFER_MIN_SONGS
+            or self.training_page.init_combo.findData(s.model_name) < 0
+        ):
+            return
+        self.settings.add_adaptation_offered(root)
+        self.adapt_banner.label.setText(
+            f"<b>{count} songs indexed.</b> MusicSim can adapt the model “{escape(s.model_name)}” to "
+            "this library's own neighbourhoods, without labels, in the background (minutes for a few "
+            "hundred songs). <i>Adapt…</i> sets it up on the Training page; compare the tuned model "
+            "with this one on the Benchmarks page before you switch."
+        )
+        self.adapt_banner.show()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -330,6 +366,8 @@ class MainWindow(QMainWindow):
         self.player.errorOccurred.connect(self.show_error)
         self.library_page.library_view.addFolderRequested.connect(self.add_folder_dialog)
         self.library_page.library_view.foldersDropped.connect(self.add_folders)
+        s.songsEmbedded.connect(self._offer_adaptation)
+        self.adapt_banner.action_button.clicked.connect(self.adapt_model_to_library)
 
     # -- status -----------------------------------------------------------------------------------
     def show_error(self, text: str) -> None:

@@ -61,6 +61,9 @@ class LibrarySession(QObject):
     message = Signal(str)
     errorOccurred = Signal(str)
     searchReady = Signal()  #: a worker finished preparing the search index of the current options
+    #: an index job embedded this many songs with the current model (precomputed ones not
+    #: counted), said once the table and the embeddings show them
+    songsEmbedded = Signal(int)
 
     def __init__(
         self, home: Path, runner: JobRunner, *, device: str = "auto", parent: QObject | None = None
@@ -202,6 +205,17 @@ class LibrarySession(QObject):
     def remove_root(self, path: Path) -> None:
         self.open_library([r for r in self.roots if r != Path(path).resolve()])
 
+    def main_root(self) -> Path | None:
+        """The open folder with the most songs, the demo only when nothing else is open: what
+        "this library" means to *Adapt the model to this library*."""
+        from collections import Counter
+
+        from trainer.paths import demo_library_dir
+
+        counts = Counter(Path(s.root) for s in self.songs)
+        mine = [r for r in self.roots if r != demo_library_dir()] or list(self.roots)
+        return max(mine, key=lambda r: counts.get(r, 0), default=None)
+
     def folders_to_pick(self) -> list[Path]:
         """For the training and benchmark pickers: the open folders first, then the other
         folders the index holds that still exist."""
@@ -256,15 +270,19 @@ class LibrarySession(QObject):
         self.skipped_files = [(Path(p), reason) for r in reports for p, reason in r.scan.skipped]
         self._emb.pop(self.model_key, None)
         self.searches.drop(self.model_key)
-        # said once the table shows the same songs, so that both give the same count
-        self._reload(
-            then_say=lambda: (
+        embedded = indexed - precomputed
+
+        def say() -> str:  # once the table shows the same songs, so that both give the same count
+            if embedded:
+                self.songsEmbedded.emit(embedded)
+            return (
                 f"Indexed {indexed} songs with {model}"
                 + (f", {precomputed} of them precomputed" if precomputed else "")
                 + self.unusable_text()
                 + (f" ({notes[0]})" if notes else "")
             )
-        )
+
+        self._reload(then_say=say)
 
     def unusable(self) -> list[tuple[Path, str]]:
         """Every file of the open folders that cannot be searched, with why: the songs that

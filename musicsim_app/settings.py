@@ -40,6 +40,17 @@ class AppSettings:
     def library_roots(self, roots: list[Path]) -> None:
         self._qs.setValue("library/roots", [str(r) for r in roots])
 
+    @property
+    def adaptation_offered(self) -> list[str]:
+        """The library folders the window has offered to adapt the model to (once each)."""
+        value = self._qs.value("hints/adaptation_offered", [])
+        if isinstance(value, str):
+            value = [value] if value else []
+        return [str(v) for v in value or []]
+
+    def add_adaptation_offered(self, root: Path) -> None:
+        self._qs.setValue("hints/adaptation_offered", [*self.adaptation_offered, str(root)])
+
     model = property(
         lambda self: self._get_str("search/model", "default"),
         lambda self, v: self._qs.setValue("search/model", v),

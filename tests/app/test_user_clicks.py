@@ -396,6 +396,32 @@ def test_an_audio_file_dropped_on_the_query_panel_is_queried_and_a_bad_one_says_
     assert session.results[0].song.id == twin.id and st.album(session.results[0].song) == "Low Album"
 
 
+def test_once_a_library_is_indexed_the_window_offers_to_adapt_the_model_to_it(
+    qtbot, window, music_library, monkeypatch
+):
+    from musicsim_app import main_window
+    from musicsim_app.training_page import ADAPT_NEIGHBOURS
+
+    monkeypatch.setattr(main_window, "ADAPT_OFFER_MIN_SONGS", 5)  # the test library has 9 songs
+    banner, session = window.adapt_banner, window.session
+    assert banner.isHidden()  # indexed with 'classic', which has nothing to fine-tune
+    pick(qtbot, window.library_page.query_panel.model_combo, "default")
+    qtbot.waitUntil(banner.isVisible, timeout=120_000)
+    assert "9 songs indexed" in banner.label.text() and "default" in banner.label.text()
+
+    qtbot.mouseClick(banner.action_button, LEFT)
+    assert banner.isHidden() and window.pages.currentWidget() is window.training_page
+    page = window.training_page
+    assert page.init_combo.currentData() == "default" and page.name_edit.text().startswith("default-tuned")
+    assert Path(page.library_combo.currentText()).resolve() == Path(music_library).resolve()
+    assert page.neighbours_spin.value() == pytest.approx(ADAPT_NEIGHBOURS)  # the adaptation preset
+
+    # offered once per folder: more songs indexed later say nothing again
+    assert str(Path(music_library).resolve()) in window.settings.adaptation_offered
+    session.songsEmbedded.emit(3)
+    assert banner.isHidden()
+
+
 def indexed_all(window) -> bool:
     ids, _ = window.session.embeddings()
     return not window.session.busy() and len(ids) + len(window.session.failures) >= len(window.session.songs)
