@@ -29,12 +29,16 @@ class AppSettings:
         except (TypeError, ValueError):
             return default
 
-    @property
-    def library_roots(self) -> list[Path]:
-        value = self._qs.value("library/roots", [])
+    def _get_list(self, key: str) -> list[str]:
+        """A list setting: the INI backend gives one item back as a plain string, none as None."""
+        value = self._qs.value(key, [])
         if isinstance(value, str):
             value = [value] if value else []
-        return [Path(v) for v in value or []]
+        return [str(v) for v in value or []]
+
+    @property
+    def library_roots(self) -> list[Path]:
+        return [Path(v) for v in self._get_list("library/roots")]
 
     @library_roots.setter
     def library_roots(self, roots: list[Path]) -> None:
@@ -43,10 +47,7 @@ class AppSettings:
     @property
     def adaptation_offered(self) -> list[str]:
         """The library folders the window has offered to adapt the model to (once each)."""
-        value = self._qs.value("hints/adaptation_offered", [])
-        if isinstance(value, str):
-            value = [value] if value else []
-        return [str(v) for v in value or []]
+        return self._get_list("hints/adaptation_offered")
 
     def add_adaptation_offered(self, root: Path) -> None:
         self._qs.setValue("hints/adaptation_offered", [*self.adaptation_offered, str(root)])
