@@ -252,12 +252,13 @@ def embed_outside(loaded: Any, path: str | os.PathLike[str], dim: int, *, device
     outside the library.
 
     The file is as untrusted as any in a music folder, so it is decoded and checked the way
-    indexing does (:func:`trainer.decode.decode_one`, :func:`trainer.bounds.vector_problem`
-    against the library's width ``dim``) and every failure is a :class:`MusicSimError` that says
-    why, never a crash or a vector that would rank nonsense.
+    indexing does -- in a decoder process of its own (:func:`trainer.decode.decode_isolated`), so
+    that a file that crashes its decoder cannot take the window with it, and against the
+    library's width ``dim`` (:func:`trainer.bounds.vector_problem`) -- and every failure is a
+    :class:`MusicSimError` that says why, never a crash or a vector that would rank nonsense.
     """
     from .bounds import vector_problem
-    from .decode import decode_one
+    from .decode import decode_isolated
     from .embed import Embedder
     from .library import Song
     from .safetext import clean_tag
@@ -266,7 +267,7 @@ def embed_outside(loaded: Any, path: str | os.PathLike[str], dim: int, *, device
     if not file.is_file():
         raise MusicSimError(f"{shown(file)} is not a file" if file.exists() else f"no file {shown(file)}")
     embedder = Embedder(loaded, device=device)
-    decoded = decode_one(file, embedder.cfg)
+    decoded = decode_isolated(file, embedder.cfg)
     if decoded.waves is None:
         raise MusicSimError(f"{shown(file.name)} could not be used: {decoded.error or 'no audio'}")
     vector = embedder.embed_songs([decoded.waves])[0]
