@@ -2,7 +2,8 @@
 
 Longer than most modules: it holds the parser of every subcommand (one place for their options,
 bounds and help) and the short commands that only print; the work is the engine's, and the
-longer outputs have their own modules (``cli_bench``: bench; ``cli_playlists``: path, radio).
+longer outputs have their own modules (``cli_bench``: bench; ``cli_playlists``: path, radio;
+``cli_duplicates``: duplicates).
 """
 
 from __future__ import annotations
@@ -290,9 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--repair", action="store_true", help="repair what was found")
 
+    from .cli_duplicates import add_parsers as add_duplicates
     from .cli_playlists import add_parsers  # path, radio (set args.run)
 
     add_parsers(sub)
+    add_duplicates(sub)  # duplicates (sets args.run)
     return p
 
 
