@@ -422,6 +422,50 @@ def test_once_a_library_is_indexed_the_window_offers_to_adapt_the_model_to_it(
     assert banner.isHidden()
 
 
+def test_find_duplicates_lists_a_copy_to_hear_and_find(qtbot, window, tmp_path, monkeypatch):
+    from musicsim_app import main_window
+
+    session = window.session
+    messages: list[str] = []
+    session.message.connect(messages.append)
+    menu_action(window, "Tools", "Find duplicates…").trigger()
+    nothing = "No recording is in the library twice"
+    qtbot.waitUntil(lambda: any(m.startswith(nothing) for m in messages), timeout=30_000)
+    assert not hasattr(window, "duplicates_dialog")
+
+    original = next(s for s in session.songs if s.path.name == "02 - High song 2.wav")
+    copy = tmp_path / "Copies" / "High song 2 (copy).wav"
+    copy.parent.mkdir()
+    shutil.copy(original.path, copy)
+    monkeypatch.setattr(main_window.QFileDialog, "getExistingDirectory", lambda *a, **k: str(copy.parent))
+    menu_action(window, "File", "Add folder to library…").trigger()
+    qtbot.waitUntil(lambda: len(session.songs) == 11 and indexed_all(window), timeout=60_000)
+
+    menu_action(window, "Tools", "Find duplicates…").trigger()
+    qtbot.waitUntil(lambda: getattr(window, "duplicates_dialog", None) is not None, timeout=30_000)
+    dialog = window.duplicates_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    assert dialog.summary.text().startswith("<b>1 recording found more than once</b> (10 songs compared")
+    assert dialog.tree.topLevelItemCount() == 1
+    group = dialog.tree.topLevelItem(0)
+    assert group.text(0).startswith("2 copies · distance 0.0")
+    assert {group.child(i).text(5) for i in range(2)} == {
+        "High song 2 (copy).wav",
+        "High Artist/High Album/02 - High song 2.wav",
+    }
+    assert not dialog.play_button.isEnabled()  # nothing picked yet
+    copy_item = next(group.child(i) for i in range(2) if group.child(i).text(5).endswith("(copy).wav"))
+    rect = dialog.tree.visualItemRect(copy_item)
+    with qtbot.waitSignal(window.player.stateChanged, timeout=10_000, check_params_cb=lambda s: s == PLAYING):
+        qtbot.mouseClick(dialog.tree.viewport(), LEFT, pos=rect.center())  # (see click_cell)
+        qtbot.mouseDClick(dialog.tree.viewport(), LEFT, pos=rect.center())
+    assert window.player.path == copy.resolve()
+    qtbot.mouseClick(dialog.show_button, LEFT)
+    table = window.library_page.library_view.table
+    picked = table.model().data(table.currentIndex().siblingAtColumn(0), Qt.ItemDataRole.DisplayRole)
+    assert picked == "High song 2 (copy)" and window.pages.currentIndex() == 0
+
+
 def indexed_all(window) -> bool:
     ids, _ = window.session.embeddings()
     return not window.session.busy() and len(ids) + len(window.session.failures) >= len(window.session.songs)
