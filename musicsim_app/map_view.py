@@ -9,6 +9,8 @@ Python object in the hot paths: hit-testing is a vectorised nearest-point search
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
@@ -229,7 +231,8 @@ class MapPlot(pg.PlotWidget):
             return
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         global_pos = self.viewport().mapToGlobal(self.mapFromScene(scene_pos))
-        QToolTip.showText(global_pos, self.tooltips[row], self)
+        # as rich text around the escaped tags, so a title that starts with a tag is shown as typed
+        QToolTip.showText(global_pos, f"<span>{escape(self.tooltips[row])}</span>", self)
 
     def set_journey(self, rows: list[int]) -> None:
         """Draw a line through these rows in order, "A" at the first and "B" at the last; [] clears it."""

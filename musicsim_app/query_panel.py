@@ -68,6 +68,8 @@ class QueryPanel(QWidget):
         self.title_label.setObjectName("QueryTitle")
         self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_label = QLabel()
+        for label in (self.title_label, self.detail_label):  # tags are text, whatever they hold
+            label.setTextFormat(Qt.TextFormat.PlainText)
         self.detail_label.setObjectName("Dim")
         self.play_button = QToolButton(icon=play_icon("#3fa7d6"), toolTip="Play the query song")
         self.play_button.setAutoRaise(True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,8 @@ class SpectrogramPanel(pg.PlotWidget):
         self.setLimits(xMin=0, xMax=max(length, 1e-3), yMin=0, yMax=n_mels)
         self.setXRange(0, length, padding=0)
         self.setYRange(0, n_mels, padding=0)
-        self.setTitle(f"{self.base_title}: {title}", color="#c8ccd4", size="10pt")
+        # pyqtgraph titles are HTML: a tag is text here, not markup ("<h1>" in a title stays "<h1>")
+        self.setTitle(f"{self.base_title}: {escape(title)}", color="#c8ccd4", size="10pt")
 
     def set_playhead(self, seconds: float | None) -> None:
         if seconds is None or self.path is None:

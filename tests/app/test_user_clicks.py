@@ -387,11 +387,15 @@ def test_an_audio_file_dropped_on_the_query_panel_is_queried_and_a_bad_one_says_
     low = tmp_path / "low hum.flac"
     write(low, *sf.read(twin.path, dtype="float32"), format="FLAC")
     tags = FLAC(low)
-    tags["title"], tags["artist"] = "Low hum (live)", "Someone\x1b[2J else"
+    tags["title"], tags["artist"] = "<h1>Low hum</h1> (live)", "Someone\x1b[2J else"
     tags.save()
     assert drop(low)
     qtbot.waitUntil(lambda: session.outside is not None and bool(session.results), timeout=30_000)
-    assert panel.title_label.text() == "Low hum (live)"
+    assert panel.title_label.text() == "<h1>Low hum</h1> (live)"  # shown as typed, not as markup
+    assert panel.title_label.textFormat() == Qt.TextFormat.PlainText
+    spectrogram = window.library_page.spectrograms.query_panel
+    qtbot.waitUntil(lambda: spectrogram.path == low, timeout=10_000)
+    assert "Query: &lt;h1&gt;Low hum&lt;/h1&gt; (live)" in spectrogram.plotItem.titleLabel.text
     assert panel.detail_label.text() == "Someone [2J else · not in the library"  # tags shown escaped
     assert session.results[0].song.id == twin.id and st.album(session.results[0].song) == "Low Album"
 
