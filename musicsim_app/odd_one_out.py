@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -76,6 +77,7 @@ class OddOneOutDialog(QDialog):
             choice = QRadioButton(f"{name} is the odd one")
             title = QLabel()
             title.setObjectName("Dim")
+            title.setTextFormat(Qt.TextFormat.PlainText)  # tags are text, whatever they hold
             # long titles must not widen the dialog when shown: cut, the tooltip has them whole
             title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.group.addButton(choice, i)

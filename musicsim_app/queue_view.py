@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -154,7 +155,8 @@ class QueueView(QWidget):
             if row < self.list.count():
                 self.list.item(row).setSelected(True)
         count = len(q.songs)
-        self.title_label.setText(f"<b>{q.title}</b>" if count else "<b>Queue</b>")
+        # the title names a song ("Radio from …"): its tags are text, not markup
+        self.title_label.setText(f"<b>{escape(q.title)}</b>" if count else "<b>Queue</b>")
         self.title_label.setToolTip(q.title)
         if not q.busy:
             self.status_label.setText(
