@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MusicSimError
+from .errors import MusicSimError, NothingIndexed
 
 
 def add_parsers(sub: Any) -> None:
@@ -54,10 +54,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     with Library(_home(args)) as lib:
         ids, matrix = lib.embeddings(info.key)
         if len(ids) == 0:
-            raise MusicSimError(
-                f"no songs are indexed with model '{info.name}'; "
-                f"run 'musicsim index DIR --model {args.model}' first"
-            )
+            raise NothingIndexed(info.name, args.model)
         by_id = {s.id: s for s in lib.songs_by_ids(ids.tolist())}
     songs = [by_id[int(i)] for i in ids]
     lengths = np.array([s.duration_s if s.duration_s is not None else np.nan for s in songs], float)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MusicSimError
+from .errors import MusicSimError, NothingIndexed
 
 
 def add_parsers(sub: Any) -> None:
@@ -95,10 +95,7 @@ def _open(args: argparse.Namespace) -> tuple[Any, _Library]:
     try:
         ids, matrix = lib.embeddings(info.key)
         if len(ids) == 0:
-            raise MusicSimError(
-                f"no songs are indexed with model '{info.name}'; "
-                f"run 'musicsim index DIR --model {args.model}' first"
-            )
+            raise NothingIndexed(info.name, args.model)
         by_id = {s.id: s for s in lib.songs()}
         songs = [by_id[int(i)] for i in ids]
         index = SearchIndex(matrix, args.scaler, graph_dir=graphs_dir(_home(args)))

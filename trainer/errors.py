@@ -27,3 +27,15 @@ class LibraryBusyError(MusicSimError):
 
 class Cancelled(MusicSimError):
     """A long job stopped because its caller asked it to."""
+
+
+class NothingIndexed(MusicSimError):
+    """A command that reads the index's embeddings found none for its model."""
+
+    def __init__(self, model: str, asked: str) -> None:
+        from .safetext import shown
+
+        super().__init__(
+            f"no songs are indexed with model '{shown(model)}'; "
+            f"run 'musicsim index DIR --model {shown(asked)}' first"
+        )

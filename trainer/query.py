@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .aspects import AspectRanker
-from .errors import MusicSimError, ParameterError
+from .errors import MusicSimError, NothingIndexed, ParameterError
 from .parts import Aspect, aspects_for
 from .safetext import shown
 
@@ -202,10 +202,7 @@ def query_file(
     loaded = load_model(model, home)
     name = loaded.info.name
     with Library(home) as lib:
-        none = MusicSimError(
-            f"no songs are indexed with model '{shown(name)}'; "
-            f"run 'musicsim index DIR --model {shown(model)}' first"
-        )
+        none = NothingIndexed(name, model)
         ids, matrix = lib.embeddings(loaded.info.key)
         if len(ids) == 0:
             raise none
