@@ -29,9 +29,10 @@ RELATIVE_DISTANCE = 0.04
 LENGTH_TOLERANCE = 0.03
 #: ... or within this many seconds, for short songs and decoders that pad.
 LENGTH_SLACK_S = 1.0
-#: Nearest songs kept per song; a recording with more copies than this is still one group, its
-#: copies linked through each other.
-NEIGHBOURS = 8
+#: Pairs closer than this are gathered in the one pass over the library, before its median is
+#: known; a library whose threshold comes out higher (a median nearest-song distance above 1.25,
+#: never seen) gets a second pass at that threshold.
+FIRST_PASS_DISTANCE = 0.05
 #: Entries of one chunk's similarity block (rows x library): 32 M float32 values, 128 MB.
 CHUNK_ENTRIES = 1 << 25
 
@@ -50,31 +51,43 @@ class Duplicates:
     typical_distance: float
 
 
-def nearest_others(
-    matrix: np.ndarray, k: int, *, progress: ProgressFn | None = None, should_stop: StopFn | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows (n, k), cosine distances (n, k))`` of each song's ``k`` nearest other songs,
-    nearest first, in chunks of one matrix product each.  A zero vector is at distance 1."""
+def close_pairs(
+    matrix: np.ndarray,
+    max_distance: float,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each song's cosine distance to its nearest other song ``(n,)``, and every pair closer than
+    ``max_distance`` as ``(rows a, rows b, distances)`` with ``a < b``, in chunks of one matrix
+    product each.  A zero vector is at distance 1 from everything."""
     X = np.asarray(matrix, dtype=np.float32)
     n = len(X)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     Xn = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
-    k = min(k, n - 1)
-    rows = np.zeros((n, k), np.int64)
-    dist = np.zeros((n, k), np.float32)
+    nearest = np.ones(n, np.float32)
+    found_a: list[np.ndarray] = []
+    found_b: list[np.ndarray] = []
+    found_d: list[np.ndarray] = []
     step = max(1, CHUNK_ENTRIES // max(n, 1))
     for a in range(0, n, step):
         check_stop(should_stop)
         b = min(n, a + step)
         sims = Xn[a:b] @ Xn.T
         sims[np.arange(b - a), np.arange(a, b)] = -np.inf  # not its own neighbour
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top_sims = np.take_along_axis(sims, top, axis=1)
-        order = np.argsort(-top_sims, axis=1)
-        rows[a:b] = np.take_along_axis(top, order, axis=1)
-        dist[a:b] = 1.0 - np.take_along_axis(top_sims, order, axis=1)
+        nearest[a:b] = 1.0 - sims.max(axis=1)
+        r, c = np.nonzero(sims > 1.0 - max_distance)
+        once = r + a < c  # each pair once, from its lower row
+        found_a.append(r[once] + a)
+        found_b.append(c[once])
+        found_d.append(1.0 - sims[r[once], c[once]])
         report(progress, b, n, f"compared {b:,} of {n:,} songs")
-    return rows, np.maximum(dist, 0.0)
+    pairs = (
+        np.concatenate(found_a).astype(np.int64),
+        np.concatenate(found_b).astype(np.int64),
+        np.maximum(np.concatenate(found_d), 0.0),
+    )
+    return np.maximum(nearest, 0.0), pairs
 
 
 def find_duplicates(
@@ -94,16 +107,18 @@ def find_duplicates(
     n = len(matrix)
     if n < 2:
         return Duplicates([], [], float(max_distance or 0.0), float("nan"))
-    rows, dist = nearest_others(matrix, NEIGHBOURS, progress=progress, should_stop=should_stop)
-    typical = float(np.median(dist[:, 0]))
+    cap = float(max_distance) if max_distance is not None else FIRST_PASS_DISTANCE
+    nearest, (a, b, d) = close_pairs(matrix, cap, progress=progress, should_stop=should_stop)
+    typical = float(np.median(nearest))
     limit = float(max_distance) if max_distance is not None else RELATIVE_DISTANCE * typical
-    i, j = np.nonzero(dist < limit)
-    a, b, d = i, rows[i, j], dist[i, j]
-    if lengths_s is not None and len(a):
+    if limit > cap:  # (see FIRST_PASS_DISTANCE)
+        _, (a, b, d) = close_pairs(matrix, limit, progress=progress, should_stop=should_stop)
+    keep = d < limit
+    if lengths_s is not None:
         la, lb = np.asarray(lengths_s, float)[a], np.asarray(lengths_s, float)[b]
         gap_ok = np.abs(la - lb) <= np.maximum(LENGTH_SLACK_S, LENGTH_TOLERANCE * np.fmax(la, lb))
-        keep = gap_ok | np.isnan(la) | np.isnan(lb)
-        a, b, d = a[keep], b[keep], d[keep]
+        keep &= gap_ok | np.isnan(la) | np.isnan(lb)
+    a, b, d = a[keep], b[keep], d[keep]
     graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     sizes = np.bincount(label)
