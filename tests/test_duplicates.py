@@ -50,6 +50,14 @@ def test_the_answer_does_not_depend_on_how_the_rows_are_chunked(rng, monkeypatch
     )
 
 
+def test_a_threshold_above_the_first_pass_cap_gets_a_second_pass(rng, monkeypatch):
+    X, lengths = library_with_copies(rng)
+    whole = find_duplicates(X, lengths)
+    monkeypatch.setattr(duplicates, "FIRST_PASS_DISTANCE", 1e-9)  # below every copy's distance
+    again = find_duplicates(X, lengths)
+    assert again.groups == whole.groups == [[5, 300, 301, 302]]
+
+
 def test_a_tighter_threshold_finds_fewer_and_cancel_stops(rng):
     X, lengths = library_with_copies(rng)
     assert find_duplicates(X, lengths, max_distance=1e-8).groups == []
