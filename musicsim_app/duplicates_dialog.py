@@ -2,11 +2,15 @@
 
 A list, not a cleaner: which copy to keep (the better format, the tagged one, the one in the right
 folder) is the listener's call, so nothing here deletes or moves a file.  The groups come from
-:func:`trainer.duplicates.find_duplicates`, run on the library's job queue by the main window.
+:func:`trainer.duplicates.find_duplicates`, run on the library's job queue by :func:`find_and_list`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from html import escape
+
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -21,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import song_text
+from .session import LibrarySession
 
 SONG_ID = Qt.ItemDataRole.UserRole
 
@@ -102,3 +107,47 @@ class DuplicatesDialog(QDialog):
         song_id = self.song_id(item)
         if song_id is not None:
             signal.emit(song_id)
+
+
+def find_and_list(
+    session: LibrarySession,
+    window: QWidget,
+    play: Callable[[int], None],
+    show_in_library: Callable[[int], None],
+) -> None:
+    """Compare every song with every other on the library's job queue (about a minute at
+    100,000 songs; progress and Cancel as for any job), then list the recordings found more than
+    once in a :class:`DuplicatesDialog` kept as ``window.duplicates_dialog``, or say in the status
+    bar that there are none."""
+    from trainer.duplicates import find_duplicates
+
+    ids, matrix = session.embeddings()
+    if len(ids) < 2:
+        session.message.emit("Find duplicates: index at least two songs first")
+        return
+    songs = [session.song(int(i)) for i in ids]
+    lengths = np.array([s.duration_s if s and s.duration_s is not None else np.nan for s in songs], float)
+    model = session.model_name
+
+    def listed(found) -> None:
+        groups = [[songs[row] for row in group if songs[row] is not None] for group in found.groups]
+        kept = [(g, d) for g, d in zip(groups, found.closest, strict=True) if len(g) > 1]
+        how = f"{len(songs)} songs compared with {model}; cosine distance under {found.max_distance:.4f}"
+        if not kept:
+            session.message.emit(f"No recording is in the library twice ({how})")
+            return
+        count = len(kept)
+        dialog = DuplicatesDialog(
+            [g for g, _ in kept],
+            [d for _, d in kept],
+            f"<b>{count} recording{'s' if count > 1 else ''} found more than once</b> ({escape(how)}, "
+            "equal lengths): copies, re-encodes, one take under two names. Nothing is deleted here; "
+            "double-click a copy to hear it.",
+            parent=window,
+        )
+        dialog.playRequested.connect(play)
+        dialog.showRequested.connect(show_in_library)
+        window.duplicates_dialog = dialog  # type: ignore[attr-defined]
+        dialog.show()
+
+    session.enqueue("Finding duplicates", find_duplicates, (matrix, lengths), on_done=listed)

@@ -10,7 +10,6 @@ import logging
 from html import escape
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -299,48 +298,11 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow(PAGES.index("Training"))
 
     def find_duplicates(self) -> None:
-        """*Tools ▸ Find duplicates*: every song compared with every other on the job queue (a
-        minute at 100,000 songs; progress and Cancel as for any job), then the recordings found
-        more than once listed to hear and find (:mod:`trainer.duplicates`)."""
-        from trainer.duplicates import find_duplicates
+        """*Tools ▸ Find duplicates* (``duplicates_dialog.find_and_list``)."""
+        from .duplicates_dialog import find_and_list
 
-        s = self.session
-        ids, matrix = s.embeddings()
-        if len(ids) < 2:
-            s.message.emit("Find duplicates: index at least two songs first")
-            return
-        songs = [s.song(int(i)) for i in ids]
-        lengths = np.array([x.duration_s if x and x.duration_s is not None else np.nan for x in songs], float)
-        model = s.model_name
-        s.enqueue(
-            "Finding duplicates",
-            find_duplicates,
-            (matrix, lengths),
-            on_done=lambda found: self._show_duplicates(found, songs, model),
-        )
-
-    def _show_duplicates(self, found, songs: list, model: str) -> None:
-        groups = [[songs[row] for row in group if songs[row] is not None] for group in found.groups]
-        kept = [(g, d) for g, d in zip(groups, found.closest, strict=True) if len(g) > 1]
-        how = f"{len(songs)} songs compared with {model}; cosine distance under {found.max_distance:.4f}"
-        if not kept:
-            self.session.message.emit(f"No recording is in the library twice ({how})")
-            return
-        from .duplicates_dialog import DuplicatesDialog
-
-        count = len(kept)
-        dialog = DuplicatesDialog(
-            [g for g, _ in kept],
-            [d for _, d in kept],
-            f"<b>{count} recording{'s' if count > 1 else ''} found more than once</b> ({escape(how)}, "
-            "equal lengths): copies, re-encodes, one take under two names. Nothing is deleted here; "
-            "double-click a copy to hear it.",
-            parent=self,
-        )
-        dialog.playRequested.connect(self.library_page.play_song)
-        dialog.showRequested.connect(self._show_in_library)
-        self.duplicates_dialog = dialog
-        dialog.show()
+        self.duplicates_dialog = None
+        find_and_list(self.session, self, self.library_page.play_song, self._show_in_library)
 
     def _show_in_library(self, song_id: int) -> None:
         self.sidebar.setCurrentRow(PAGES.index("Library"))

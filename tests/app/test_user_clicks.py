@@ -435,7 +435,7 @@ def test_find_duplicates_lists_a_copy_to_hear_and_find(qtbot, window, tmp_path, 
     menu_action(window, "Tools", "Find duplicates…").trigger()
     nothing = "No recording is in the library twice"
     qtbot.waitUntil(lambda: any(m.startswith(nothing) for m in messages), timeout=30_000)
-    assert not hasattr(window, "duplicates_dialog")
+    assert window.duplicates_dialog is None
 
     original = next(s for s in session.songs if s.path.name == "02 - High song 2.wav")
     copy = tmp_path / "Copies" / "High song 2 (copy).wav"
