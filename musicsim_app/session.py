@@ -96,7 +96,7 @@ class LibrarySession(QObject):
         #: trainer.query.OUTSIDE_ID), or None while the query is a library song or none
         self.outside: Any = None  # trainer.library.Song
         self._outside_vectors: dict[str, np.ndarray] = {}  # model key -> the outside song's vector
-        self._outside_pending: Path | None = None  # the file a worker is embedding now
+        self._outside_asked: Path | None = None  # the outside file asked for last (None: a library song)
         self.results: list[Result] = []
         #: when the distance cannot separate the songs (every one at the same distance from the
         #: query), why -- shown instead of results listed in table order
@@ -450,7 +450,7 @@ class LibrarySession(QObject):
     def set_query(self, song_id: int | None) -> None:
         self.outside = None
         self._outside_vectors = {}
-        self._outside_pending = None
+        self._outside_asked = None
         self.query_id = song_id
         self.queryChanged.emit(self.query_song)
         self._rerank()
@@ -477,12 +477,11 @@ class LibrarySession(QObject):
         self._embed_outside(path)
 
     def _embed_outside(self, path: Path) -> None:
-        self._outside_pending = path
+        self._outside_asked = path
 
         def done(outside) -> None:
-            if self._outside_pending != path:  # another query was asked for meanwhile
+            if self._outside_asked != path:  # another query was asked for meanwhile
                 return
-            self._outside_pending = None
             if self.outside is None or self.outside.path != path:
                 self._outside_vectors = {}
             self._outside_vectors[outside.model_key] = outside.vector
@@ -491,17 +490,13 @@ class LibrarySession(QObject):
             self.queryChanged.emit(self.outside)
             self._rerank()
 
-        def ended() -> None:
-            if self._outside_pending == path:
-                self._outside_pending = None
-
+        # one job per (file, model): switching models twice queues two, and both vectors are kept
         self.enqueue(
             "Finding songs like a file",
             engine_jobs.embed_outside_file,
             (self.home, self.model_name, path),
             {"device": self.device},
             on_done=done,
-            on_end=ended,
         )
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
