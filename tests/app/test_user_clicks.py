@@ -347,6 +347,24 @@ def test_from_a_file_finds_the_library_songs_like_a_song_from_anywhere(qtbot, wi
     assert session.outside is None and inside.id not in [r.song.id for r in session.results]
 
 
+def test_an_outside_query_follows_two_model_changes_in_a_row(qtbot, window, tmp_path, monkeypatch):
+    from musicsim_app import query_panel
+
+    session, panel = window.session, window.library_page.query_panel
+    outside = tmp_path / "heard.wav"
+    write(outside, tone(300, 3.5, harmonics=2, seed=4))
+    monkeypatch.setattr(query_panel.QFileDialog, "getOpenFileName", lambda *a, **k: (str(outside), ""))
+    qtbot.mouseClick(panel.file_button, LEFT)
+    qtbot.waitUntil(lambda: session.outside is not None and bool(session.results), timeout=30_000)
+
+    pick(qtbot, panel.model_combo, "default")
+    pick(qtbot, panel.model_combo, "musicnn-msd")  # before the file is heard with "default"
+    key = session.model_key
+    qtbot.waitUntil(lambda: not session.busy() and key in session._outside_vectors, timeout=180_000)
+    qtbot.waitUntil(lambda: bool(session.results), timeout=10_000)
+    assert len(session._outside_vectors) == 3 and panel.title_label.text() == "heard"
+
+
 def test_an_audio_file_dropped_on_the_query_panel_is_queried_and_a_bad_one_says_why(qtbot, window, tmp_path):
     from PySide6.QtCore import QMimeData, QPointF, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
