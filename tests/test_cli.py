@@ -64,7 +64,7 @@ def test_query_a_file_from_outside_the_library(indexed, tmp_path):
     shutil.copy(lib / "synth" / "squares" / "squares-1.wav", outside)
     out = musicsim(home, "query", outside, "--k", "3", "--model", "classic").stdout
     lines = [line for line in out.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
-    assert out.startswith(f"3 nearest to {outside} ")
+    assert out.startswith(f"3 nearest to {outside} ") and "; the file is not in the library):" in out
     assert "squares-1.wav" in lines[0] and float(lines[0].split()[1]) == 0.0  # its twin, nothing left out
     assert all("squares" in line for line in lines), out
 

@@ -407,7 +407,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
     fewer = (
         f"; {args.k} asked for, the index has {found.library_songs} songs" if len(matches) < args.k else ""
     )
-    print(f"{len(matches)} nearest to {_show(args.song)} ({how}, model '{_show(found.model_name)}'{fewer}):")
+    outside = "; the file is not in the library" if found.others == found.library_songs else ""
+    model = _show(found.model_name)
+    print(f"{len(matches)} nearest to {_show(args.song)} ({how}, model '{model}'{fewer}{outside}):")
     for rank, m in enumerate(matches, 1):
         s = found.songs[m.song_id]
         who = " — ".join(_show(x, MAX_SHOWN_CHARS) for x in (s.artist, s.album) if x)
