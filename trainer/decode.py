@@ -189,7 +189,9 @@ def decode_many(
 def decode_isolated(path: Path, cfg: FeatureConfig | None, want_tags: bool = True) -> Decoded:
     """Decode one file in a process of its own (~0.4 s more than in-process): a file that crashes
     its decoder is reported as such instead of ending the caller -- for a query from outside the
-    library, where there is no job to skip the file from and the caller may be the window."""
+    library, where there is no job to skip the file from and the caller may be the window.  A
+    script that calls it needs the ``if __name__ == "__main__":`` guard every spawned process pool
+    needs; without it the worker cannot start and the file reads as "the decoder crashed"."""
     cfg_dict = cfg.to_dict() if cfg is not None else None
     return _decode_isolated(path, cfg_dict, want_tags, mp.get_context("spawn"))
 
