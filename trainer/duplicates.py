@@ -41,7 +41,7 @@ CHUNK_ENTRIES = 1 << 25
 class Duplicates:
     """What :func:`find_duplicates` found, with the numbers that decided it."""
 
-    #: matrix rows of each recording found more than once, nearest pair first within the list
+    #: the matrix rows (ascending) of each recording found more than once; closest group first
     groups: list[list[int]]
     #: the closest distance within each group (same order as ``groups``)
     closest: list[float]
