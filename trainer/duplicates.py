@@ -4,7 +4,7 @@ Two files of one recording embed almost alike -- an MP3 at 128 kbit/s of an Ogg 
 cosine distance of 0.001-0.005 from it under the default model, and a remaster of the same take
 (warmux's *Apnee* and *Apnee2*, waveforms correlated 0.96) at 0.005 -- while different songs
 rarely come that close: over the 583 songs of 59 unseen albums the distance from a song to its
-nearest other song has a 1st percentile of 0.016 and a median of 0.18 (session 11, README
+nearest other song has a 1st percentile of 0.015 and a median of 0.198 (session 11, README
 "Duplicates").  So a pair counts as one recording when it is closer than a small share of the
 library's own median nearest-song distance, which carries the threshold over to models whose
 distances run on other scales, and when the two last as long as each other.
@@ -22,7 +22,7 @@ import numpy as np
 from .jobs import ProgressFn, StopFn, check_stop, report
 
 #: A pair closer than this share of the library's median nearest-song distance is one recording.
-#: 0.04 of the 0.18 above is 0.0073: above every re-encode measured, below the nearest pair of
+#: 0.04 of the 0.198 above is 0.0079: above every re-encode measured, below the nearest pair of
 #: different songs seen (0.0096, two seahorse-adventures tunes of equal length).
 RELATIVE_DISTANCE = 0.04
 #: Two files of one recording last as long as each other, within this share of the longer ...
