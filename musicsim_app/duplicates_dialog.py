@@ -26,15 +26,9 @@ from PySide6.QtWidgets import (
 
 from . import song_text
 from .session import LibrarySession
+from .transport_bar import format_time
 
 SONG_ID = Qt.ItemDataRole.UserRole
-
-
-def length_text(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    whole = int(round(seconds))
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 class DuplicatesDialog(QDialog):
@@ -61,7 +55,7 @@ class DuplicatesDialog(QDialog):
                         song_text.title(song),
                         song_text.artist(song),
                         song_text.album(song),
-                        length_text(song.duration_s),
+                        format_time(song.duration_s) if song.duration_s else "",  # as the song table
                         f"{song.size / 1e6:.1f} MB",
                         song_text.rel_path(song),
                     ]
