@@ -127,8 +127,8 @@ def find_and_list(
         groups = [[songs[row] for row in group if songs[row] is not None] for group in found.groups]
         kept = [(g, d) for g, d in zip(groups, found.closest, strict=True) if len(g) > 1]
         how = f"{len(songs)} songs compared with {model}; cosine distance under {found.max_distance:.4f}"
-        if not kept:
-            session.message.emit(f"No recording is in the library twice ({how})")
+        if not kept:  # short: the status bar shows one line beside its permanent labels
+            session.message.emit(f"No recording is in the library twice ({len(songs)} songs compared)")
             return
         count = len(kept)
         dialog = DuplicatesDialog(
