@@ -319,7 +319,7 @@ class MainWindow(QMainWindow):
             root is None
             or str(root) in self.settings.adaptation_offered
             or count < ADAPT_OFFER_MIN_SONGS
-            or self.training_page.init_combo.findData(s.model_name) < 0
+            or not self.training_page.can_adapt(s.model_name)
         ):
             return
         self.settings.add_adaptation_offered(root)

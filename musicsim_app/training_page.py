@@ -407,12 +407,16 @@ class TrainingPage(QWidget):
         self.epochs_spin.setValue(ADAPT_EPOCHS)
         self.name_edit.setText(self._unique_name(f"{name}-tuned"))
 
+    def can_adapt(self, model: str) -> bool:
+        """Whether ``model`` has weights to fine-tune (``classic`` has none): the *Start from* list."""
+        return self.init_combo.findData(model) >= 0
+
     def set_up_adaptation(self, model: str, library: Path | None) -> bool:
         """Fill the form to adapt ``model`` to ``library`` (the preset of :meth:`_on_init`);
         False when ``model`` cannot be fine-tuned (e.g. ``classic``)."""
-        at = self.init_combo.findData(model)
-        if at < 0:
+        if not self.can_adapt(model):
             return False
+        at = self.init_combo.findData(model)
         if library is not None:
             self.library_combo.setCurrentText(str(library))
         self.init_combo.setCurrentIndex(at)
