@@ -78,16 +78,30 @@ def index_roots(
 
 
 def embed_outside_file(
-    home: Path, model_name: str, path: Path, *, device: str = "auto", progress=None, should_stop=None
+    home: Path,
+    model_name: str,
+    path: Path,
+    roots: list[Path],
+    *,
+    device: str = "auto",
+    progress=None,
+    should_stop=None,
 ):
-    """A song from outside the library and its vector under ``model_name``
-    (:func:`trainer.query.embed_outside`), for the window's *Find songs like a file*."""
+    """For the window's *Find songs like a file*: the id of the song at ``path`` when it is one of
+    the open folders' (``roots``; looked up in the index, as ``musicsim query`` does), else the
+    song from outside the library and its vector under ``model_name``
+    (:func:`trainer.query.embed_outside`)."""
     from trainer.device import resolve_device
     from trainer.jobs import check_stop, report
+    from trainer.library import Library
     from trainer.modelstore import load_model
     from trainer.query import embed_outside
     from trainer.safetext import shown
 
+    with Library(home) as lib:
+        song = lib.song_by_path(path)
+    if song is not None and Path(song.root) in {Path(r).expanduser().resolve() for r in roots}:
+        return song.id
     name = shown(Path(path).name)
     report(progress, 0, 1, f"listening to {name}")
     loaded = load_model(model_name, home)
